@@ -1,0 +1,133 @@
+"""`make demo`: one command that sets the hub up on embedded defaults and runs all of it.
+
+Starts (or finds) a Redis server on loopback, migrates, seeds demo data, creates a demo admin login,
+then runs the web server, an RQ worker (with RQ's scheduler) and the RQ cron runner in the
+foreground. Ctrl-C stops everything it started. Where no Redis server can be had, jobs run
+in-process (RQ_SYNC) and the demo still works.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from orders.models import Order
+
+DEMO_USER = "admin"
+DEMO_PASSWORD = "cxhub-demo"  # printed on start; the demo listens on loopback only
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Command(BaseCommand):
+    help = "Run the whole hub for a demo: Redis, migrations, demo data, web server, worker and scheduler."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", 8000)))
+        parser.add_argument("--orders", type=int, default=300)
+        parser.add_argument("--no-serve", action="store_true", help="Set up and exit (used by tests).")
+
+    def handle(self, *args: object, port: int, orders: int, no_serve: bool, **options: object) -> None:
+        self.children: list[subprocess.Popen] = []
+        env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"), "PYTHONUNBUFFERED": "1"}
+        env.update(self.redis_env())
+        os.environ.update(env)
+
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+            if not Order.objects.exists():
+                call_command("seed_demo", orders=orders, stdout=self.stdout, stderr=self.stderr)
+            self.ensure_demo_admin()
+            if no_serve:
+                return
+            manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+            self.start([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], env)
+            if env.get("RQ_SYNC") != "true":
+                self.start([*manage, "rqworker", "high", "default", "low", "--with-scheduler"], env)
+            self.print_urls(port)
+            self.wait()
+        finally:
+            self.stop_children()
+
+    def redis_env(self) -> dict[str, str]:
+        """Use REDIS_URL if something answers there; else start redis-server on loopback; else go in-process."""
+        default_port = 6379
+        if os.environ.get("REDIS_URL") or port_is_open(default_port):
+            return {}
+        binary = shutil.which("redis-server")
+        if not binary:
+            self.stdout.write(self.style.WARNING("No Redis server found: jobs will run in-process (RQ_SYNC)."))
+            return {"RQ_SYNC": "true"}
+        port = default_port
+        workdir = tempfile.mkdtemp(prefix="cxhub-demo-redis-")
+        self.start([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir], {}, quiet=True)
+        for _ in range(100):
+            if port_is_open(port):
+                break
+            time.sleep(0.05)
+        return {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+
+    def ensure_demo_admin(self) -> None:
+        from django.contrib.auth import get_user_model
+
+        user, _ = get_user_model().objects.get_or_create(username=DEMO_USER, defaults={"email": "admin@localhost"})
+        user.is_staff = user.is_superuser = True
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+
+    def start(self, command: list[str], env: dict[str, str], quiet: bool = False) -> None:
+        # A new process group per child, so Ctrl-C reaches them only through us, in order.
+        output = subprocess.DEVNULL if quiet else None
+        process = subprocess.Popen(command, env=env or None, start_new_session=True, stdout=output, stderr=output)
+        self.children.append(process)
+
+    def print_urls(self, port: int) -> None:
+        base = f"http://127.0.0.1:{port}"
+        order = Order.objects.select_related("store").order_by("-placed_at").first()
+        lines = [
+            "",
+            "CX hub demo is running. Ctrl-C stops everything.",
+            f"  Admin (control tower):  {base}/admin/   login {DEMO_USER} / {DEMO_PASSWORD}",
+            f"  Health:                 {base}/healthz",
+        ]
+        if order:
+            lines.append(f"  A recent order:         {base}/admin/orders/order/{order.pk}/change/")
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)) + "\n")
+
+    def wait(self) -> None:
+        try:
+            while all(child.poll() is None for child in self.children):
+                time.sleep(0.5)
+            self.stderr.write("A demo process stopped; shutting the others down.")
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping…")
+
+    def stop_children(self) -> None:
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in reversed(self.children):
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()

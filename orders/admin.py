@@ -1,0 +1,478 @@
+"""Admin for the facts. Rows that integrations write are read-only here: the source system owns them.
+
+CX managers edit what is theirs: store branding and secrets, and customer preferences (VIP, channel,
+opt-outs).
+"""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from cxhub.dashboard import NO_SCAN_HOURS
+
+from .choices import ShipmentStatus
+from .models import Customer, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
+
+SECRET_FIELDS = (
+    "shopify_webhook_secret",
+    "easypost_webhook_secret",
+    "aftership_webhook_secret",
+    "stripe_webhook_secret",
+)
+
+
+def mask_secret(value: str) -> str:
+    return f"set, ending …{value[-4:]}" if len(value) >= 12 else ("set" if value else "not set")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For rows that come from integrations: viewable, never edited or added by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+# --- Store -----------------------------------------------------------------------------------------------
+
+
+class StoreForm(forms.ModelForm):
+    """Webhook secrets are write-only: the form never shows them, and a blank field keeps the current one."""
+
+    class Meta:
+        model = Store
+        fields = (
+            "name", "slug", "country", "currency", "timezone", "logo_url", "primary_colour", "accent_colour",
+            "support_email", "support_phone", "support_url", "shopify_domain", *SECRET_FIELDS,
+        )  # fmt: skip
+        widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        for name in SECRET_FIELDS:
+            field = self.fields[name]
+            field.required = False
+            current = getattr(self.instance, name, "")
+            field.help_text = f"Currently {mask_secret(current)}. Leave blank to keep it; type a new one to replace it."
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for name in SECRET_FIELDS:
+            if not cleaned.get(name):
+                cleaned[name] = getattr(self.instance, name, "")
+        return cleaned
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    form = StoreForm
+    list_display = ("name", "slug", "brand", "country", "currency", "timezone", "integrations")
+    search_fields = ("name", "slug", "shopify_domain")
+    prepopulated_fields = {"slug": ("name",)}
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "country", "currency", "timezone")}),
+        ("Brand", {"fields": ("logo_url", "primary_colour", "accent_colour")}),
+        (
+            "Support contacts shown to customers",
+            {"fields": ("support_email", "support_phone", "support_url")},
+        ),
+        ("Integrations", {"fields": ("shopify_domain", *SECRET_FIELDS)}),
+    )
+
+    @admin.display(description="Colours")
+    def brand(self, store: Store) -> str:
+        swatch = '<span style="display:inline-block;width:1em;height:1em;background:{};border:1px solid #ccc"></span>'
+        return format_html(f"{swatch} {swatch}", store.primary_colour, store.accent_colour)
+
+    @admin.display(description="Webhook secrets set")
+    def integrations(self, store: Store) -> str:
+        names = [name.split("_")[0].capitalize() for name in SECRET_FIELDS if getattr(store, name)]
+        return ", ".join(names) or "—"
+
+
+# --- Customer ------------------------------------------------------------------------------------------------
+
+
+class OptedOutFilter(admin.SimpleListFilter):
+    title = "opted out"
+    parameter_name = "opted_out"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("sms", "Of SMS"), ("email", "Of email"), ("none", "Of nothing")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        match self.value():
+            case "sms":
+                return queryset.filter(sms_opted_out_at__isnull=False)
+            case "email":
+                return queryset.filter(email_opted_out_at__isnull=False)
+            case "none":
+                return queryset.filter(sms_opted_out_at__isnull=True, email_opted_out_at__isnull=True)
+        return queryset
+
+
+class CustomerOrderInline(ReadOnlyInline):
+    model = Order
+    fields = ("order_number", "placed_at", "total", "financial_status", "fulfillment_status")
+    readonly_fields = fields
+    ordering = ("-placed_at",)
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "email",
+        "phone",
+        "store",
+        "lifetime_value",
+        "is_vip",
+        "preferred_channel",
+        "order_count",
+    )
+    list_filter = ("store", "is_vip", "preferred_channel", OptedOutFilter)
+    search_fields = ("first_name", "last_name", "email", "phone", "external_id")
+    list_select_related = ("store",)
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "store",
+        "external_id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "lifetime_value",
+        "created_at",
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "store",
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "external_id",
+                    "lifetime_value",
+                )
+            },
+        ),
+        (
+            "How we reach them",
+            {"fields": ("is_vip", "preferred_channel", "timezone", "sms_opted_out_at", "email_opted_out_at")},
+        ),
+    )
+    inlines = [CustomerOrderInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(num_orders=Count("orders"))
+
+    @admin.display(description="Orders", ordering="num_orders")
+    def order_count(self, customer: Customer) -> int:
+        return customer.num_orders
+
+
+# --- Order ------------------------------------------------------------------------------------------------------
+
+
+class LineItemInline(ReadOnlyInline):
+    model = LineItem
+    fields = ("sku", "title", "variant", "quantity", "unit_price", "returnable")
+    readonly_fields = fields
+    show_change_link = False
+
+
+class ShipmentInline(ReadOnlyInline):
+    model = Shipment
+    fields = (
+        "tracking_code",
+        "carrier",
+        "service_level",
+        "status",
+        "label_created_at",
+        "last_scan_at",
+        "carrier_estimated_delivery",
+        "delivered_at",
+    )
+    readonly_fields = fields
+
+
+class TicketInline(ReadOnlyInline):
+    model = Ticket
+    fk_name = "order"
+    fields = ("created_at", "reason", "channel", "subject")
+    readonly_fields = fields
+
+
+class CancelledFilter(admin.SimpleListFilter):
+    title = "cancelled"
+    parameter_name = "cancelled"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Cancelled"), ("no", "Not cancelled")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(cancelled_at__isnull=self.value() == "no")
+        return queryset
+
+
+class LateToShipFilter(admin.SimpleListFilter):
+    title = "promise"
+    parameter_name = "promise"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("late_to_ship", "Past ship-by, not shipped")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "late_to_ship":
+            return queryset.filter(
+                promised_ship_by__lt=timezone.now(), shipments__isnull=True, cancelled_at__isnull=True
+            )
+        return queryset
+
+
+def render_timeline(shipments: list[Shipment]) -> str:
+    """Every shipment's tracking events, newest first (the model's ordering), as one HTML block."""
+    return render_to_string("admin/orders/order/timeline.html", {"shipments": shipments})
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = (
+        "order_number",
+        "store",
+        "customer_link",
+        "placed_at",
+        "total_with_currency",
+        "financial_status",
+        "fulfillment_status",
+        "destination",
+        "shipment_count",
+    )
+    list_filter = (
+        "store",
+        "financial_status",
+        "fulfillment_status",
+        "is_international",
+        "address_verification",
+        CancelledFilter,
+        LateToShipFilter,
+    )
+    search_fields = (
+        "=order_number",
+        "=external_id",
+        "customer__email",
+        "customer__phone",
+        "=shipments__tracking_code",
+        "=payment_reference",
+    )
+    list_select_related = ("store", "customer")
+    date_hierarchy = "placed_at"
+    show_full_result_count = False
+    inlines = [LineItemInline, ShipmentInline, TicketInline]
+    fieldsets = (
+        (None, {"fields": ("store", "order_number", "external_id", "customer", "placed_at", "cancelled_at")}),
+        (
+            "Money",
+            {
+                "fields": (
+                    "currency",
+                    "subtotal",
+                    "shipping_total",
+                    "tax_total",
+                    "discount_total",
+                    "total",
+                    "financial_status",
+                    "payment_reference",
+                )
+            },
+        ),
+        (
+            "Delivery",
+            {
+                "fields": (
+                    "fulfillment_status",
+                    "shipping_address",
+                    "address_verification",
+                    "is_international",
+                    "promised_ship_by",
+                    "promised_deliver_by",
+                )
+            },
+        ),
+        ("Tracking timeline", {"fields": ("timeline",)}),
+    )
+    readonly_fields = ("shipping_address", "timeline")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(num_shipments=Count("shipments"))
+
+    @admin.display(description="Customer", ordering="customer__last_name")
+    def customer_link(self, order: Order) -> str:
+        if not order.customer:
+            return "—"
+        url = reverse("admin:orders_customer_change", args=[order.customer_id])
+        return format_html('<a href="{}">{}</a>{}', url, order.customer, " ★" if order.customer.is_vip else "")
+
+    @admin.display(description="Total", ordering="total")
+    def total_with_currency(self, order: Order) -> str:
+        return f"{order.total} {order.currency}"
+
+    @admin.display(description="Destination", ordering="ship_country")
+    def destination(self, order: Order) -> str:
+        return f"{order.ship_country or '—'}{' (intl)' if order.is_international else ''}"
+
+    @admin.display(description="Shipments", ordering="num_shipments")
+    def shipment_count(self, order: Order) -> int:
+        return order.num_shipments
+
+    @admin.display(description="Ship to")
+    def shipping_address(self, order: Order) -> str:
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in order.shipping_address_lines)) or "—"
+
+    @admin.display(description="Events, newest first")
+    def timeline(self, order: Order) -> str:
+        return render_timeline(list(order.shipments.prefetch_related("events")))
+
+
+# --- Shipment and tracking events ------------------------------------------------------------------------------------
+
+
+class TrackingEventInline(ReadOnlyInline):
+    model = TrackingEvent
+    fields = ("occurred_at", "status", "message", "location", "raw_status", "raw_detail", "source")
+    readonly_fields = fields
+    ordering = ("-occurred_at", "-id")
+    show_change_link = False
+
+
+class AttentionFilter(admin.SimpleListFilter):
+    """The questions a CX manager asks of shipments, answered by indexed filters."""
+
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            ("no_scan", f"No carrier scan {NO_SCAN_HOURS}h after label"),
+            ("quiet_5d", "In transit, no scan for 5+ days"),
+            ("problem", "Exception, failed attempt or returned"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        now = timezone.now()
+        match self.value():
+            case "no_scan":
+                return queryset.filter(
+                    status=ShipmentStatus.LABEL_CREATED,
+                    label_created_at__lt=now - timedelta(hours=NO_SCAN_HOURS),
+                )
+            case "quiet_5d":
+                return queryset.filter(status=ShipmentStatus.IN_TRANSIT, last_scan_at__lt=now - timedelta(days=5))
+            case "problem":
+                return queryset.filter(
+                    status__in=[
+                        ShipmentStatus.EXCEPTION,
+                        ShipmentStatus.ATTEMPTED_DELIVERY,
+                        ShipmentStatus.RETURNED_TO_SENDER,
+                    ]
+                )
+        return queryset
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(ReadOnlyAdmin):
+    list_display = (
+        "tracking_code",
+        "carrier",
+        "status",
+        "order_link",
+        "store",
+        "label_created_at",
+        "last_scan_at",
+        "carrier_estimated_delivery",
+        "delivered_at",
+    )
+    list_filter = (AttentionFilter, "status", "carrier", "store", "order__is_international")
+    search_fields = ("=tracking_code", "=order__order_number", "order__customer__email", "=external_id")
+    list_select_related = ("order", "store")
+    date_hierarchy = "label_created_at"
+    show_full_result_count = False
+    inlines = [TrackingEventInline]
+    readonly_fields = ("last_event_at",)
+
+    @admin.display(description="Order", ordering="order__order_number")
+    def order_link(self, shipment: Shipment) -> str:
+        url = reverse("admin:orders_order_change", args=[shipment.order_id])
+        return format_html('<a href="{}">{}</a>', url, shipment.order.order_number)
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "occurred_at",
+        "shipment",
+        "status",
+        "raw_status",
+        "raw_detail",
+        "message",
+        "location",
+        "source",
+    )
+    list_filter = ("status", "source", "shipment__carrier")
+    search_fields = ("=shipment__tracking_code", "raw_status", "raw_detail", "message")
+    list_select_related = ("shipment",)
+    date_hierarchy = "occurred_at"
+    show_full_result_count = False
+
+
+# --- Tickets ----------------------------------------------------------------------------------------------------------
+
+
+@admin.register(Ticket)
+class TicketAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "store", "reason", "channel", "customer", "order", "subject", "source")
+    list_filter = ("reason", "channel", "source", "store")
+    search_fields = ("subject", "=external_id", "customer__email", "=order__order_number")
+    list_select_related = ("store", "customer", "order")
+    date_hierarchy = "created_at"
+
+
+@admin.register(LineItem)
+class LineItemAdmin(ReadOnlyAdmin):
+    list_display = ("sku", "title", "variant", "quantity", "unit_price", "returnable", "order")
+    list_filter = ("returnable", "order__store")
+    search_fields = ("=sku", "title", "=order__order_number")
+    list_select_related = ("order",)
+    show_full_result_count = False

@@ -1,0 +1,86 @@
+"""The orders app's vocabularies. Values are stored in the database: never rename one."""
+
+from django.db import models
+
+
+class FinancialStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Payment failed"
+    REFUNDED = "refunded", "Refunded"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+
+
+class FulfillmentStatus(models.TextChoices):
+    UNFULFILLED = "unfulfilled", "Unfulfilled"
+    PARTIAL = "partial", "Partially fulfilled"
+    FULFILLED = "fulfilled", "Fulfilled"
+    RESTOCKED = "restocked", "Restocked"
+
+
+class AddressVerification(models.TextChoices):
+    UNVERIFIED = "unverified", "Not verified"
+    VERIFIED = "verified", "Verified"
+    FAILED = "failed", "Verification failed"
+
+
+class ShipmentStatus(models.TextChoices):
+    """Canonical shipment statuses every carrier vocabulary is mapped onto."""
+
+    LABEL_CREATED = "label_created", "Label created"
+    IN_TRANSIT = "in_transit", "In transit"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    ATTEMPTED_DELIVERY = "attempted_delivery", "Delivery attempted"
+    AVAILABLE_FOR_PICKUP = "available_for_pickup", "Available for pickup"
+    DELIVERED = "delivered", "Delivered"
+    EXCEPTION = "exception", "Exception"
+    RETURNED_TO_SENDER = "returned_to_sender", "Returned to sender"
+    CANCELLED = "cancelled", "Cancelled"
+    UNKNOWN = "unknown", "Unknown"
+
+
+# Statuses after which a shipment is no longer moving towards the customer.
+FINAL_SHIPMENT_STATUSES = frozenset(
+    {ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED_TO_SENDER, ShipmentStatus.CANCELLED}
+)
+# Statuses that are not a physical carrier scan (the label exists; nothing has moved yet).
+NON_SCAN_STATUSES = frozenset({ShipmentStatus.LABEL_CREATED, ShipmentStatus.CANCELLED, ShipmentStatus.UNKNOWN})
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", "SMS"
+    EMAIL = "email", "Email"
+
+
+class TicketChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    CHAT = "chat", "Chat"
+    PHONE = "phone", "Phone"
+    SMS = "sms", "SMS"
+    SOCIAL = "social", "Social"
+    WEB = "web", "Web form"
+    OTHER = "other", "Other"
+
+
+class TicketReason(models.TextChoices):
+    WISMO = "wismo", "Where is my order?"
+    DELIVERY_PROBLEM = "delivery_problem", "Delivery problem"
+    RETURN = "return", "Return or exchange"
+    PRODUCT = "product", "Product question"
+    BILLING = "billing", "Billing"
+    OTHER = "other", "Other"
+
+
+class EventSource(models.TextChoices):
+    """Where a fact came from (tracking events, tickets, inbound deliveries)."""
+
+    SHOPIFY = "shopify", "Shopify"
+    EASYPOST = "easypost", "EasyPost"
+    AFTERSHIP = "aftership", "AfterShip"
+    STRIPE = "stripe", "Stripe"
+    TWILIO = "twilio", "Twilio"
+    API = "api", "REST API"
+    CSV = "csv", "CSV import"
+    ADMIN = "admin", "Admin"
+    DEMO = "demo", "Demo data"
+    CUSTOMER = "customer", "Customer"

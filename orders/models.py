@@ -1,0 +1,287 @@
+"""The facts the hub watches: stores, customers, orders, shipments, tracking events and tickets.
+
+Models hold fields, constraints and small properties; every write that spans rows lives in
+`orders/services.py`.
+"""
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from .choices import (
+    AddressVerification,
+    Channel,
+    EventSource,
+    FinancialStatus,
+    FulfillmentStatus,
+    ShipmentStatus,
+    TicketChannel,
+    TicketReason,
+)
+from .validators import validate_e164, validate_hex_colour, validate_timezone
+
+MONEY = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0.00")}
+
+
+class Store(models.Model):
+    """A merchant brand. Customers see its name, logo and colours; its secrets sign its webhooks."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    logo_url = models.URLField(blank=True, help_text="Shown at the top of tracking pages and emails.")
+    primary_colour = models.CharField(max_length=7, default="#1f2937", validators=[validate_hex_colour])
+    accent_colour = models.CharField(max_length=7, default="#2563eb", validators=[validate_hex_colour])
+    support_email = models.EmailField(blank=True)
+    support_phone = models.CharField(max_length=20, blank=True, validators=[validate_e164])
+    support_url = models.URLField(blank=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    currency = models.CharField(max_length=3, default="USD")
+    country = models.CharField(
+        max_length=2,
+        default="US",
+        help_text="ISO country the store ships from: other destinations are international.",
+    )
+    shopify_domain = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The shop's myshopify.com domain, as Shopify sends it in webhooks.",
+    )
+    shopify_webhook_secret = models.CharField(max_length=255, blank=True)
+    easypost_webhook_secret = models.CharField(max_length=255, blank=True)
+    aftership_webhook_secret = models.CharField(max_length=255, blank=True)
+    stripe_webhook_secret = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shopify_domain"], condition=~Q(shopify_domain=""), name="store_unique_shopify_domain"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="customers")
+    external_id = models.CharField(max_length=64, blank=True)
+    first_name = models.CharField(max_length=80, blank=True)
+    last_name = models.CharField(max_length=80, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(
+        max_length=20, blank=True, validators=[validate_e164], help_text="E.164, e.g. +14155550123"
+    )
+    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone])
+    lifetime_value = models.DecimalField(**MONEY)
+    is_vip = models.BooleanField("VIP", default=False)
+    preferred_channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True)
+    email_opted_out_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "email"], condition=~Q(email=""), name="customer_unique_email"),
+            models.UniqueConstraint(
+                fields=["store", "external_id"],
+                condition=~Q(external_id=""),
+                name="customer_unique_external_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["email"], name="customer_email"),
+            models.Index(fields=["store", "phone"], name="customer_store_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or self.phone or f"Customer {self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Order(models.Model):
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="orders")
+    external_id = models.CharField(max_length=64, blank=True, help_text="The order's id in the store platform.")
+    order_number = models.CharField(max_length=64)
+    customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders")
+    placed_at = models.DateTimeField()
+    currency = models.CharField(max_length=3, default="USD")
+    subtotal = models.DecimalField(**MONEY)
+    shipping_total = models.DecimalField(**MONEY)
+    tax_total = models.DecimalField(**MONEY)
+    discount_total = models.DecimalField(**MONEY)
+    total = models.DecimalField(**MONEY)
+    financial_status = models.CharField(max_length=20, choices=FinancialStatus.choices, default=FinancialStatus.PENDING)
+    fulfillment_status = models.CharField(
+        max_length=20, choices=FulfillmentStatus.choices, default=FulfillmentStatus.UNFULFILLED
+    )
+    payment_reference = models.CharField(
+        max_length=128, blank=True, help_text="Payment id at the processor, e.g. a Stripe PaymentIntent id."
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    ship_name = models.CharField("recipient", max_length=160, blank=True)
+    ship_line1 = models.CharField("address line 1", max_length=200, blank=True)
+    ship_line2 = models.CharField("address line 2", max_length=200, blank=True)
+    ship_city = models.CharField("city", max_length=100, blank=True)
+    ship_region = models.CharField("region", max_length=100, blank=True)
+    ship_postal_code = models.CharField("postal code", max_length=20, blank=True)
+    ship_country = models.CharField("country", max_length=2, blank=True)
+    address_verification = models.CharField(
+        max_length=12, choices=AddressVerification.choices, default=AddressVerification.UNVERIFIED
+    )
+    is_international = models.BooleanField(default=False)
+    promised_ship_by = models.DateTimeField(null=True, blank=True)
+    promised_deliver_by = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-placed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "order_number"], name="order_unique_number"),
+            models.UniqueConstraint(
+                fields=["store", "external_id"], condition=~Q(external_id=""), name="order_unique_external_id"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["order_number"], name="order_number"),
+            models.Index(fields=["store", "placed_at"], name="order_store_placed"),
+            models.Index(fields=["payment_reference"], name="order_payment_ref"),
+            # Late-to-ship sweep: unfulfilled orders past their promise.
+            models.Index(fields=["fulfillment_status", "promised_ship_by"], name="order_fulfil_promise"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_number}"
+
+    @property
+    def shipping_address_lines(self) -> list[str]:
+        city_line = " ".join(p for p in [self.ship_city, self.ship_region, self.ship_postal_code] if p)
+        return [p for p in [self.ship_name, self.ship_line1, self.ship_line2, city_line, self.ship_country] if p]
+
+
+class LineItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="line_items")
+    external_id = models.CharField(max_length=64, blank=True)
+    sku = models.CharField("SKU", max_length=64, blank=True)
+    title = models.CharField(max_length=255)
+    variant = models.CharField(max_length=255, blank=True)
+    quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    unit_price = models.DecimalField(**MONEY)
+    returnable = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "external_id"],
+                condition=~Q(external_id=""),
+                name="line_item_unique_external_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.title}"
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class Shipment(models.Model):
+    """One parcel. Its status always follows its newest tracking event (see services.shipment_record_events)."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="shipments")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    external_id = models.CharField(max_length=64, blank=True, help_text="Fulfillment or tracker id at the source.")
+    carrier = models.CharField(max_length=40, help_text="Carrier slug, e.g. usps, ups, fedex, dhl.")
+    service_level = models.CharField(max_length=80, blank=True)
+    tracking_code = models.CharField(max_length=64)
+    label_created_at = models.DateTimeField(null=True, blank=True)
+    first_scan_at = models.DateTimeField(null=True, blank=True)
+    last_scan_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the event that set the current status happened.",
+    )
+    status = models.CharField(max_length=24, choices=ShipmentStatus.choices, default=ShipmentStatus.LABEL_CREATED)
+    carrier_estimated_delivery = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "tracking_code"], name="shipment_unique_tracking_per_order")
+        ]
+        indexes = [
+            models.Index(fields=["tracking_code"], name="shipment_tracking_code"),
+            # Sweeps: per store, by status, oldest last scan first.
+            models.Index(fields=["store", "status", "last_scan_at"], name="shipment_store_status_scan"),
+            models.Index(fields=["status", "label_created_at"], name="shipment_status_label"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier.upper()} {self.tracking_code}"
+
+
+class TrackingEvent(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=24, choices=ShipmentStatus.choices)
+    raw_status = models.CharField(max_length=120, blank=True, help_text="The carrier's own status word.")
+    raw_detail = models.CharField(max_length=120, blank=True, help_text="The carrier's sub-status, if any.")
+    message = models.CharField(max_length=500, blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=20, choices=EventSource.choices)
+    dedupe_key = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "dedupe_key"], name="tracking_event_unique_dedupe_key")
+        ]
+        indexes = [models.Index(fields=["shipment", "occurred_at"], name="tracking_event_timeline")]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Ticket(models.Model):
+    """An inbound customer contact. Contact rate and %WISMO are computed from these."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="tickets")
+    customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets")
+    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets")
+    external_id = models.CharField(max_length=64, blank=True, help_text="The ticket's id in the helpdesk.")
+    source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.API)
+    channel = models.CharField(max_length=10, choices=TicketChannel.choices, default=TicketChannel.EMAIL)
+    reason = models.CharField(max_length=20, choices=TicketReason.choices, default=TicketReason.OTHER)
+    subject = models.CharField(max_length=255, blank=True)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(help_text="When the customer got in touch.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "source", "external_id"],
+                condition=~Q(external_id=""),
+                name="ticket_unique_external_id",
+            )
+        ]
+        indexes = [models.Index(fields=["store", "reason", "created_at"], name="ticket_store_reason_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} ({self.created_at:%Y-%m-%d})"

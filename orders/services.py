@@ -1,0 +1,402 @@
+"""Writes to the orders domain. Every source (webhooks, API, CSV, demo) comes through here.
+
+Rules kept in one place:
+- upserts are keyed by the source's natural ids, so applying the same fact twice changes nothing;
+- a shipment's status is derived from the *set* of its tracking events (newest by occurred_at), so the
+  order in which events arrive never matters and a late, older event never moves the status backwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .choices import (
+    FINAL_SHIPMENT_STATUSES,
+    NON_SCAN_STATUSES,
+    AddressVerification,
+    FinancialStatus,
+    FulfillmentStatus,
+    ShipmentStatus,
+)
+from .models import Customer, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
+from .updates import (
+    CustomerData,
+    OrderData,
+    OrderRef,
+    PaymentData,
+    ShipmentData,
+    TicketData,
+    TrackingEventData,
+)
+from .validators import normalize_phone
+
+
+class NotReady(Exception):
+    """A fact refers to something the hub has not heard of yet (e.g. a carrier scan before the
+    fulfillment that announced the parcel). The delivery is kept and retried, never dropped."""
+
+
+# Ties on occurred_at are broken by how far along the journey a status is, so the result does not
+# depend on which of two simultaneous events arrived last.
+STATUS_PROGRESS = {
+    ShipmentStatus.UNKNOWN: 0,
+    ShipmentStatus.LABEL_CREATED: 1,
+    ShipmentStatus.IN_TRANSIT: 2,
+    ShipmentStatus.EXCEPTION: 3,
+    ShipmentStatus.ATTEMPTED_DELIVERY: 4,
+    ShipmentStatus.AVAILABLE_FOR_PICKUP: 5,
+    ShipmentStatus.OUT_FOR_DELIVERY: 6,
+    ShipmentStatus.DELIVERED: 7,
+    ShipmentStatus.RETURNED_TO_SENDER: 8,
+    ShipmentStatus.CANCELLED: 9,
+}
+
+
+def store_get_default() -> Store | None:
+    """The store used for single-store installs (DEFAULT_STORE_SLUG, or the only store there is)."""
+    if settings.DEFAULT_STORE_SLUG:
+        return Store.objects.filter(slug=settings.DEFAULT_STORE_SLUG).first()
+    stores = list(Store.objects.all()[:2])
+    return stores[0] if len(stores) == 1 else None
+
+
+def _assign(obj: object, values: dict[str, object]) -> list[str]:
+    """Set the attributes whose value differs; return the changed field names."""
+    changed = []
+    for name, value in values.items():
+        if value is not None and getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed.append(name)
+    return changed
+
+
+def customer_upsert(*, store: Store, data: CustomerData, country: str = "") -> Customer | None:
+    """Find the customer by external id or email (or, lacking both, phone) and update what the source said."""
+    email = data.email.strip().lower()
+    # A national number is read as from the shipping country first, then the store's own.
+    phone = normalize_phone(data.phone, country or store.country) or normalize_phone(data.phone, store.country)
+    lookups = [Q(external_id=data.external_id)] if data.external_id else []
+    lookups += [Q(email=email)] if email else []
+    # A phone number alone identifies a customer only when nothing stronger was given: households
+    # share numbers, and matching on it would merge two people.
+    lookups += [Q(phone=phone)] if phone and not lookups else []
+    if not lookups:
+        return None
+    values = {
+        "external_id": data.external_id or None,
+        "email": email or None,
+        "phone": phone or None,
+        "first_name": data.first_name,
+        "last_name": data.last_name,
+        "timezone": data.timezone,
+        "lifetime_value": data.lifetime_value,
+        "is_vip": data.is_vip,
+    }
+    for lookup in lookups:
+        customer = Customer.objects.filter(lookup, store=store).first()
+        if customer:
+            changed = _assign(customer, values)
+            if changed:
+                try:
+                    with transaction.atomic():
+                        customer.save(update_fields=changed)
+                except IntegrityError:
+                    # Another customer row already holds that email or external id: keep ours as it was.
+                    customer.refresh_from_db()
+            return customer
+    try:
+        with transaction.atomic():
+            return Customer.objects.create(store=store, **{k: v for k, v in values.items() if v is not None})
+    except IntegrityError:
+        # A concurrent delivery created the same customer first: use theirs.
+        return Customer.objects.filter(lookups[0], store=store).first()
+
+
+def order_find(*, store: Store, ref: OrderRef) -> Order | None:
+    """The order a shipment, payment or ticket refers to, by external id, number or payment reference."""
+    orders = Order.objects.filter(store=store)
+    if ref.external_id and (order := orders.filter(external_id=ref.external_id).first()):
+        return order
+    if ref.order_number and (order := orders.filter(order_number=ref.order_number.lstrip("#")).first()):
+        return order
+    if ref.payment_reference:
+        return orders.filter(payment_reference=ref.payment_reference).first()
+    return None
+
+
+@transaction.atomic
+def order_upsert(*, store: Store, data: OrderData) -> Order:
+    """Create or update an order (and its customer and line items) from what a source knows."""
+    if not (data.external_id or data.order_number):
+        raise ValueError("an order needs an external id or an order number")
+    number = data.order_number.lstrip("#")
+    order = None
+    if data.external_id:
+        order = Order.objects.select_for_update().filter(store=store, external_id=data.external_id).first()
+    if order is None and number:
+        order = Order.objects.select_for_update().filter(store=store, order_number=number).first()
+
+    address = data.shipping_address
+    values: dict[str, object] = {
+        f.name: getattr(data, f.name)
+        for f in fields(data)
+        if f.name not in {"customer", "shipping_address", "line_items", "order_number", "external_id"}
+    }
+    values["external_id"] = data.external_id or None
+    values["order_number"] = number or None
+    if address is not None:
+        values.update(
+            ship_name=address.name,
+            ship_line1=address.line1,
+            ship_line2=address.line2,
+            ship_city=address.city,
+            ship_region=address.region,
+            ship_postal_code=address.postal_code,
+            ship_country=address.country.upper(),
+            is_international=bool(address.country) and address.country.upper() != store.country.upper(),
+        )
+        if address.verified is not None:
+            values["address_verification"] = (
+                AddressVerification.VERIFIED if address.verified else AddressVerification.FAILED
+            )
+    if data.customer is not None:
+        values["customer"] = customer_upsert(
+            store=store, data=data.customer, country=address.country if address else ""
+        )
+
+    if order is None:
+        if not number:
+            raise ValueError("a new order needs an order number")
+        create = {k: v for k, v in values.items() if v is not None}
+        create.setdefault("placed_at", timezone.now())
+        create.setdefault("currency", store.currency)
+        order = Order.objects.create(store=store, **create)
+    else:
+        changed = _assign(order, values)
+        if changed:
+            order.save(update_fields=[*changed, "updated_at"])
+
+    if data.line_items is not None:
+        _line_items_replace(order, data.line_items)
+    return order
+
+
+def _line_items_replace(order: Order, items: Iterable) -> None:
+    keep = []
+    for item in items:
+        values = {
+            "sku": item.sku,
+            "title": item.title,
+            "variant": item.variant,
+            "quantity": item.quantity,
+            "unit_price": item.unit_price,
+            "returnable": item.returnable,
+        }
+        if item.external_id:
+            line, _ = LineItem.objects.update_or_create(order=order, external_id=item.external_id, defaults=values)
+        else:
+            line = LineItem.objects.filter(order=order, external_id="", sku=item.sku, title=item.title).first()
+            if line:
+                _assign(line, values)
+                line.save()
+            else:
+                line = LineItem.objects.create(order=order, **values)
+        keep.append(line.pk)
+    order.line_items.exclude(pk__in=keep).delete()
+
+
+@dataclass(frozen=True)
+class ShipmentChange:
+    """What applying a ShipmentData did: the facts later steps (detectors, notices) react to."""
+
+    shipment_id: int
+    created: bool
+    previous_status: str
+    status: str
+    new_events: int
+
+    @property
+    def status_changed(self) -> bool:
+        return self.previous_status != self.status
+
+
+@transaction.atomic
+def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> ShipmentChange:
+    """Create or update a shipment and record its events. Raises NotReady when its order or the
+    shipment itself is not known yet."""
+    shipments = Shipment.objects.select_for_update().filter(store=store)
+    shipment = None
+    if data.external_id:
+        shipment = shipments.filter(external_id=data.external_id).first()
+    if shipment is None and data.tracking_code:
+        by_code = shipments.filter(tracking_code=data.tracking_code)
+        if data.carrier:
+            by_code = by_code.filter(Q(carrier=data.carrier) | Q(carrier=""))
+        shipment = by_code.first()
+
+    values = {
+        # Identity is filled in, never overwritten: two sources (a Shopify fulfillment, an AfterShip
+        # tracking) each have their own id for the same parcel, and the first one found it.
+        "external_id": (data.external_id or None) if shipment is None or not shipment.external_id else None,
+        "carrier": (data.carrier or None) if shipment is None or not shipment.carrier else None,
+        "tracking_code": (data.tracking_code or None) if shipment is None or not shipment.tracking_code else None,
+        "service_level": data.service_level,
+        "label_created_at": data.label_created_at,
+        "carrier_estimated_delivery": data.carrier_estimated_delivery,
+    }
+    created = False
+    if shipment is None:
+        order = order_find(store=store, ref=data.order) if data.order else None
+        if order is None:
+            raise NotReady(
+                f"no order {data.order} yet for shipment {data.tracking_code or data.external_id}"
+                if data.order
+                else f"no shipment with tracking code {data.tracking_code or data.external_id} yet"
+            )
+        if not data.tracking_code:
+            raise NotReady(f"shipment {data.external_id} is not announced with a tracking code yet")
+        create = {k: v for k, v in values.items() if v is not None}
+        shipment = Shipment.objects.create(store=store, order=order, **create)
+        created = True
+        if order.fulfillment_status == FulfillmentStatus.UNFULFILLED:
+            Order.objects.filter(pk=order.pk).update(fulfillment_status=FulfillmentStatus.FULFILLED)
+    else:
+        changed = _assign(shipment, values)
+        if changed:
+            shipment.save(update_fields=[*changed, "updated_at"])
+
+    previous = "" if created else shipment.status
+    events = list(data.events)
+    if shipment.label_created_at and created:
+        events.append(
+            TrackingEventData(
+                status=ShipmentStatus.LABEL_CREATED,
+                occurred_at=shipment.label_created_at,
+                dedupe_key="label_created",
+                message="Shipping label created",
+            )
+        )
+    new_events = shipment_record_events(shipment=shipment, events=events, source=source)
+    return ShipmentChange(
+        shipment_id=shipment.pk,
+        created=created,
+        previous_status=previous,
+        status=shipment.status,
+        new_events=new_events,
+    )
+
+
+def shipment_record_events(*, shipment: Shipment, events: Iterable[TrackingEventData], source: str) -> int:
+    """Store new events (dedupe per shipment) and re-derive the shipment's status. Returns how many
+    events were new."""
+    rows = [
+        TrackingEvent(
+            shipment=shipment,
+            status=e.status,
+            raw_status=e.raw_status[:120],
+            raw_detail=e.raw_detail[:120],
+            message=e.message[:500],
+            location=e.location[:200],
+            occurred_at=e.occurred_at,
+            source=source,
+            dedupe_key=e.dedupe_key[:200],
+        )
+        for e in events
+    ]
+    if not rows:
+        return 0
+    before = shipment.events.count()
+    TrackingEvent.objects.bulk_create(rows, ignore_conflicts=True)
+    added = shipment.events.count() - before
+    if added:
+        shipment_refresh_status(shipment)
+    return added
+
+
+def shipment_refresh_status(shipment: Shipment) -> None:
+    """Derive status, first/last scan and delivered_at from the shipment's whole timeline.
+
+    Events the carrier vocabulary did not know (status "unknown") stay in the timeline but never set
+    the status: a customer should not see "unknown" after "in transit".
+    """
+    timeline: list[tuple[str, datetime]] = list(shipment.events.values_list("status", "occurred_at"))
+    known = [(status, at) for status, at in timeline if status != ShipmentStatus.UNKNOWN]
+    scans = [at for status, at in timeline if status not in NON_SCAN_STATUSES]
+    values: dict[str, object] = {
+        "first_scan_at": min(scans) if scans else None,
+        "last_scan_at": max(scans) if scans else None,
+    }
+    if known:
+        status, at = max(known, key=lambda pair: (pair[1], STATUS_PROGRESS[pair[0]]))
+        values["status"] = status
+        values["last_event_at"] = at
+        delivered = [at for s, at in known if s == ShipmentStatus.DELIVERED]
+        values["delivered_at"] = max(delivered) if status == ShipmentStatus.DELIVERED else None
+    changed = [name for name, value in values.items() if getattr(shipment, name) != value]
+    for name in changed:
+        setattr(shipment, name, values[name])
+    if changed:
+        shipment.save(update_fields=[*changed, "updated_at"])
+
+
+def shipment_is_moving(shipment: Shipment) -> bool:
+    return shipment.status not in FINAL_SHIPMENT_STATUSES
+
+
+@transaction.atomic
+def payment_record(*, store: Store, data: PaymentData) -> Order:
+    """Apply a payment outcome. A success always wins; a failure never undoes a payment or refund."""
+    order = order_find(store=store, ref=data.order)
+    if order is None:
+        raise NotReady(f"no order for payment {data.external_id or data.order}")
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    changed = []
+    if data.order.payment_reference and not order.payment_reference:
+        order.payment_reference = data.order.payment_reference
+        changed.append("payment_reference")
+    if data.succeeded:
+        if order.financial_status in (FinancialStatus.PENDING, FinancialStatus.FAILED):
+            order.financial_status = FinancialStatus.PAID
+            changed.append("financial_status")
+    elif order.financial_status == FinancialStatus.PENDING:
+        order.financial_status = FinancialStatus.FAILED
+        changed.append("financial_status")
+    if changed:
+        order.save(update_fields=[*changed, "updated_at"])
+    return order
+
+
+def ticket_create(*, store: Store, data: TicketData) -> tuple[Ticket, bool]:
+    """Record an inbound contact once (by its helpdesk id when it has one). Returns (ticket, created)."""
+    if data.external_id:
+        existing = Ticket.objects.filter(store=store, source=data.source, external_id=data.external_id).first()
+        if existing:
+            return existing, False
+    order = order_find(store=store, ref=data.order) if data.order else None
+    customer = customer_upsert(store=store, data=data.customer) if data.customer else None
+    if order is not None and customer is None:
+        customer = order.customer
+    try:
+        with transaction.atomic():
+            ticket = Ticket.objects.create(
+                store=store,
+                order=order,
+                customer=customer,
+                external_id=data.external_id,
+                source=data.source,
+                channel=data.channel,
+                reason=data.reason,
+                subject=data.subject[:255],
+                body=data.body,
+                created_at=data.created_at,
+            )
+    except IntegrityError:
+        return Ticket.objects.get(store=store, source=data.source, external_id=data.external_id), False
+    return ticket, True

@@ -1,0 +1,52 @@
+"""The project as a new user and an operator meet it: SQLite demo defaults, production checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    # Drop what the test session set, so the subprocess sees the project's own defaults.
+    session = {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "SECURE_SSL_REDIRECT", "ALLOWED_HOSTS", "PUBLIC_BASE_URL"}
+    clean = {k: v for k, v in os.environ.items() if k not in session}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.sqlite
+def test_the_demo_defaults_migrate_and_seed_an_sqlite_database(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "DEBUG": "true"}
+
+    for args in (["migrate", "--noinput"], ["seed_demo", "--orders", "20"], ["seed_demo", "--orders", "20"]):
+        result = manage(*args, env=env)
+        assert result.returncode == 0, result.stderr
+
+    assert "2 stores, 20 orders" in result.stdout
+    count = manage("shell", "-c", "from orders.models import Order; print(Order.objects.count())", env=env)
+    assert count.stdout.strip().splitlines()[-1] == "20"
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    env = {
+        "DEBUG": "false",
+        "SECRET_KEY": "p" * 20 + "-production-secret-key-with-enough-entropy-9f8e7d6c5b4a",
+        "ALLOWED_HOSTS": "cx.example.com",
+        "PUBLIC_BASE_URL": "https://cx.example.com",
+    }
+
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_migrations_are_complete():
+    result = manage("makemigrations", "--check", "--dry-run", env={"DEBUG": "true"})
+
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,145 @@
+"""A shipment's status follows its newest event by occurred_at, whatever order events arrive in."""
+
+import datetime as dt
+import itertools
+import random
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from orders.choices import EventSource, ShipmentStatus
+from orders.services import shipment_record_events
+from orders.updates import TrackingEventData
+from tests.factories import ShipmentFactory
+
+pytestmark = pytest.mark.django_db
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def event(status: str, hours: float, key: str | None = None, **extra) -> TrackingEventData:
+    return TrackingEventData(
+        status=status, occurred_at=T0 + timedelta(hours=hours), dedupe_key=key or f"{status}@{hours}", **extra
+    )
+
+
+JOURNEY = [
+    event(ShipmentStatus.LABEL_CREATED, 0),
+    event(ShipmentStatus.IN_TRANSIT, 10, message="Accepted"),
+    event(ShipmentStatus.IN_TRANSIT, 30, message="Arrived at hub"),
+    event(ShipmentStatus.OUT_FOR_DELIVERY, 50),
+    event(ShipmentStatus.DELIVERED, 55),
+]
+
+
+def state(shipment):
+    shipment.refresh_from_db()
+    return (
+        shipment.status,
+        shipment.first_scan_at,
+        shipment.last_scan_at,
+        shipment.delivered_at,
+        shipment.events.count(),
+    )
+
+
+def test_it_takes_the_status_of_the_newest_event():
+    shipment = ShipmentFactory()
+
+    shipment_record_events(shipment=shipment, events=JOURNEY, source=EventSource.API)
+
+    assert state(shipment) == (
+        ShipmentStatus.DELIVERED,
+        T0 + timedelta(hours=10),
+        T0 + timedelta(hours=55),
+        T0 + timedelta(hours=55),
+        5,
+    )
+
+
+def test_a_late_older_event_is_stored_but_never_moves_the_status_backwards():
+    shipment = ShipmentFactory()
+    shipment_record_events(shipment=shipment, events=[JOURNEY[0], JOURNEY[3]], source=EventSource.API)
+
+    added = shipment_record_events(shipment=shipment, events=[JOURNEY[1]], source=EventSource.API)
+
+    shipment.refresh_from_db()
+    assert added == 1
+    assert shipment.status == ShipmentStatus.OUT_FOR_DELIVERY
+    assert shipment.events.count() == 3
+    assert shipment.first_scan_at == T0 + timedelta(hours=10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_any_arrival_order_ends_in_the_same_state_as_in_order_delivery(seed):
+    in_order, shuffled = ShipmentFactory(), ShipmentFactory()
+    for e in JOURNEY:
+        shipment_record_events(shipment=in_order, events=[e], source=EventSource.API)
+    deliveries = JOURNEY * 3  # each event delivered three times
+    random.Random(seed).shuffle(deliveries)
+
+    for e in deliveries:
+        shipment_record_events(shipment=shuffled, events=[e], source=EventSource.API)
+
+    assert state(shuffled) == state(in_order)
+
+
+def test_a_redelivered_event_is_not_stored_twice():
+    shipment = ShipmentFactory()
+    shipment_record_events(shipment=shipment, events=JOURNEY, source=EventSource.API)
+
+    added = shipment_record_events(shipment=shipment, events=JOURNEY, source=EventSource.API)
+
+    assert added == 0
+    assert shipment.events.count() == 5
+
+
+def test_an_event_the_carrier_table_does_not_know_is_kept_but_does_not_set_the_status():
+    shipment = ShipmentFactory()
+    shipment_record_events(shipment=shipment, events=JOURNEY[:3], source=EventSource.API)
+
+    shipment_record_events(
+        shipment=shipment,
+        events=[event(ShipmentStatus.UNKNOWN, 40, raw_status="XYZ", message="Carrier code XYZ")],
+        source=EventSource.API,
+    )
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.IN_TRANSIT
+    assert shipment.events.filter(status=ShipmentStatus.UNKNOWN, raw_status="XYZ").exists()
+
+
+@pytest.mark.parametrize(
+    "pair", list(itertools.permutations([ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED]))
+)
+def test_simultaneous_events_resolve_to_the_furthest_along_whatever_arrives_last(pair):
+    shipment = ShipmentFactory()
+    for status in pair:
+        shipment_record_events(shipment=shipment, events=[event(status, 50)], source=EventSource.API)
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.DELIVERED
+
+
+def test_delivered_at_is_cleared_when_a_newer_event_says_it_was_not_delivered():
+    shipment = ShipmentFactory()
+    shipment_record_events(shipment=shipment, events=JOURNEY, source=EventSource.API)
+
+    shipment_record_events(
+        shipment=shipment, events=[event(ShipmentStatus.RETURNED_TO_SENDER, 80)], source=EventSource.API
+    )
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.RETURNED_TO_SENDER
+    assert shipment.delivered_at is None
+
+
+@time_machine.travel(T0 + timedelta(days=3), tick=False)
+def test_label_only_shipments_have_no_scan_times():
+    shipment = ShipmentFactory(label_created_at=T0)
+
+    shipment_record_events(shipment=shipment, events=[JOURNEY[0]], source=EventSource.API)
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.LABEL_CREATED
+    assert shipment.first_scan_at is None and shipment.last_scan_at is None

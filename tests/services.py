@@ -1,0 +1,153 @@
+"""Pytest plugin: real PostgreSQL and Redis servers on loopback for the test session.
+
+Loaded with `-p tests.services` (see pyproject.toml) so that it runs before pytest-django reads the
+settings: the servers start on free ports, and DATABASE_URL / REDIS_URL point at them. Both are
+torn down at the end. Set TEST_DATABASE_URL / TEST_REDIS_URL to use servers you already run.
+
+As root, PostgreSQL refuses to run, so it is started as the `postgres` user (Debian's packages
+create it); its data directory lives in a temporary folder with fsync off — it is thrown away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def find_binary(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    if not found:
+        raise pytest.UsageError(f"{name} is not installed: run `make test` (it installs the test services) first.")
+    return found
+
+
+class RedisServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.workdir = tempfile.mkdtemp(prefix="cxhub-redis-")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                find_binary("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.workdir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class PostgresServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.workdir = Path(tempfile.mkdtemp(prefix="cxhub-pg-"))
+        self.datadir = self.workdir / "data"
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/cxhub"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.as_postgres, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def start(self) -> None:
+        if self.as_postgres:
+            shutil.chown(self.workdir, "postgres")
+        self._run(find_binary("initdb"), "-D", str(self.datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+        options = f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
+        options += "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        self._run(
+            find_binary("pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-o",
+            options,
+            "-l",
+            str(self.workdir / "log"),
+            "-w",
+            "start",
+        )
+        self._run(find_binary("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "cxhub")
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError, pytest.UsageError):
+            self._run(find_binary("pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+_servers: list[RedisServer | PostgresServer] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]):
+    # Runs around pytest-django's own hook, which loads the settings: the URLs must be set first.
+    if not os.environ.get("TEST_REDIS_URL"):
+        redis = RedisServer()
+        _servers.append(redis)
+        redis.start()
+        os.environ["TEST_REDIS_URL"] = redis.url
+    if not os.environ.get("TEST_DATABASE_URL"):
+        postgres = PostgresServer()
+        _servers.append(postgres)
+        postgres.start()
+        os.environ["TEST_DATABASE_URL"] = postgres.url
+    os.environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
+    os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
+    os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+    os.environ["DEBUG"] = "false"
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
+    os.environ["ALLOWED_HOSTS"] = "testserver,localhost,127.0.0.1"
+    os.environ["PUBLIC_BASE_URL"] = "http://testserver"
+    return (yield)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _servers:
+        _servers.pop().stop()
