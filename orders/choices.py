@@ -84,3 +84,15 @@ class EventSource(models.TextChoices):
     ADMIN = "admin", "Admin"
     DEMO = "demo", "Demo data"
     CUSTOMER = "customer", "Customer"
+
+
+class DeliveryState(models.TextChoices):
+    """Where an inbound webhook delivery stands."""
+
+    RECEIVED = "received", "Received"
+    PROCESSING = "processing", "Processing"
+    PROCESSED = "processed", "Processed"
+    WAITING = "waiting", "Waiting for an earlier event"
+    DUPLICATE = "duplicate", "Duplicate"
+    IGNORED = "ignored", "Ignored"
+    FAILED = "failed", "Failed"

@@ -4,6 +4,8 @@ Models hold fields, constraints and small properties; every write that spans row
 `orders/services.py`.
 """
 
+import hashlib
+import secrets
 from decimal import Decimal
 
 from django.core.validators import MinValueValidator
@@ -13,6 +15,7 @@ from django.db.models import Q
 from .choices import (
     AddressVerification,
     Channel,
+    DeliveryState,
     EventSource,
     FinancialStatus,
     FulfillmentStatus,
@@ -285,3 +288,73 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} ({self.created_at:%Y-%m-%d})"
+
+
+class InboundDelivery(models.Model):
+    """One webhook delivery exactly as it arrived, stored before the hub answers 2xx.
+
+    Processing (orders.ingest) reads it back, so nothing a provider sent is ever lost: a failed
+    delivery keeps its error and can be reprocessed after a fix.
+    """
+
+    source = models.CharField(max_length=20, choices=EventSource.choices)
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries")
+    event_type = models.CharField(max_length=80, blank=True)
+    delivery_id = models.CharField(max_length=200, blank=True, help_text="The provider's id; a redelivery repeats it.")
+    headers = models.JSONField(default=dict)
+    body = models.TextField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=12, choices=DeliveryState.choices, default=DeliveryState.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "inbound deliveries"
+        indexes = [
+            models.Index(fields=["source", "store", "delivery_id"], name="delivery_dedupe"),
+            models.Index(fields=["source", "state", "received_at"], name="delivery_source_state"),
+            # The reconciler's query: only rows still to do, oldest first.
+            models.Index(
+                fields=["state", "next_attempt_at"],
+                name="delivery_pending",
+                condition=Q(state__in=["received", "processing", "waiting"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.event_type or 'delivery'} #{self.pk}"
+
+
+class ApiToken(models.Model):
+    """A REST API credential scoped to one store. Only a hash is kept; the key is shown once."""
+
+    PREFIX = "cxh_"
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="Who uses it, e.g. 'Warehouse WMS' or 'Zendesk sidebar'.")
+    key_prefix = models.CharField(max_length=12, editable=False, help_text="The first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["store", "name"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, *, store: Store, name: str) -> tuple["ApiToken", str]:
+        """Create a token and return it with its key, which is not stored and cannot be shown again."""
+        key = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(store=store, name=name, key_prefix=key[:10], key_hash=cls.hash_key(key))
+        return token, key

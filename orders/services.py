@@ -236,10 +236,11 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
     if data.external_id:
         shipment = shipments.filter(external_id=data.external_id).first()
     if shipment is None and data.tracking_code:
-        by_code = shipments.filter(tracking_code=data.tracking_code)
-        if data.carrier:
-            by_code = by_code.filter(Q(carrier=data.carrier) | Q(carrier=""))
-        shipment = by_code.first()
+        # Tracking codes are unique in practice; the carrier only breaks a tie, since sources spell
+        # carriers differently and a parcel must not be missed over a name.
+        by_code = list(shipments.filter(tracking_code=data.tracking_code)[:5])
+        same_carrier = [s for s in by_code if s.carrier == data.carrier]
+        shipment = (same_carrier or by_code or [None])[0]
 
     values = {
         # Identity is filled in, never overwritten: two sources (a Shopify fulfillment, an AfterShip
@@ -274,7 +275,8 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
 
     previous = "" if created else shipment.status
     events = list(data.events)
-    if shipment.label_created_at and created:
+    announces_label = any(e.status == ShipmentStatus.LABEL_CREATED for e in events)
+    if shipment.label_created_at and created and not announces_label:
         events.append(
             TrackingEventData(
                 status=ShipmentStatus.LABEL_CREATED,

@@ -1,0 +1,12 @@
+"""Every periodic job, in one place. Run with `python manage.py rqcron cxhub.cron`.
+
+RQ's cron is young (it may double-fire, and restarts fire interval jobs again), so every job here
+is cheap when idle and safe to run twice: each one claims its work in the database.
+"""
+
+from rq import cron
+
+from orders.jobs import inbound_reconcile_job
+
+# Every minute: enqueue deliveries stored while Redis was down, due retries and expired claims.
+cron.register(inbound_reconcile_job, queue_name="low", interval=60)

@@ -1,0 +1,298 @@
+"""AfterShip Tracking webhooks: a carrier-neutral feed of checkpoints for parcels a store ships.
+
+AfterShip POSTs one JSON body per event to the URL the merchant registers under Tracking >
+Settings > Webhooks:
+
+    {"event": "tracking_update", "event_id": "<uuid4>", "is_tracking_first_tag": true,
+     "msg": {<the tracking object, checkpoints nested in msg.checkpoints[]>}, "ts": <unix seconds>}
+
+The body is signed with the `aftership-hmac-sha256` header: base64(HMAC-SHA256(key=webhook secret,
+msg=raw body)). Nothing else is signed (no timestamp), so replays are caught by `event_id` alone.
+
+Field names follow the webhook version chosen per URL (echoed in the `as-webhook-version` header).
+The fixtures use 2025-07 (`checkpoints[].country_region`, `courier_estimated_delivery_date` as an
+object); the legacy v4 names (`country_iso3`, `expected_delivery`) are read too, so a URL left on an
+older version still works.
+
+Only `tracking_update` is turned into facts. `edd_revise` and `tracking_pending_time` also exist; the
+hub ignores them (the estimate rides along on every tracking_update anyway).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from orders.carriers import carrier_slug
+from orders.choices import ShipmentStatus
+from orders.connectors.base import Connector, PayloadError, SignatureError, UnsupportedEvent, optional, require
+from orders.updates import OrderRef, ShipmentData, TrackingEventData, Update
+
+SIGNATURE_HEADER = "aftership-hmac-sha256"
+TRACKING_UPDATE = "tracking_update"
+
+S = ShipmentStatus
+
+# AfterShip delivery statuses ("tag") and sub-statuses ("subtag") -> canonical status. Keys are disjoint
+# (subtags carry a "_NNN" suffix), so one table serves both; normalize_status() lets a known subtag win.
+# Source: aftership.com/docs/tracking/enum/delivery-statuses and .../enum/delivery-sub-statuses.
+status_map: dict[str, str] = {
+    # Tags (9).
+    "Pending": S.UNKNOWN,  # AfterShip has not fetched anything from the carrier yet
+    "InfoReceived": S.LABEL_CREATED,
+    "InTransit": S.IN_TRANSIT,
+    "OutForDelivery": S.OUT_FOR_DELIVERY,
+    "AttemptFail": S.ATTEMPTED_DELIVERY,
+    "Delivered": S.DELIVERED,
+    "AvailableForPickup": S.AVAILABLE_FOR_PICKUP,
+    "Exception": S.EXCEPTION,
+    "Expired": S.UNKNOWN,  # no tracking information for 30 days: says nothing about the parcel
+    # Pending: no carrier data yet (the Pending_002..006 reasons vary; none is a physical event).
+    "Pending_001": S.UNKNOWN,
+    "Pending_002": S.UNKNOWN,
+    "Pending_003": S.UNKNOWN,
+    "Pending_004": S.UNKNOWN,
+    "Pending_005": S.UNKNOWN,
+    "Pending_006": S.UNKNOWN,
+    "InfoReceived_001": S.LABEL_CREATED,
+    # In transit. InTransit_008 ("Problem resolved") and _009 ("Forwarded to a different delivery
+    # address") are documented as movement, not as a problem.
+    "InTransit_001": S.IN_TRANSIT,
+    "InTransit_002": S.IN_TRANSIT,
+    "InTransit_003": S.IN_TRANSIT,
+    "InTransit_004": S.IN_TRANSIT,
+    "InTransit_005": S.IN_TRANSIT,
+    "InTransit_006": S.IN_TRANSIT,
+    "InTransit_007": S.IN_TRANSIT,
+    "InTransit_008": S.IN_TRANSIT,
+    "InTransit_009": S.IN_TRANSIT,
+    # Out for delivery. _003 is "Customer contacted" before the final delivery, _004 "Delivery
+    # appointment scheduled"; both still on the way to the door.
+    "OutForDelivery_001": S.OUT_FOR_DELIVERY,
+    "OutForDelivery_003": S.OUT_FOR_DELIVERY,
+    "OutForDelivery_004": S.OUT_FOR_DELIVERY,
+    # Retired by AfterShip in favour of AvailableForPickup_001 (webhook changelog); old trackings keep it.
+    "OutForDelivery_002": S.AVAILABLE_FOR_PICKUP,
+    "AttemptFail_001": S.ATTEMPTED_DELIVERY,
+    "AttemptFail_002": S.ATTEMPTED_DELIVERY,  # addressee not available
+    "AttemptFail_003": S.ATTEMPTED_DELIVERY,  # business closed
+    "AvailableForPickup_001": S.AVAILABLE_FOR_PICKUP,
+    "Delivered_001": S.DELIVERED,
+    "Delivered_002": S.DELIVERED,  # picked up by the customer
+    "Delivered_003": S.DELIVERED,  # signed by the customer
+    "Delivered_004": S.DELIVERED,  # delivered, cash on delivery collected
+    "Delivered_005": S.DELIVERED,  # delivered to a neighbour (docs 2026-07)
+    "Exception_001": S.EXCEPTION,
+    "Exception_002": S.EXCEPTION,  # customer moved
+    "Exception_003": S.EXCEPTION,  # customer refused delivery
+    "Exception_004": S.EXCEPTION,  # delayed (customs clearance)
+    "Exception_005": S.EXCEPTION,  # delayed (external factors)
+    "Exception_006": S.EXCEPTION,  # held for payment
+    "Exception_007": S.EXCEPTION,  # incorrect address
+    "Exception_008": S.EXCEPTION,  # pick up missed
+    "Exception_009": S.EXCEPTION,  # rejected by carrier
+    # AfterShip sets tracking.return_to_sender when a checkpoint carries either of these: from
+    # "returning" on, the parcel is no longer heading to the customer.
+    "Exception_010": S.RETURNED_TO_SENDER,  # returning to sender
+    "Exception_011": S.RETURNED_TO_SENDER,  # returned to sender
+    "Exception_012": S.EXCEPTION,  # shipment damaged
+    "Exception_013": S.EXCEPTION,  # shipment lost
+    # Added for shipments tracked from 2026-03-27 (AfterShip help centre, "Learn About Delivery Sub-Status").
+    "Exception_016": S.EXCEPTION,  # delayed (processing issue)
+    "Exception_017": S.EXCEPTION,  # delayed (extreme weather)
+    "Exception_018": S.EXCEPTION,  # incorrect / missing documents
+    "Exception_019": S.EXCEPTION,  # delayed (late flight)
+    "Exception_020": S.CANCELLED,  # shipment cancelled (voided by sender or carrier)
+    "Exception_021": S.EXCEPTION,  # shipment disposed
+    "Expired_001": S.UNKNOWN,
+}
+
+
+def normalize_status(tag: str, subtag: str = "") -> str:
+    """Map an AfterShip tag/subtag pair to a canonical ShipmentStatus value.
+
+    A known subtag wins; an unknown one falls back to its tag (or to the tag its "<Tag>_NNN" prefix
+    names, so sub-statuses AfterShip adds later still land in the right family).
+    """
+    if subtag in status_map:
+        return status_map[subtag]
+    if tag in status_map:
+        return status_map[tag]
+    prefix = subtag.split("_", 1)[0]
+    return status_map.get(prefix, S.UNKNOWN)
+
+
+class AfterShipConnector(Connector):
+    source: ClassVar[str] = "aftership"
+    label: ClassVar[str] = "AfterShip"
+    secret_field: ClassVar[str] = "aftership_webhook_secret"
+    secret_setting: ClassVar[str] = "AFTERSHIP_WEBHOOK_SECRET"
+    status_map: ClassVar[Mapping[Any, str]] = status_map
+
+    def verify(self, body: bytes, headers: Mapping[str, str], secret: str) -> None:
+        given = headers.get(SIGNATURE_HEADER)
+        if not given:
+            raise SignatureError(f"missing {SIGNATURE_HEADER} header")
+        if not secret:
+            raise SignatureError("no AfterShip webhook secret is configured")
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        if not self.signatures_match(base64.b64encode(digest), given.strip()):
+            raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
+
+    def store_hint(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
+        return ""
+
+    def event_type(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
+        return str(require(payload, "event"))
+
+    def delivery_id(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
+        event_id = optional(payload, "event_id", "")
+        if event_id:
+            return str(event_id)
+        tracking_id = optional(payload, "msg.id", "")
+        ts = optional(payload, "ts", "")
+        if tracking_id and ts != "":
+            return f"{tracking_id}:{ts}"
+        raise PayloadError("event_id")
+
+    def updates(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
+        if event_type != TRACKING_UPDATE:
+            raise UnsupportedEvent(f"AfterShip event {event_type!r} is not handled")
+        msg = require(payload, "msg")
+        if not isinstance(msg, Mapping):
+            raise PayloadError("msg", "must be an object")
+        tracking_code = str(require(payload, "msg.tracking_number"))
+        shipment_type = optional(msg, "shipment_type")
+        return [
+            ShipmentData(
+                tracking_code=tracking_code,
+                carrier=carrier_slug(str(optional(msg, "slug", ""))),
+                order=_order_ref(msg),
+                service_level=str(shipment_type) if shipment_type else None,
+                carrier_estimated_delivery=_carrier_estimate(msg),
+                events=_events(payload, msg),
+            )
+        ]
+
+
+def _order_ref(msg: Mapping[str, Any]) -> OrderRef | None:
+    ref = OrderRef(
+        external_id=str(optional(msg, "order_id", "")).strip(),
+        order_number=str(optional(msg, "order_number", "")).strip().removeprefix("#"),
+    )
+    return ref if ref else None
+
+
+def _carrier_estimate(msg: Mapping[str, Any]) -> datetime | None:
+    """The carrier's own delivery estimate, by the most specific field the webhook version carries.
+
+    AfterShip's AI and custom estimates are left out on purpose: the hub compares the carrier's
+    promise with what the carrier does.
+    """
+    paths = [
+        "courier_estimated_delivery_date.estimated_delivery_date",
+        "courier_estimated_delivery_date.estimated_delivery_date_max",
+    ]
+    if optional(msg, "latest_estimated_delivery.source") == "Carrier EDD":
+        paths += ["latest_estimated_delivery.datetime", "latest_estimated_delivery.datetime_max"]
+    paths.append("expected_delivery")  # legacy v4 webhooks
+    for path in paths:
+        value = optional(msg, path)
+        if value:
+            return _parse_time(value, f"msg.{path}")
+    return None
+
+
+def _events(payload: Mapping[str, Any], msg: Mapping[str, Any]) -> list[TrackingEventData]:
+    checkpoints = optional(msg, "checkpoints", [])
+    if not isinstance(checkpoints, list):
+        raise PayloadError("msg.checkpoints", "must be a list")
+    if not checkpoints:
+        return [_tracking_level_event(payload, msg)]
+    events = []
+    for i, checkpoint in enumerate(checkpoints):
+        path = f"msg.checkpoints[{i}]"
+        if not isinstance(checkpoint, Mapping):
+            raise PayloadError(path, "must be an object")
+        raw_time = optional(checkpoint, "checkpoint_time")
+        if not raw_time:
+            raise PayloadError(f"{path}.checkpoint_time")
+        tag = str(optional(checkpoint, "tag", ""))
+        subtag = str(optional(checkpoint, "subtag", ""))
+        message = str(optional(checkpoint, "message", ""))
+        events.append(
+            TrackingEventData(
+                status=normalize_status(tag, subtag),
+                occurred_at=_parse_time(raw_time, f"{path}.checkpoint_time"),
+                dedupe_key=_dedupe_key(str(raw_time), tag, subtag, message),
+                raw_status=tag,
+                raw_detail=subtag,
+                message=message,
+                location=_location(checkpoint),
+            )
+        )
+    return events
+
+
+def _tracking_level_event(payload: Mapping[str, Any], msg: Mapping[str, Any]) -> TrackingEventData:
+    """A tracking with no checkpoints yet (Pending, Expired, or a carrier that only reports a status)."""
+    tag = str(optional(msg, "tag", ""))
+    subtag = str(optional(msg, "subtag", ""))
+    message = str(optional(msg, "subtag_message", ""))
+    updated_at = optional(msg, "updated_at")
+    if updated_at:
+        occurred_at, raw_time = _parse_time(updated_at, "msg.updated_at"), str(updated_at)
+    else:
+        ts = require(payload, "ts")
+        try:
+            occurred_at = datetime.fromtimestamp(int(ts), tz=UTC)
+        except (TypeError, ValueError, OverflowError, OSError) as exc:
+            raise PayloadError("ts", "is not a unix timestamp") from exc
+        raw_time = str(ts)
+    return TrackingEventData(
+        status=normalize_status(tag, subtag),
+        occurred_at=occurred_at,
+        dedupe_key=_dedupe_key(raw_time, tag, subtag, message),
+        raw_status=tag,
+        raw_detail=subtag,
+        message=message,
+    )
+
+
+def _location(checkpoint: Mapping[str, Any]) -> str:
+    location = optional(checkpoint, "location")
+    if location:
+        return str(location).strip()
+    # 2025-01 and later say country_region; earlier versions say country_iso3.
+    country = optional(checkpoint, "country_region") or optional(checkpoint, "country_iso3")
+    parts = [optional(checkpoint, "city"), optional(checkpoint, "state"), country]
+    return ", ".join(str(p).strip() for p in parts if p and str(p).strip())
+
+
+def _dedupe_key(raw_time: str, tag: str, subtag: str, message: str) -> str:
+    # AfterShip resends the whole checkpoint list on every update, so the key must come from the
+    # checkpoint itself; the raw time string keeps it stable however we later parse it.
+    digest = hashlib.sha1("\x1f".join((raw_time, tag, subtag, message)).encode()).hexdigest()
+    return f"aftership:{digest[:32]}"
+
+
+def _parse_time(value: Any, field: str) -> datetime:
+    """Parse an AfterShip timestamp or date into an aware datetime.
+
+    AfterShip documents checkpoint_time as the checkpoint's local time, either with an offset
+    (YYYY-MM-DDTHH:mm:ssZ) or without one (YYYY-MM-DDTHH:mm:ss), and estimates as dates
+    (YYYY-MM-DD) in the recipient's timezone. Without an offset there is no way to know the zone, so
+    a naive value is taken as UTC: it can be off by the carrier's UTC offset, which is acceptable for
+    ordering scans and for day-level delay checks.
+    """
+    if not isinstance(value, str):
+        raise PayloadError(field, "is not an ISO 8601 timestamp")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise PayloadError(field, "is not an ISO 8601 timestamp") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,251 @@
+"""Inbound deliveries: receive (verify, validate, store raw), process (apply, idempotent), reconcile.
+
+The rule is "nothing lost, nothing twice":
+- a delivery is stored before the hub answers 2xx, and the answer does not wait for Redis;
+- processing is claimed by a conditional UPDATE and applies facts through idempotent services, so a
+  redelivery, a second worker or a retry after a crash changes nothing;
+- a fact that refers to something not seen yet waits and is retried; a failure keeps its error and
+  can be reprocessed from the admin after a fix; the reconciler enqueues whatever was left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from cxhub.jobs import enqueue
+
+from .choices import DeliveryState
+from .connectors import CONNECTORS, get_connector
+from .connectors.base import Connector, PayloadError, SignatureError, UnsupportedEvent
+from .models import InboundDelivery, Store
+from .services import NotReady, order_upsert, payment_record, shipment_upsert, store_get_default, ticket_create
+from .updates import OrderData, PaymentData, ShipmentData, TicketData, Update
+
+logger = logging.getLogger(__name__)
+
+# Headers kept with a delivery: everything but credentials and cookies.
+DROPPED_HEADERS = {"cookie", "authorization", "proxy-authorization"}
+# A delivery waiting for an earlier event is retried after these delays, then given up on.
+WAIT_BACKOFF = [timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30),
+                timedelta(hours=1)]  # fmt: skip
+WAIT_GIVE_UP_AFTER = timedelta(hours=24)
+# A claimed delivery whose worker died is handed out again after this long.
+PROCESSING_LEASE = timedelta(minutes=10)
+# States in which a delivery with the same id makes a new one a duplicate.
+LIVE_STATES = [DeliveryState.RECEIVED, DeliveryState.PROCESSING, DeliveryState.PROCESSED, DeliveryState.WAITING,
+               DeliveryState.IGNORED]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the webhook endpoint says back to the provider."""
+
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+class UnknownStore(Exception):
+    pass
+
+
+def inbound_receive(*, source: str, body: bytes, headers: Mapping[str, str], store_slug: str = "") -> Answer:
+    """Verify and store one delivery, and queue it for processing. Never raises for bad input."""
+    if source not in CONNECTORS:
+        return Answer(404, {"error": f"unknown webhook source {source!r}"})
+    if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
+        return Answer(413, {"error": f"body larger than {settings.WEBHOOK_MAX_BODY_BYTES} bytes"})
+    connector = get_connector(source)
+    try:
+        store = _verified_store(connector, body, headers, store_slug)
+    except UnknownStore as exc:
+        return Answer(404, {"error": str(exc)})
+    except SignatureError as exc:
+        logger.warning("rejected %s webhook: %s", source, exc)
+        return Answer(401, {"error": "invalid signature", "detail": str(exc)})
+
+    raw = {
+        "source": source,
+        "store": store,
+        "headers": {k: v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS},
+        "body": body.decode("utf-8", errors="replace"),
+    }
+    try:
+        payload = connector.decode(body)
+        raw["event_type"] = connector.event_type(headers, payload)[:80]
+        raw["delivery_id"] = connector.delivery_id(headers, payload)[:200]
+        connector.updates(raw["event_type"], payload)
+    except PayloadError as exc:
+        InboundDelivery.objects.create(**raw, state=DeliveryState.FAILED, error=str(exc))
+        return Answer(400, {"error": "invalid payload", "field": exc.field, "detail": str(exc)})
+    except UnsupportedEvent as exc:
+        delivery = InboundDelivery.objects.create(**raw, state=DeliveryState.IGNORED, error=str(exc))
+        return Answer(202, {"status": "ignored", "id": delivery.pk, "detail": str(exc)})
+
+    with transaction.atomic():
+        seen = InboundDelivery.objects.filter(
+            source=source, store=store, delivery_id=raw["delivery_id"], state__in=LIVE_STATES
+        ).exists()
+        if seen:
+            delivery = InboundDelivery.objects.create(**raw, state=DeliveryState.DUPLICATE)
+            return Answer(200, {"status": "duplicate", "id": delivery.pk})
+        delivery = InboundDelivery.objects.create(**raw, state=DeliveryState.RECEIVED)
+        _enqueue_processing([delivery.pk])
+    return Answer(200, {"status": "received", "id": delivery.pk})
+
+
+def _verified_store(connector: Connector, body: bytes, headers: Mapping[str, str], store_slug: str) -> Store:
+    """The store whose secret signed this delivery. Raises UnknownStore (404) or SignatureError (401)."""
+    env_secret = getattr(settings, connector.secret_setting, "")
+    default = store_get_default() if env_secret else None
+    hint = connector.store_hint(headers, {})
+    if store_slug:
+        named = Store.objects.filter(slug=store_slug).first()
+        if named is None:
+            raise UnknownStore(f"no store {store_slug!r}")
+        candidates = [named]
+    elif hint:
+        # Shopify names its shop; an unknown shop is only accepted for a single-store install.
+        named = Store.objects.filter(shopify_domain=hint).first()
+        if named is None and default is None:
+            raise UnknownStore(f"no store for shop {hint!r}")
+        candidates = [named or default]
+    else:
+        candidates = list(Store.objects.exclude(**{connector.secret_field: ""}))
+        if default is not None and default not in candidates:
+            candidates.append(default)
+        if not candidates:
+            raise SignatureError(f"no {connector.label} webhook secret is configured")
+    last_error = SignatureError("no secret to check the signature with")
+    for store in candidates:
+        secret = getattr(store, connector.secret_field) or (env_secret if store == default else "")
+        if not secret:
+            continue
+        try:
+            connector.verify(body, headers, secret)
+        except SignatureError as exc:
+            last_error = exc
+            continue
+        return store
+    raise last_error
+
+
+def _enqueue_processing(pks: Iterable[int]) -> None:
+    from .jobs import inbound_process_job
+
+    for pk in pks:
+        enqueue("default", inbound_process_job, pk, job_id=f"inbound-{pk}-{timezone.now():%Y%m%d%H%M%S%f}")
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    state: str
+    applied: list[object] = field(default_factory=list)
+
+
+def inbound_process(delivery_id: int) -> ProcessResult | None:
+    """Apply one stored delivery. Safe to run twice or concurrently: only one claim succeeds.
+
+    Returns None when the delivery was not there to claim (done already, or another worker has it).
+    """
+    now = timezone.now()
+    claimed = InboundDelivery.objects.filter(
+        pk=delivery_id, state__in=[DeliveryState.RECEIVED, DeliveryState.WAITING]
+    ).update(state=DeliveryState.PROCESSING, attempts=F("attempts") + 1, next_attempt_at=now + PROCESSING_LEASE)
+    if not claimed:
+        return None  # Nothing got claimed: another worker got there first, or it is done.
+    delivery = InboundDelivery.objects.select_related("store").get(pk=delivery_id)
+    connector = get_connector(delivery.source)
+    try:
+        with transaction.atomic():
+            already = (
+                InboundDelivery.objects.filter(
+                    source=delivery.source,
+                    store=delivery.store,
+                    delivery_id=delivery.delivery_id,
+                    state=DeliveryState.PROCESSED,
+                )
+                .exclude(pk=delivery.pk)
+                .exists()
+            )
+            if already:
+                return _finish(delivery, DeliveryState.DUPLICATE)
+            updates = connector.updates(delivery.event_type, connector.decode(delivery.body.encode()))
+            applied = [apply_update(delivery.store, update, source=delivery.source) for update in updates]
+            result = _finish(delivery, DeliveryState.PROCESSED)
+            return ProcessResult(result.state, applied)
+    except NotReady as exc:
+        if timezone.now() - delivery.received_at > WAIT_GIVE_UP_AFTER:
+            return _finish(delivery, DeliveryState.FAILED, f"gave up waiting: {exc}")
+        delay = WAIT_BACKOFF[min(delivery.attempts, len(WAIT_BACKOFF)) - 1]
+        return _finish(delivery, DeliveryState.WAITING, str(exc), next_attempt_at=timezone.now() + delay)
+    except UnsupportedEvent as exc:
+        return _finish(delivery, DeliveryState.IGNORED, str(exc))
+    except Exception as exc:
+        # The job boundary: whatever went wrong is recorded on the delivery, which stays in the admin
+        # for a reprocess after the fix. Re-raising would only have RQ retry the same failure.
+        logger.exception("processing inbound delivery %s failed", delivery.pk)
+        return _finish(delivery, DeliveryState.FAILED, f"{exc.__class__.__name__}: {exc}")
+
+
+def apply_update(store: Store, update: Update, *, source: str) -> object:
+    """Apply one fact through the service that owns it."""
+    match update:
+        case OrderData():
+            return order_upsert(store=store, data=update)
+        case ShipmentData():
+            return shipment_upsert(store=store, data=update, source=source)
+        case PaymentData():
+            return payment_record(store=store, data=update)
+        case TicketData():
+            return ticket_create(store=store, data=update)
+    raise TypeError(f"no service applies {type(update).__name__}")
+
+
+def _finish(
+    delivery: InboundDelivery, state: str, error: str = "", next_attempt_at: datetime | None = None
+) -> ProcessResult:
+    InboundDelivery.objects.filter(pk=delivery.pk).update(
+        state=state,
+        error=error,
+        next_attempt_at=next_attempt_at,
+        processed_at=timezone.now() if state in (DeliveryState.PROCESSED, DeliveryState.DUPLICATE) else None,
+    )
+    return ProcessResult(state)
+
+
+def inbound_reprocess(queryset: QuerySet) -> int:
+    """Send deliveries back through processing (after a fix). Processed ones are left alone."""
+    pks = list(queryset.filter(state__in=[DeliveryState.FAILED, DeliveryState.WAITING]).values_list("pk", flat=True))
+    with transaction.atomic():
+        InboundDelivery.objects.filter(pk__in=pks).update(state=DeliveryState.RECEIVED, error="", next_attempt_at=None)
+        _enqueue_processing(pks)
+    return len(pks)
+
+
+def inbound_pending(now: datetime) -> QuerySet:
+    """Deliveries the queue may have lost: received a while ago, due to retry, or whose claim expired."""
+    return InboundDelivery.objects.filter(
+        Q(state=DeliveryState.RECEIVED, received_at__lt=now - timedelta(seconds=30))
+        | Q(state=DeliveryState.WAITING, next_attempt_at__lte=now)
+        | Q(state=DeliveryState.PROCESSING, next_attempt_at__lt=now)
+    )
+
+
+def inbound_reconcile(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Enqueue what was stored and not processed (e.g. while Redis was down). Returns how many."""
+    now = now or timezone.now()
+    pks = list(inbound_pending(now).order_by("received_at").values_list("pk", flat=True)[:limit])
+    with transaction.atomic():
+        # An expired claim means its worker died: hand the delivery out again.
+        InboundDelivery.objects.filter(pk__in=pks, state=DeliveryState.PROCESSING).update(state=DeliveryState.RECEIVED)
+        _enqueue_processing(pks)
+    return len(pks)
