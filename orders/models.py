@@ -142,6 +142,9 @@ class Order(models.Model):
     is_international = models.BooleanField(default=False)
     promised_ship_by = models.DateTimeField(null=True, blank=True)
     promised_deliver_by = models.DateTimeField(null=True, blank=True)
+    source_updated_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the store platform last changed the order."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -143,12 +143,16 @@ def order_upsert(*, store: Store, data: OrderData) -> Order:
     if order is None and number:
         order = Order.objects.select_for_update().filter(store=store, order_number=number).first()
 
+    if order is not None and data.updated_at and order.source_updated_at and data.updated_at < order.source_updated_at:
+        return order  # An older version of the order arrived late: what we have is newer.
+
     address = data.shipping_address
     values: dict[str, object] = {
         f.name: getattr(data, f.name)
         for f in fields(data)
-        if f.name not in {"customer", "shipping_address", "line_items", "order_number", "external_id"}
+        if f.name not in {"customer", "shipping_address", "line_items", "order_number", "external_id", "updated_at"}
     }
+    values["source_updated_at"] = data.updated_at
     values["external_id"] = data.external_id or None
     values["order_number"] = number or None
     if address is not None:

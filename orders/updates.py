@@ -56,6 +56,8 @@ class OrderData:
     external_id: str = ""
     order_number: str = ""
     placed_at: datetime | None = None
+    # When the source last changed the order: an older version arriving late is not applied.
+    updated_at: datetime | None = None
     currency: str | None = None
     subtotal: Decimal | None = None
     shipping_total: Decimal | None = None

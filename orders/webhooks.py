@@ -24,4 +24,3 @@ def receive_webhook(request: HttpRequest, source: str) -> JsonResponse:
         source=source, body=request.body, headers=request.headers, store_slug=request.GET.get("store", "")
     )
     return JsonResponse(answer.body, status=answer.status)
-

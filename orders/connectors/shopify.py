@@ -196,6 +196,7 @@ def _order(topic: str, payload: Mapping[str, Any]) -> OrderData:
         external_id=external_id,
         order_number=_order_number(payload),
         placed_at=_time(payload, "created_at"),
+        updated_at=_time(payload, "updated_at"),
         currency=_text(optional(payload, "currency")) or None,
         subtotal=_money(payload, "subtotal_price"),
         shipping_total=_money(payload, "total_shipping_price_set.shop_money.amount"),

@@ -12,10 +12,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     # Drop what the test session set, so the subprocess sees the project's own defaults.
-    session = {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "SECURE_SSL_REDIRECT", "ALLOWED_HOSTS", "PUBLIC_BASE_URL"}
+    session = {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DEBUG",
+        "SECRET_KEY",
+        "SECURE_SSL_REDIRECT",
+        "ALLOWED_HOSTS",
+        "PUBLIC_BASE_URL",
+    }
     clean = {k: v for k, v in os.environ.items() if k not in session}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=300
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

@@ -173,6 +173,7 @@ PLACED = OrderData(
     external_id=ORDER_ID,
     order_number="1001",
     placed_at=datetime(2026, 2, 15, 16, 40, 12, tzinfo=EST),
+    updated_at=datetime(2026, 2, 15, 16, 40, 14, tzinfo=EST),
     currency="USD",
     subtotal=Decimal("116.00"),
     shipping_total=Decimal("8.95"),
@@ -388,18 +389,28 @@ def test_orders_create() -> None:
 
 
 def test_orders_paid() -> None:
-    expected = dataclasses.replace(PLACED, financial_status="paid")
+    expected = dataclasses.replace(
+        PLACED, financial_status="paid", updated_at=datetime(2026, 2, 16, 9, 15, 3, tzinfo=EST)
+    )
     assert connector.updates("orders/paid", load("orders_paid")) == [expected]
 
 
 def test_orders_updated_after_fulfillment() -> None:
-    expected = dataclasses.replace(PLACED, financial_status="paid", fulfillment_status="fulfilled")
+    expected = dataclasses.replace(
+        PLACED,
+        financial_status="paid",
+        fulfillment_status="fulfilled",
+        updated_at=datetime(2026, 2, 16, 14, 2, 7, tzinfo=EST),
+    )
     assert connector.updates("orders/updated", load("orders_updated")) == [expected]
 
 
 def test_orders_cancelled() -> None:
     expected = dataclasses.replace(
-        PLACED, financial_status="refunded", cancelled_at=datetime(2026, 2, 16, 11, 20, 5, tzinfo=EST)
+        PLACED,
+        financial_status="refunded",
+        cancelled_at=datetime(2026, 2, 16, 11, 20, 5, tzinfo=EST),
+        updated_at=datetime(2026, 2, 16, 11, 20, 7, tzinfo=EST),
     )
     assert connector.updates("orders/cancelled", load("orders_cancelled")) == [expected]
 

@@ -1,0 +1,421 @@
+"""Signed deliveries through the real URLs: provider journeys, replays, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from django.test import override_settings
+
+from orders.choices import DeliveryState, FinancialStatus, FulfillmentStatus, ShipmentStatus
+from orders.ingest import inbound_reconcile
+from orders.models import InboundDelivery, Order, Shipment, TrackingEvent
+from tests import signing
+from tests.factories import OrderFactory, ShipmentFactory, StoreFactory
+from tests.orders.connectors.test_shopify import DELIVERIES as SHOPIFY_DELIVERIES
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHOP = "acme-outdoor.myshopify.com"
+SHOPIFY_SECRET = "shpss_journey_secret_0123456789"
+EASYPOST_SECRET = "easypost-webhook-secret"
+AFTERSHIP_SECRET = "aftership-webhook-secret"
+STRIPE_SECRET = "whsec_journey_secret"
+SHOPIFY_JOURNEY = [
+    "orders_create",
+    "orders_paid",
+    "fulfillments_create",
+    "orders_updated",
+    "fulfillments_update",
+    "fulfillment_events_create_in_transit",
+    "fulfillment_events_create_delayed",
+    "fulfillment_events_create_attempted_delivery",
+    "fulfillment_events_create_out_for_delivery",
+    "fulfillment_events_create_delivered",
+]
+
+
+@pytest.fixture
+def store():
+    return StoreFactory(
+        slug="acme",
+        shopify_domain=SHOP,
+        shopify_webhook_secret=SHOPIFY_SECRET,
+        easypost_webhook_secret=EASYPOST_SECRET,
+        aftership_webhook_secret=AFTERSHIP_SECRET,
+        stripe_webhook_secret=STRIPE_SECRET,
+        country="US",
+    )
+
+
+def post_shopify(client, name: str, *, secret: str = SHOPIFY_SECRET, shop: str = SHOP, body: bytes | None = None):
+    topic, webhook_id, event_id = SHOPIFY_DELIVERIES[name]
+    body = signing.load("shopify", name) if body is None else body
+    headers = signing.shopify_headers(body, secret, topic=topic, webhook_id=webhook_id, shop=shop, event_id=event_id)
+    return client.post("/webhooks/shopify/", body, content_type="application/json", **headers)
+
+
+def post_easypost(client, name: str, secret: str = EASYPOST_SECRET):
+    body = signing.load("easypost", name)
+    return client.post(
+        "/webhooks/easypost/", body, content_type="application/json", **signing.easypost_headers(body, secret)
+    )
+
+
+def post_aftership(client, name: str, secret: str = AFTERSHIP_SECRET):
+    body = signing.load("aftership", name)
+    headers = signing.aftership_headers(body, secret)
+    return client.post("/webhooks/aftership/", body, content_type="application/json", **headers)
+
+
+def post_stripe(client, name: str, secret: str = STRIPE_SECRET, **kwargs):
+    body = signing.load("stripe", name)
+    headers = signing.stripe_headers(body, secret, **kwargs)
+    return client.post("/webhooks/stripe/", body, content_type="application/json", **headers)
+
+
+def settle(run_jobs) -> None:
+    """Run every queued job, then let the reconciler retry what waited for an earlier event."""
+    run_jobs()
+    while InboundDelivery.objects.filter(state=DeliveryState.WAITING).exists():
+        InboundDelivery.objects.filter(state=DeliveryState.WAITING).update(next_attempt_at=None)
+        InboundDelivery.objects.filter(state=DeliveryState.WAITING).update(state=DeliveryState.RECEIVED)
+        assert inbound_reconcile(now=_far_future()) > 0
+        run_jobs()
+
+
+def _far_future():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(minutes=5)
+
+
+def shipment_state():
+    shipment = Shipment.objects.get()
+    return (
+        shipment.tracking_code,
+        shipment.carrier,
+        shipment.status,
+        shipment.first_scan_at,
+        shipment.last_scan_at,
+        shipment.delivered_at,
+        sorted(shipment.events.values_list("status", "occurred_at", "message")),
+    )
+
+
+def order_state():
+    order = Order.objects.get()
+    return (order.order_number, order.financial_status, order.fulfillment_status, order.total, order.cancelled_at,
+            order.customer.email, sorted(order.line_items.values_list("sku", "quantity")))  # fmt: skip
+
+
+# --- Journeys ------------------------------------------------------------------------------------------------------
+
+
+def test_a_shopify_journey_builds_the_order_its_shipment_and_timeline(client, store, run_jobs):
+    for name in SHOPIFY_JOURNEY:
+        response = post_shopify(client, name)
+        assert response.status_code == 200, (name, response.json())
+        assert response.json()["status"] == "received"
+    settle(run_jobs)
+
+    order = Order.objects.get()
+    assert (order.order_number, order.financial_status, order.fulfillment_status) == ("1001", "paid", "fulfilled")
+    assert order.customer.email == "jane.doe@example.com"
+    assert order.line_items.count() == 2
+    shipment = Shipment.objects.get()
+    assert (shipment.carrier, shipment.tracking_code, shipment.status) == ("ups", "1Z999AA10123456784", "delivered")
+    statuses = list(shipment.events.order_by("occurred_at").values_list("status", flat=True))
+    assert statuses[0] == ShipmentStatus.LABEL_CREATED
+    assert ShipmentStatus.EXCEPTION in statuses and ShipmentStatus.ATTEMPTED_DELIVERY in statuses
+    assert statuses[-1] == ShipmentStatus.DELIVERED
+    assert set(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_shopify_journey_delivered_twice_and_shuffled_ends_in_the_same_state(client, store, run_jobs, seed):
+    for name in SHOPIFY_JOURNEY:
+        post_shopify(client, name)
+    settle(run_jobs)
+    expected = (order_state(), shipment_state())
+    Order.objects.all().delete()
+    InboundDelivery.objects.all().delete()
+
+    storm = SHOPIFY_JOURNEY * 2
+    random.Random(seed).shuffle(storm)
+    for name in storm:
+        assert post_shopify(client, name).status_code == 200
+    settle(run_jobs)
+
+    assert (order_state(), shipment_state()) == expected
+    states = InboundDelivery.objects.values_list("state", flat=True)
+    assert sorted(set(states)) == [DeliveryState.DUPLICATE, DeliveryState.PROCESSED]
+    assert list(states).count(DeliveryState.PROCESSED) == len(SHOPIFY_JOURNEY)
+
+
+def test_a_redelivered_shopify_webhook_is_stored_marked_duplicate_and_changes_nothing(client, store, run_jobs):
+    post_shopify(client, "orders_create")
+    run_jobs()
+
+    response = post_shopify(client, "orders_create")
+    run_jobs()
+
+    assert response.json()["status"] == "duplicate"
+    assert Order.objects.count() == 1
+    assert list(InboundDelivery.objects.order_by("pk").values_list("state", flat=True)) == ["processed", "duplicate"]
+
+
+def test_topics_sharing_one_event_id_are_not_duplicates(client, store, run_jobs):
+    # fulfillments/create and orders/updated come from one merchant action: same Event-Id.
+    for name in ["orders_create", "fulfillments_create", "orders_updated"]:
+        assert post_shopify(client, name).json()["status"] == "received"
+
+
+def test_an_easypost_journey_tracks_an_announced_parcel_to_delivery(client, store, run_jobs):
+    ShipmentFactory(order=OrderFactory(store=store), tracking_code="9400100000000000000001", carrier="usps",
+                    label_created_at=None)  # fmt: skip
+    names = ["01_tracker_created", "02_tracker_updated_in_transit", "03_tracker_updated_delivery_attempted",
+             "04_tracker_updated_out_for_delivery", "05_tracker_updated_delivered"]  # fmt: skip
+    for name in names:
+        assert post_easypost(client, name).status_code == 200
+    settle(run_jobs)
+
+    shipment = Shipment.objects.get()
+    assert shipment.status == ShipmentStatus.DELIVERED
+    statuses = set(shipment.events.values_list("status", flat=True))
+    assert {ShipmentStatus.LABEL_CREATED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.ATTEMPTED_DELIVERY,
+            ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED} <= statuses  # fmt: skip
+    # Each tracker.updated repeats the whole history: stored once.
+    assert shipment.events.count() == len(signing.load_json("easypost", names[-1])["result"]["tracking_details"])
+    assert shipment.events.filter(raw_detail="delivery_exception").exists()
+
+
+def test_an_aftership_journey_follows_a_shopify_order_through_an_exception_to_delivery(client, store, run_jobs):
+    post_shopify(client, "orders_create")
+    post_shopify(client, "orders_paid")
+    run_jobs()
+    names = ["01_info_received", "02_in_transit", "03_exception", "04_attempt_fail", "05_out_for_delivery",
+             "06_delivered"]  # fmt: skip
+    for name in names:
+        assert post_aftership(client, name).status_code == 200
+    settle(run_jobs)
+
+    shipment = Shipment.objects.get()
+    assert (shipment.order.order_number, shipment.carrier, shipment.status) == ("1001", "ups", "delivered")
+    statuses = set(shipment.events.values_list("status", flat=True))
+    assert {ShipmentStatus.EXCEPTION, ShipmentStatus.ATTEMPTED_DELIVERY, ShipmentStatus.DELIVERED} <= statuses
+    assert shipment.carrier_estimated_delivery is not None
+
+
+def test_shopify_and_aftership_describe_one_parcel_as_one_shipment(client, store, run_jobs):
+    for name in SHOPIFY_JOURNEY[:3]:
+        post_shopify(client, name)
+    for name in ["02_in_transit", "06_delivered"]:
+        post_aftership(client, name)
+    settle(run_jobs)
+
+    shipment = Shipment.objects.get()
+    assert shipment.external_id == "5304183554374"  # Shopify's fulfillment id, not AfterShip's
+    assert shipment.status == ShipmentStatus.DELIVERED
+
+
+def test_a_stripe_payment_failure_then_success_marks_the_order_paid(client, store, run_jobs):
+    post_shopify(client, "orders_create")
+    run_jobs()
+
+    assert post_stripe(client, "payment_intent_payment_failed").status_code == 200
+    run_jobs()
+    order = Order.objects.get()
+    assert order.financial_status == FinancialStatus.FAILED
+    assert order.payment_reference == "pi_3RYbQ2Fz7kVn4XyT1mJ8dC5e"
+
+    post_stripe(client, "payment_intent_succeeded")
+    run_jobs()
+    order.refresh_from_db()
+    assert order.financial_status == FinancialStatus.PAID
+
+
+def test_a_shopify_cancellation_records_it(client, store, run_jobs):
+    for name in ["orders_create", "orders_paid", "orders_cancelled"]:
+        post_shopify(client, name)
+    run_jobs()
+
+    order = Order.objects.get()
+    assert order.cancelled_at is not None
+    assert order.financial_status == FinancialStatus.REFUNDED
+    assert order.fulfillment_status == FulfillmentStatus.UNFULFILLED
+
+
+# --- Single-store install: secrets from the environment ---------------------------------------------------------
+
+
+@override_settings(SHOPIFY_WEBHOOK_SECRET="env-secret", DEFAULT_STORE_SLUG="solo")
+def test_an_env_secret_serves_the_default_store_when_no_store_matches(client, run_jobs):
+    StoreFactory(slug="solo")
+
+    response = post_shopify(client, "orders_create", secret="env-secret", shop="unknown.myshopify.com")
+    run_jobs()
+
+    assert response.status_code == 200
+    assert Order.objects.get().store.slug == "solo"
+
+
+# --- Bad input: a clear answer, never a 500, nothing changed ------------------------------------------------------
+
+
+def nothing_applied() -> bool:
+    return not (Order.objects.exists() or Shipment.objects.exists() or TrackingEvent.objects.exists())
+
+
+@pytest.mark.parametrize(
+    ("case", "post"),
+    [
+        ("shopify_wrong_secret", lambda c: post_shopify(c, "orders_create", secret="wrong")),
+        ("easypost_wrong_secret", lambda c: post_easypost(c, "01_tracker_created", secret="wrong")),
+        ("aftership_wrong_secret", lambda c: post_aftership(c, "02_in_transit", secret="wrong")),
+        ("stripe_wrong_secret", lambda c: post_stripe(c, "payment_intent_succeeded", secret="whsec_wrong")),
+        ("stripe_replayed_old_delivery", lambda c: post_stripe(c, "payment_intent_succeeded", timestamp=1_000_000)),
+        ("no_signature", lambda c: c.post("/webhooks/easypost/", b"{}", content_type="application/json")),
+    ],
+)
+def test_a_bad_signature_gets_401_and_stores_nothing(client, store, case, post):
+    response = post(client)
+
+    assert response.status_code == 401, case
+    assert response.json()["error"] == "invalid signature"
+    assert not InboundDelivery.objects.exists()
+    assert nothing_applied()
+
+
+def test_an_unknown_shop_gets_404(client, store):
+    response = post_shopify(client, "orders_create", shop="stranger.myshopify.com")
+
+    assert response.status_code == 404
+    assert not InboundDelivery.objects.exists()
+
+
+def test_an_unknown_store_slug_gets_404(client, store):
+    body = signing.load("easypost", "01_tracker_created")
+    response = client.post("/webhooks/easypost/?store=nope", body, content_type="application/json",
+                           **signing.easypost_headers(body, EASYPOST_SECRET))  # fmt: skip
+
+    assert response.status_code == 404
+
+
+def test_an_unknown_source_gets_404(client, store):
+    assert client.post("/webhooks/paypal/", b"{}", content_type="application/json").status_code == 404
+
+
+def test_malformed_json_gets_400_naming_the_body_and_keeps_only_the_raw_record(client, store, run_jobs):
+    response = post_shopify(client, "orders_create", body=b'{"id": 1, "name": ')
+    run_jobs()
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "body"
+    delivery = InboundDelivery.objects.get()
+    assert delivery.state == DeliveryState.FAILED and "JSON" in delivery.error
+    assert nothing_applied()
+
+
+def test_a_payload_missing_a_needed_field_gets_400_naming_it(client, store, run_jobs):
+    payload = signing.load_json("shopify", "orders_create")
+    del payload["id"]
+
+    response = post_shopify(client, "orders_create", body=json.dumps(payload).encode())
+    run_jobs()
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid payload", "field": "id", "detail": "id is required"}
+    assert nothing_applied()
+
+
+def test_an_easypost_event_without_a_tracking_code_gets_400_naming_it(client, store):
+    payload = signing.load_json("easypost", "02_tracker_updated_in_transit")
+    del payload["result"]["tracking_code"]
+    body = json.dumps(payload).encode()
+
+    response = client.post("/webhooks/easypost/", body, content_type="application/json",
+                           **signing.easypost_headers(body, EASYPOST_SECRET))  # fmt: skip
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "result.tracking_code"
+
+
+def test_an_unknown_topic_is_stored_ignored_and_answered_202(client, store, run_jobs):
+    body = b'{"id": 1}'
+    headers = signing.shopify_headers(body, SHOPIFY_SECRET, topic="products/update", webhook_id="w-1", shop=SHOP)
+
+    response = client.post("/webhooks/shopify/", body, content_type="application/json", **headers)
+    run_jobs()
+
+    assert response.status_code == 202
+    assert InboundDelivery.objects.get().state == DeliveryState.IGNORED
+    assert nothing_applied()
+
+
+@override_settings(WEBHOOK_MAX_BODY_BYTES=1000)
+def test_an_oversized_body_is_refused_with_413(client, store):
+    response = post_shopify(client, "orders_create")  # about 6 kB
+
+    assert response.status_code == 413
+    assert not InboundDelivery.objects.exists()
+
+
+def test_only_post_is_accepted(client, store):
+    assert client.get("/webhooks/shopify/").status_code == 405
+
+
+# --- Nothing lost ------------------------------------------------------------------------------------------------
+
+
+def test_deliveries_arriving_while_redis_is_down_are_stored_then_processed_by_the_reconciler(
+    client, store, run_jobs, settings
+):
+    real_queues = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {name: {"URL": "redis://127.0.0.1:1/0"} for name in real_queues}
+    for name in SHOPIFY_JOURNEY[:3]:
+        assert post_shopify(client, name).status_code == 200
+    assert InboundDelivery.objects.filter(state=DeliveryState.RECEIVED).count() == 3
+    assert nothing_applied()
+
+    settings.RQ_QUEUES = real_queues  # Redis is back
+    assert inbound_reconcile(now=_far_future()) == 3
+    settle(run_jobs)
+
+    assert InboundDelivery.objects.filter(state=DeliveryState.PROCESSED).count() == 3
+    assert Shipment.objects.get().tracking_code == "1Z999AA10123456784"
+
+
+def test_a_failed_delivery_keeps_its_error_and_can_be_reprocessed(client, store, run_jobs, monkeypatch):
+    from orders import ingest
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(ingest, "order_upsert", broken)
+    post_shopify(client, "orders_create")
+    run_jobs()
+    delivery = InboundDelivery.objects.get()
+    assert (delivery.state, delivery.error) == (DeliveryState.FAILED, "RuntimeError: database hiccup")
+
+    monkeypatch.undo()
+    assert ingest.inbound_reprocess(InboundDelivery.objects.all()) == 1
+    run_jobs()
+
+    assert InboundDelivery.objects.get().state == DeliveryState.PROCESSED
+    assert Order.objects.count() == 1
+
+
+def test_a_carrier_scan_for_a_parcel_not_announced_yet_waits_and_then_applies(client, store, run_jobs):
+    post_shopify(client, "fulfillment_events_create_in_transit")
+    run_jobs()
+    assert InboundDelivery.objects.get().state == DeliveryState.WAITING
+
+    for name in ["orders_create", "fulfillments_create"]:
+        post_shopify(client, name)
+    settle(run_jobs)
+
+    assert Shipment.objects.get().status == ShipmentStatus.IN_TRANSIT
