@@ -4,10 +4,11 @@ CX managers edit what is theirs: store branding and secrets, and customer prefer
 opt-outs).
 """
 
+import json
 from datetime import timedelta
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -18,8 +19,9 @@ from django.utils.safestring import mark_safe
 
 from cxhub.dashboard import NO_SCAN_HOURS
 
-from .choices import ShipmentStatus
-from .models import Customer, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
+from .choices import DeliveryState, EventSource, ShipmentStatus
+from .ingest import inbound_reprocess
+from .models import ApiToken, Customer, InboundDelivery, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
 
 SECRET_FIELDS = (
     "shopify_webhook_secret",
@@ -476,3 +478,93 @@ class LineItemAdmin(ReadOnlyAdmin):
     search_fields = ("=sku", "title", "=order__order_number")
     list_select_related = ("order",)
     show_full_result_count = False
+
+
+# --- Inbound deliveries --------------------------------------------------------------------------------------------
+
+
+@admin.register(InboundDelivery)
+class InboundDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "source", "event_type", "state", "store", "delivery_id", "attempts", "short_error")
+    list_filter = ("state", "source", "store", "event_type")
+    search_fields = ("=delivery_id", "event_type", "error")
+    list_select_related = ("store",)
+    date_hierarchy = "received_at"
+    show_full_result_count = False
+    actions = ["reprocess"]
+    readonly_fields = ("pretty_body",)
+    exclude = ("body",)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Needed for the reprocess action; every field stays read-only.
+        return request.user.has_perm("orders.change_inbounddelivery")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields if f.name != "body"] + ["pretty_body"]
+
+    @admin.display(description="Error")
+    def short_error(self, delivery: InboundDelivery) -> str:
+        return delivery.error[:80]
+
+    @admin.display(description="Body")
+    def pretty_body(self, delivery: InboundDelivery) -> str:
+        try:
+            text = json.dumps(json.loads(delivery.body), indent=2, ensure_ascii=False)
+        except ValueError:
+            text = delivery.body
+        return format_html("<pre style='white-space:pre-wrap;max-height:40em;overflow:auto'>{}</pre>", text)
+
+    @admin.action(description="Reprocess the selected failed or waiting deliveries", permissions=["change"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = inbound_reprocess(queryset)
+        self.message_user(request, f"{count} deliveries queued for processing again.", messages.SUCCESS)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        return super().changelist_view(request, {**delivery_summary(), **(extra_context or {})})
+
+
+def delivery_summary() -> dict:
+    """Counts by state per source, and the carrier statuses no table knew: two aggregate queries."""
+    states = [state for state in DeliveryState]
+    counts: dict[str, dict[str, int]] = {}
+    for source, state, n in InboundDelivery.objects.values_list("source", "state").annotate(n=Count("id")).order_by():
+        counts.setdefault(source, {})[state] = n
+    rows = [
+        (EventSource(source).label, source, [counts[source].get(s.value, 0) for s in states])
+        for source in sorted(counts)
+    ]
+    unknown = (
+        TrackingEvent.objects.filter(status=ShipmentStatus.UNKNOWN)
+        .values_list("source", "raw_status", "raw_detail")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:20]
+    )
+    return {"delivery_states": states, "delivery_rows": rows, "unknown_statuses": list(unknown)}
+
+
+# --- API tokens ----------------------------------------------------------------------------------------------------
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "store", "key_prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("store", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "key_prefix")
+    fields = ("store", "name", "key_prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("key_prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: forms.ModelForm, change: bool) -> None:
+        key = None if change else obj.assign_new_key()
+        super().save_model(request, obj, form, change)
+        if key:
+            self.message_user(
+                request,
+                format_html("API key for {}: <code>{}</code> — copy it now, it is not shown again.", obj.name, key),
+                messages.WARNING,
+            )
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{count} tokens revoked.", messages.SUCCESS)

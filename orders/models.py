@@ -355,9 +355,15 @@ class ApiToken(models.Model):
     def hash_key(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
 
+    def assign_new_key(self) -> str:
+        """Give the token a fresh key and return it: only its hash is kept, so it cannot be shown again."""
+        key = self.PREFIX + secrets.token_urlsafe(32)
+        self.key_prefix, self.key_hash = key[:10], self.hash_key(key)
+        return key
+
     @classmethod
     def issue(cls, *, store: Store, name: str) -> tuple["ApiToken", str]:
-        """Create a token and return it with its key, which is not stored and cannot be shown again."""
-        key = cls.PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(store=store, name=name, key_prefix=key[:10], key_hash=cls.hash_key(key))
+        token = cls(store=store, name=name)
+        key = token.assign_new_key()
+        token.save()
         return token, key

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import django_rq
 import pytest
+from django.db import connection
 from rq import SimpleWorker
 
 from cxhub.jobs import QUEUES
@@ -18,14 +19,27 @@ def _clean_redis() -> Iterator[None]:
     yield
 
 
+def _run_pending_on_commit() -> None:
+    """Run the on-commit callbacks of the test's transaction, as a real commit would.
+
+    Tests wrapped in a transaction never commit, so work enqueued "after commit" would never reach
+    Redis; this does what the commit would have done (transactional tests have none pending)."""
+    while connection.run_on_commit:
+        pending = list(connection.run_on_commit)
+        connection.run_on_commit.clear()
+        for _savepoints, callback, _robust in pending:
+            callback()
+
+
 @pytest.fixture
-def run_jobs(django_capture_on_commit_callbacks) -> Callable[[], int]:
-    """Return a function that commits pending on-commit enqueues and drains every queue with a real
+def run_jobs() -> Callable[[], int]:
+    """Return a function that runs pending on-commit enqueues and drains every queue with a real
     RQ worker (in-process, burst mode). It returns how many jobs ran."""
 
     def drain() -> int:
         ran = 0
         while True:
+            _run_pending_on_commit()
             queues = [django_rq.get_queue(name) for name in QUEUES]
             if not any(q.count for q in queues):
                 return ran

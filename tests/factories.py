@@ -8,8 +8,18 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from orders.choices import EventSource, FinancialStatus, ShipmentStatus, TicketReason
-from orders.models import Customer, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
+from orders.choices import DeliveryState, EventSource, FinancialStatus, ShipmentStatus, TicketReason
+from orders.models import (
+    ApiToken,
+    Customer,
+    InboundDelivery,
+    LineItem,
+    Order,
+    Shipment,
+    Store,
+    Ticket,
+    TrackingEvent,
+)
 
 
 class StoreFactory(factory.django.DjangoModelFactory):
@@ -108,3 +118,26 @@ class TicketFactory(factory.django.DjangoModelFactory):
     reason = TicketReason.WISMO
     subject = "Where is my order?"
     created_at = factory.LazyFunction(timezone.now)
+
+
+class InboundDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InboundDelivery
+
+    source = EventSource.SHOPIFY
+    store = factory.SubFactory(StoreFactory)
+    event_type = "orders/create"
+    delivery_id = factory.Sequence(lambda n: f"delivery-{n}")
+    headers = factory.LazyFunction(lambda: {"Content-Type": "application/json"})
+    body = '{"id": 1}'
+    state = DeliveryState.PROCESSED
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiToken
+
+    store = factory.SubFactory(StoreFactory)
+    name = "Warehouse WMS"
+    key_prefix = factory.Sequence(lambda n: f"cxh_{n:06d}")
+    key_hash = factory.Sequence(lambda n: f"{n:064x}")

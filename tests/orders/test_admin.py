@@ -6,7 +6,10 @@ from django.contrib import admin
 from django.urls import reverse
 
 from orders.choices import ShipmentStatus
+from orders.models import ApiToken
 from tests.factories import (
+    ApiTokenFactory,
+    InboundDeliveryFactory,
     LineItemFactory,
     ShipmentFactory,
     StoreFactory,
@@ -24,6 +27,8 @@ def order_with_everything():
     TrackingEventFactory(shipment=shipment, status=ShipmentStatus.IN_TRANSIT, message="Arrived at Reno hub")
     TrackingEventFactory(shipment=shipment, status=ShipmentStatus.DELIVERED, message="Delivered, front porch")
     TicketFactory(store=shipment.store, order=shipment.order, customer=shipment.order.customer)
+    InboundDeliveryFactory(store=shipment.store)
+    ApiTokenFactory(store=shipment.store)
     return shipment.order
 
 
@@ -107,3 +112,61 @@ def test_the_admin_index_is_a_landing_page_with_figures(admin_client, order_with
     assert "CX hub" in page
     assert "Contact rate" in page
     assert "Shipments by status" in page
+
+
+def test_the_inbound_delivery_list_counts_states_per_source_and_unknown_carrier_statuses(admin_client):
+    InboundDeliveryFactory(source="shopify", state="processed")
+    InboundDeliveryFactory(source="shopify", state="failed", error="KeyError: 'id'")
+    InboundDeliveryFactory(source="easypost", state="duplicate")
+    TrackingEventFactory(status=ShipmentStatus.UNKNOWN, raw_status="ZZ_NEW_CODE", source="aftership")
+
+    response = admin_client.get(reverse("admin:orders_inbounddelivery_changelist"))
+
+    rows = response.context["delivery_rows"]
+    states = [s.value for s in response.context["delivery_states"]]
+    shopify = dict(zip(states, next(r for r in rows if r[1] == "shopify")[2], strict=True))
+    assert (shopify["processed"], shopify["failed"], shopify["duplicate"]) == (1, 1, 0)
+    assert response.context["unknown_statuses"] == [("aftership", "ZZ_NEW_CODE", "", 1)]
+    assert "ZZ_NEW_CODE" in response.content.decode()
+
+
+def test_failed_deliveries_are_reprocessed_by_a_bulk_action(admin_client, run_jobs):
+    failed = InboundDeliveryFactory(state="failed", body='{"id": 1}', event_type="products/update")
+    done = InboundDeliveryFactory(state="processed")
+
+    response = admin_client.post(
+        reverse("admin:orders_inbounddelivery_changelist"),
+        {"action": "reprocess", "_selected_action": [failed.pk, done.pk]},
+        follow=True,
+    )
+    run_jobs()
+
+    assert "1 deliveries queued" in response.content.decode()
+    failed.refresh_from_db()
+    done.refresh_from_db()
+    assert failed.state == "ignored"  # reprocessed: a topic the hub does not act on
+    assert failed.attempts == 1
+    assert done.state == "processed" and done.attempts == 0
+
+
+def test_a_new_api_token_shows_its_key_once_and_keeps_only_a_hash(admin_client):
+    store = StoreFactory()
+
+    response = admin_client.post(
+        reverse("admin:orders_apitoken_add"), {"store": store.pk, "name": "Zendesk sidebar"}, follow=True
+    )
+
+    token = ApiToken.objects.get()
+    page = response.content.decode()
+    key = page.split("<code>")[1].split("</code>")[0]
+    assert key.startswith("cxh_") and token.key_hash == ApiToken.hash_key(key)
+    assert key not in admin_client.get(reverse("admin:orders_apitoken_change", args=[token.pk])).content.decode()
+
+
+def test_tokens_are_revoked_by_a_bulk_action(admin_client):
+    token = ApiTokenFactory()
+
+    admin_client.post(reverse("admin:orders_apitoken_changelist"), {"action": "revoke", "_selected_action": [token.pk]})
+
+    token.refresh_from_db()
+    assert token.revoked_at is not None

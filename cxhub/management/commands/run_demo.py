@@ -1,7 +1,7 @@
 """`make demo`: one command that sets the hub up on embedded defaults and runs all of it.
 
 Starts (or finds) a Redis server on loopback, migrates, seeds demo data, creates a demo admin login,
-then runs the web server, an RQ worker (with RQ's scheduler) and the RQ cron runner in the
+then runs the web server, an RQ worker (with RQ's scheduler) and the RQ cron runner (cxhub/cron.py) in the
 foreground. Ctrl-C stops everything it started. Where no Redis server can be had, jobs run
 in-process (RQ_SYNC) and the demo still works.
 """
@@ -64,6 +64,7 @@ class Command(BaseCommand):
             self.start([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], env)
             if env.get("RQ_SYNC") != "true":
                 self.start([*manage, "rqworker", "high", "default", "low", "--with-scheduler"], env)
+                self.start([*manage, "rqcron", "cxhub.cron"], env)
             self.print_urls(port)
             self.wait()
         finally:
