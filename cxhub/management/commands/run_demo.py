@@ -124,11 +124,11 @@ class Command(BaseCommand):
             self.stdout.write("\nStopping…")
 
     def stop_children(self) -> None:
+        # One at a time, newest first: the worker and cron finish before the Redis they talk to stops.
         for child in reversed(self.children):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        for child in reversed(self.children):
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+                try:
+                    child.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
