@@ -4,9 +4,15 @@ RQ's cron is young (it may double-fire, and restarts fire interval jobs again), 
 is cheap when idle and safe to run twice: each one claims its work in the database.
 """
 
+from django.conf import settings
 from rq import cron
 
 from orders.jobs import inbound_reconcile_job
+from playbooks.jobs import approvals_escalate_job, sweeps_job
 
 # Every minute: enqueue deliveries stored while Redis was down, due retries and expired claims.
 cron.register(inbound_reconcile_job, queue_name="low", interval=60)
+# Every SWEEP_INTERVAL_SECONDS (default 5 minutes): detectors that only time reveals.
+cron.register(sweeps_job, queue_name="low", interval=settings.SWEEP_INTERVAL_SECONDS)
+# Every 5 minutes: approvals left undecided past their SLA escalate.
+cron.register(approvals_escalate_job, queue_name="low", interval=300)

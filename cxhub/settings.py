@@ -144,6 +144,17 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", d
 # The store used when a delivery names no store (or an unknown one) and an env secret is set.
 DEFAULT_STORE_SLUG = env("DEFAULT_STORE_SLUG", default="")
 
+# --- Playbooks -------------------------------------------------------------------------------------------------
+# What actions that change other systems talk to. The built-in local provider records exactly what it
+# was asked to do; a Shopify or Stripe provider plugs in here.
+COMMERCE_PROVIDER = env("COMMERCE_PROVIDER", default="playbooks.providers.LocalProvider")
+# Jobs told which shipments/orders changed whenever facts arrive (event-driven detection).
+FACT_LISTENERS = ["playbooks.jobs.facts_changed_job"]
+# How often the periodic detector sweeps run (seconds).
+SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=300)
+# Hours an approval may wait before it escalates.
+APPROVAL_SLA_HOURS = env.int("APPROVAL_SLA_HOURS", default=4)
+
 # --- REST API --------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["orders.api.authentication.StoreTokenAuthentication"],

@@ -6,19 +6,21 @@ opt-outs).
 
 import json
 from datetime import timedelta
+from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from cxhub.dashboard import NO_SCAN_HOURS
 
+from .admin_import import order_import_view
 from .choices import DeliveryState, EventSource, ShipmentStatus
 from .ingest import inbound_reprocess
 from .models import ApiToken, Customer, InboundDelivery, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
@@ -339,6 +341,10 @@ class OrderAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(num_shipments=Count("shipments"))
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view(partial(order_import_view, model_admin=self))
+        return [path("import/", view, name="orders_order_import"), *super().get_urls()]
 
     @admin.display(description="Customer", ordering="customer__last_name")
     def customer_link(self, order: Order) -> str:

@@ -26,8 +26,17 @@ from cxhub.jobs import enqueue
 from .choices import DeliveryState
 from .connectors import CONNECTORS, get_connector
 from .connectors.base import Connector, PayloadError, SignatureError, UnsupportedEvent
-from .models import InboundDelivery, Store
-from .services import NotReady, order_upsert, payment_record, shipment_upsert, store_get_default, ticket_create
+from .facts import facts_announce
+from .models import InboundDelivery, Order, Store
+from .services import (
+    NotReady,
+    ShipmentChange,
+    order_upsert,
+    payment_record,
+    shipment_upsert,
+    store_get_default,
+    ticket_create,
+)
 from .updates import OrderData, PaymentData, ShipmentData, TicketData, Update
 
 logger = logging.getLogger(__name__)
@@ -180,6 +189,10 @@ def inbound_process(delivery_id: int) -> ProcessResult | None:
                 return _finish(delivery, DeliveryState.DUPLICATE)
             updates = connector.updates(delivery.event_type, connector.decode(delivery.body.encode()))
             applied = [apply_update(delivery.store, update, source=delivery.source) for update in updates]
+            facts_announce(
+                shipment_ids=[a.shipment_id for a in applied if isinstance(a, ShipmentChange)],
+                order_ids=[a.pk for a in applied if isinstance(a, Order)],
+            )
             result = _finish(delivery, DeliveryState.PROCESSED)
             return ProcessResult(result.state, applied)
     except NotReady as exc:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import factory
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from orders.choices import DeliveryState, EventSource, FinancialStatus, ShipmentStatus, TicketReason
@@ -19,6 +20,21 @@ from orders.models import (
     Store,
     Ticket,
     TrackingEvent,
+)
+from playbooks.choices import ActorType, AuditKind, PlaybookState, RemedyState
+from playbooks.models import (
+    ActionRecord,
+    AgentProfile,
+    Approval,
+    AuditEvent,
+    CompensationCap,
+    DetectorConfig,
+    ExceptionCase,
+    Playbook,
+    PlaybookStep,
+    PlaybookVersion,
+    Remedy,
+    SweepRun,
 )
 
 
@@ -141,3 +157,136 @@ class ApiTokenFactory(factory.django.DjangoModelFactory):
     name = "Warehouse WMS"
     key_prefix = factory.Sequence(lambda n: f"cxh_{n:06d}")
     key_hash = factory.Sequence(lambda n: f"{n:064x}")
+
+
+# --- playbooks ---------------------------------------------------------------------------------------------------
+
+
+class DetectorConfigFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DetectorConfig
+        django_get_or_create = ("kind",)
+
+    kind = "no_first_scan"
+    params = factory.LazyFunction(dict)
+
+
+class ExceptionCaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ExceptionCase
+
+    shipment = factory.SubFactory(ShipmentFactory)
+    order = factory.SelfAttribute("shipment.order")
+    store = factory.SelfAttribute("order.store")
+    kind = "no_first_scan"
+    detected_at = factory.LazyFunction(timezone.now)
+    facts = factory.LazyFunction(lambda: {"hours_since_label": 50})
+    explanation = "Label created 50 hours ago and no carrier scan yet (threshold 48 hours)."
+
+
+class PlaybookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Playbook
+
+    name = factory.Sequence(lambda n: f"Playbook {n}")
+    trigger = "no_first_scan"
+    state = PlaybookState.ACTIVE
+
+
+class PlaybookStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PlaybookStep
+
+    playbook = factory.SubFactory(PlaybookFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    action = "notify"
+    params = factory.LazyFunction(lambda: {"template": "delay", "channel": "sms"})
+
+
+class PlaybookVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PlaybookVersion
+
+    playbook = factory.SubFactory(PlaybookFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    snapshot = factory.LazyFunction(lambda: {"steps": []})
+
+
+class CompensationCapFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CompensationCap
+
+    store = factory.SubFactory(StoreFactory)
+    action = "coupon"
+    max_auto_amount = Decimal("10.00")
+    max_per_customer_30d = Decimal("25.00")
+    daily_budget = Decimal("500.00")
+    vip_multiplier = Decimal("2.00")
+
+
+class RemedyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Remedy
+
+    case = factory.SubFactory(ExceptionCaseFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    action = "coupon"
+    amount = Decimal("10.00")
+    currency = "USD"
+
+
+class ApprovalFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Approval
+
+    remedy = factory.SubFactory(RemedyFactory, state=RemedyState.NEEDS_APPROVAL, amount=Decimal("40.00"))
+    due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=4))
+    exceeded = factory.LazyFunction(lambda: ["max_auto_amount"])
+
+
+class AgentProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AgentProfile
+
+    user = factory.SubFactory("tests.factories.UserFactory")
+    approval_limit = Decimal("50.00")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"agent{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    is_staff = True
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AuditEvent
+
+    case = factory.SubFactory(ExceptionCaseFactory)
+    store = factory.SelfAttribute("case.store")
+    order = factory.SelfAttribute("case.order")
+    kind = AuditKind.DETECTED
+    actor_type = ActorType.SYSTEM
+    message = "Label created 50 hours ago and no carrier scan yet."
+
+
+class SweepRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SweepRun
+
+    detector = "no_first_scan"
+    started_at = factory.LazyFunction(timezone.now)
+
+
+class ActionRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ActionRecord
+
+    remedy = factory.SubFactory(RemedyFactory)
+    operation = "coupon"
+    payload = factory.LazyFunction(lambda: {"amount": "10.00"})
+    reference = factory.Sequence(lambda n: f"COUP-{n:010d}")

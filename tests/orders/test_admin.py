@@ -8,11 +8,21 @@ from django.urls import reverse
 from orders.choices import ShipmentStatus
 from orders.models import ApiToken
 from tests.factories import (
+    ActionRecordFactory,
+    AgentProfileFactory,
     ApiTokenFactory,
+    ApprovalFactory,
+    AuditEventFactory,
+    CompensationCapFactory,
+    DetectorConfigFactory,
+    ExceptionCaseFactory,
     InboundDeliveryFactory,
     LineItemFactory,
+    PlaybookStepFactory,
+    PlaybookVersionFactory,
     ShipmentFactory,
     StoreFactory,
+    SweepRunFactory,
     TicketFactory,
     TrackingEventFactory,
 )
@@ -29,6 +39,14 @@ def order_with_everything():
     TicketFactory(store=shipment.store, order=shipment.order, customer=shipment.order.customer)
     InboundDeliveryFactory(store=shipment.store)
     ApiTokenFactory(store=shipment.store)
+    case = ExceptionCaseFactory(shipment=shipment)
+    approval = ApprovalFactory(remedy__case=case)
+    AuditEventFactory(case=case)
+    ActionRecordFactory(remedy=approval.remedy)
+    PlaybookStepFactory()
+    PlaybookVersionFactory()
+    for factory in (DetectorConfigFactory, CompensationCapFactory, AgentProfileFactory, SweepRunFactory):
+        factory()
     return shipment.order
 
 
@@ -36,18 +54,23 @@ def project_models():
     return [m for m in apps.get_models() if m._meta.app_label in {"orders", "playbooks", "notifications"}]
 
 
-def test_every_project_model_is_registered():
-    assert [m for m in project_models() if m not in admin.site._registry] == []
+def test_every_project_model_is_registered_or_edited_inline():
+    inline = {i.model for model_admin in admin.site._registry.values() for i in model_admin.inlines}
+    assert [m for m in project_models() if m not in admin.site._registry and m not in inline] == []
 
 
-@pytest.mark.parametrize("model", project_models(), ids=lambda m: m._meta.label)
+def registered_models():
+    return [m for m in project_models() if m in admin.site._registry]
+
+
+@pytest.mark.parametrize("model", registered_models(), ids=lambda m: m._meta.label)
 def test_every_changelist_renders_with_data(admin_client, order_with_everything, model):
     opts = model._meta
     response = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("model", project_models(), ids=lambda m: m._meta.label)
+@pytest.mark.parametrize("model", registered_models(), ids=lambda m: m._meta.label)
 def test_every_change_page_renders(admin_client, order_with_everything, model):
     opts = model._meta
     obj = model.objects.first()

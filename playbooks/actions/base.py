@@ -1,0 +1,43 @@
+"""The contract every playbook step action (one file per action) fulfils."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from playbooks.params import Param
+
+if TYPE_CHECKING:
+    from playbooks.models import ExceptionCase, Remedy
+
+
+class ActionError(Exception):
+    """The action could not be done. `permanent` errors are recorded and never retried; transient
+    ones (a provider time-out) let the job retry."""
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Action:
+    kind: ClassVar[str]  # stored on steps and remedies; never renamed
+    label: ClassVar[str]
+    costs_money: ClassVar[bool] = False
+    params: ClassVar[dict[str, Param]] = {}
+
+    def estimate(self, case: ExceptionCase, params: dict[str, Any]) -> Decimal:
+        """What the action will cost the store for this case, in the order's currency (0 if nothing).
+
+        Used for caps, approvals and the sandbox, before anything is done. Pure: no writes.
+        """
+        return Decimal("0.00")
+
+    def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
+        """One line for agents and customers: what the store is doing ("upgraded your shipping")."""
+        return self.label
+
+    def execute(self, remedy: Remedy) -> dict[str, Any]:
+        """Do it, once. `remedy.pk` is the idempotency key passed to providers; `remedy.amount` is the
+        approved amount. Returns a JSON-ready result. Raises ActionError."""
+        raise NotImplementedError

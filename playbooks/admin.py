@@ -1,0 +1,524 @@
+"""Admin for the brain: detectors' thresholds, playbooks, caps, the exception list, the approval queue
+and the append-only audit trail. Every write goes through a service that audits it."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from orders.admin import OrderAdmin as BaseOrderAdmin
+from orders.admin import ReadOnlyAdmin, ReadOnlyInline
+from orders.models import Order
+
+from .actions import ACTIONS, action_choices
+from .approvals import approval_decide, approval_limit
+from .choices import ApprovalDecision, PlaybookState
+from .detectors import DETECTORS, detector_choices
+from .engine import case_dismiss, case_resolve, playbook_record_version
+from .models import (
+    ActionRecord,
+    AgentProfile,
+    Approval,
+    AuditEvent,
+    CompensationCap,
+    DetectorConfig,
+    ExceptionCase,
+    Playbook,
+    PlaybookStep,
+    PlaybookVersion,
+    Remedy,
+    SweepRun,
+)
+from .params import resolve_params
+from .sandbox import playbook_sandbox
+
+
+def params_help(schema: dict) -> str:
+    return "; ".join(f"{name} (default {p.default!r}): {p.help}" for name, p in schema.items()) or "No parameters."
+
+
+# --- Detectors --------------------------------------------------------------------------------------------------
+
+
+class DetectorConfigForm(forms.ModelForm):
+    kind = forms.ChoiceField(choices=detector_choices)
+
+    class Meta:
+        model = DetectorConfig
+        fields = ("kind", "enabled", "params")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        kind = self.instance.kind or self.initial.get("kind")
+        if kind in DETECTORS:
+            self.fields["params"].help_text = params_help(DETECTORS[kind].params)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("kind") in DETECTORS:
+            resolve_params(DETECTORS[cleaned["kind"]].params, cleaned.get("params") or {})
+        return cleaned
+
+
+@admin.register(DetectorConfig)
+class DetectorConfigAdmin(admin.ModelAdmin):
+    form = DetectorConfigForm
+    list_display = ("label", "kind", "enabled", "thresholds", "updated_at")
+    list_editable = ("enabled",)
+
+    @admin.display(description="Detector")
+    def label(self, config: DetectorConfig) -> str:
+        return str(config)
+
+    @admin.display(description="Thresholds in force")
+    def thresholds(self, config: DetectorConfig) -> str:
+        if config.kind not in DETECTORS:
+            return "—"
+        return ", ".join(f"{k}={v}" for k, v in resolve_params(DETECTORS[config.kind].params, config.params).items())
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # Every registered detector has a row to edit, with the defaults until a manager changes them.
+        for kind in DETECTORS.keys() | {d.kind for d in DETECTORS.all()}:
+            DetectorConfig.objects.get_or_create(kind=kind)
+        return super().changelist_view(request, extra_context)
+
+
+# --- Playbooks --------------------------------------------------------------------------------------------------
+
+
+class PlaybookStepForm(forms.ModelForm):
+    action = forms.ChoiceField(choices=action_choices)
+
+    class Meta:
+        model = PlaybookStep
+        fields = ("position", "action", "params")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("action") in ACTIONS:
+            resolve_params(ACTIONS[cleaned["action"]].params, cleaned.get("params") or {})
+        return cleaned
+
+
+class PlaybookStepInline(admin.TabularInline):
+    model = PlaybookStep
+    form = PlaybookStepForm
+    extra = 0
+    ordering = ("position",)
+
+
+class PlaybookForm(forms.ModelForm):
+    trigger = forms.ChoiceField(choices=detector_choices, help_text="The exception type that starts this playbook.")
+
+    class Meta:
+        model = Playbook
+        fields = (
+            "name", "store", "trigger", "state", "priority", "vip_only", "min_lifetime_value", "min_order_value",
+            "max_order_value", "destination", "carriers", "first_exception_only", "holdout_percent",
+        )  # fmt: skip
+
+
+class SandboxForm(forms.Form):
+    since = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="The day after the last day.")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("since") and cleaned.get("until") and cleaned["until"] <= cleaned["since"]:
+            raise ValidationError("The end must be after the start.")
+        return cleaned
+
+
+@admin.register(Playbook)
+class PlaybookAdmin(admin.ModelAdmin):
+    form = PlaybookForm
+    inlines = [PlaybookStepInline]
+    list_display = ("name", "trigger", "state", "priority", "conditions", "holdout_percent", "version", "sandbox_link")
+    list_filter = ("state", "trigger", "store")
+    search_fields = ("name",)
+    actions = ["activate", "pause"]
+
+    @admin.display(description="Conditions")
+    def conditions(self, playbook: Playbook) -> str:
+        parts = []
+        if playbook.store_id:
+            parts.append(str(playbook.store))
+        if playbook.vip_only:
+            parts.append("VIP")
+        if playbook.first_exception_only:
+            parts.append("first exception")
+        if playbook.destination != "any":
+            parts.append(playbook.get_destination_display().lower())
+        if playbook.carrier_list:
+            parts.append(", ".join(playbook.carrier_list))
+        if playbook.min_order_value is not None:
+            parts.append(f"order ≥ {playbook.min_order_value}")
+        return "; ".join(parts) or "every order"
+
+    @admin.display(description="Sandbox")
+    def sandbox_link(self, playbook: Playbook) -> str:
+        return format_html('<a href="{}">Try it</a>', reverse("admin:playbooks_playbook_sandbox", args=[playbook.pk]))
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        version = playbook_record_version(form.instance, user=request.user)
+        self.message_user(request, f"Saved as version {version.number}.", messages.INFO)
+
+    @admin.action(description="Activate the selected playbooks", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_state(request, queryset, PlaybookState.ACTIVE)
+
+    @admin.action(description="Pause the selected playbooks", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_state(request, queryset, PlaybookState.PAUSED)
+
+    def _set_state(self, request: HttpRequest, queryset: QuerySet, state: str) -> None:
+        for playbook in queryset:
+            Playbook.objects.filter(pk=playbook.pk).update(state=state)
+            playbook_record_version(playbook, user=request.user)
+        self.message_user(request, f"{queryset.count()} playbooks now {state}.", messages.SUCCESS)
+
+    def get_urls(self) -> list:
+        return [
+            path("<int:pk>/sandbox/", self.admin_site.admin_view(self.sandbox_view), name="playbooks_playbook_sandbox"),
+            *super().get_urls(),
+        ]
+
+    def sandbox_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        playbook = Playbook.objects.get(pk=pk)
+        today = timezone.localdate()
+        form = SandboxForm(request.GET or {"since": today - timedelta(days=30), "until": today + timedelta(days=1)})
+        report = None
+        if form.is_valid():
+            tz = timezone.get_current_timezone()
+            since = timezone.datetime.combine(form.cleaned_data["since"], timezone.datetime.min.time(), tzinfo=tz)
+            until = timezone.datetime.combine(form.cleaned_data["until"], timezone.datetime.min.time(), tzinfo=tz)
+            report = playbook_sandbox(playbook, since=since, until=until)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": Playbook._meta,
+            "original": playbook,
+            "title": f"Sandbox: {playbook.name}",
+            "form": form,
+            "report": report,
+            "bars": _bars(report.actions) if report else [],
+        }
+        return TemplateResponse(request, "admin/playbooks/playbook/sandbox.html", context)
+
+
+def _bars(counter: dict) -> list[tuple[str, int, int]]:
+    top = max(counter.values(), default=0) or 1
+    return [(label, n, round(100 * n / top)) for label, n in sorted(counter.items(), key=lambda kv: -kv[1])]
+
+
+@admin.register(PlaybookVersion)
+class PlaybookVersionAdmin(ReadOnlyAdmin):
+    list_display = ("playbook", "number", "created_at", "created_by")
+    list_filter = ("playbook",)
+    readonly_fields = ("playbook", "number", "created_at", "created_by", "pretty_snapshot")
+    exclude = ("snapshot",)
+
+    @admin.display(description="Snapshot")
+    def pretty_snapshot(self, version: PlaybookVersion) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(version.snapshot, indent=2))
+
+
+@admin.register(CompensationCap)
+class CompensationCapAdmin(admin.ModelAdmin):
+    list_display = ("store", "action", "max_auto_amount", "max_per_customer_30d", "daily_budget", "vip_multiplier")
+    list_filter = ("store", "action")
+    list_editable = ("max_auto_amount", "max_per_customer_30d", "daily_budget", "vip_multiplier")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "action":
+            money = [(a.kind, a.label) for a in ACTIONS.all() if a.costs_money]
+            return forms.ChoiceField(choices=money, label="Action")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+@admin.register(AgentProfile)
+class AgentProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "approval_limit")
+    search_fields = ("user__username", "user__email")
+    autocomplete_fields = ("user",)
+
+
+# --- Exceptions, remedies, approvals ----------------------------------------------------------------------------------
+
+
+class RemedyInline(ReadOnlyInline):
+    model = Remedy
+    fields = ("position", "action", "amount", "currency", "state", "executed_at", "error")
+    readonly_fields = fields
+    show_change_link = False
+
+
+class AuditInline(ReadOnlyInline):
+    model = AuditEvent
+    fields = ("created_at", "kind", "message", "actor", "playbook_version")
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    show_change_link = False
+    verbose_name_plural = "Audit trail (why)"
+
+    @admin.display(description="By")
+    def actor(self, event: AuditEvent) -> str:
+        return str(event.actor_user) if event.actor_user else event.get_actor_type_display()
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("1d", "Over a day"), ("3d", "Over 3 days"), ("7d", "Over a week")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        days = {"1d": 1, "3d": 3, "7d": 7}.get(self.value() or "")
+        return queryset.filter(detected_at__lt=timezone.now() - timedelta(days=days)) if days else queryset
+
+
+@admin.register(ExceptionCase)
+class ExceptionCaseAdmin(ReadOnlyAdmin):
+    list_display = ("detected_at", "type_label", "state", "order_link", "shipment", "store", "carrier", "age",
+                    "is_holdout")  # fmt: skip
+    list_filter = ("state", "kind", "store", "is_holdout", "shipment__carrier", AgeFilter)
+    search_fields = ("=order__order_number", "=shipment__tracking_code", "order__customer__email")
+    list_select_related = ("order", "shipment", "store")
+    date_hierarchy = "detected_at"
+    ordering = ("detected_at",)
+    show_full_result_count = False
+    inlines = [RemedyInline, AuditInline]
+    readonly_fields = ("pretty_facts",)
+    exclude = ("facts",)
+    actions = ["resolve", "dismiss"]
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Agents act on exceptions through the actions; every field stays read-only.
+        return request.user.has_perm("playbooks.change_exceptioncase")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [f.name for f in ExceptionCase._meta.fields if f.name != "facts"] + ["pretty_facts"]
+
+    @admin.display(description="Type", ordering="kind")
+    def type_label(self, case: ExceptionCase) -> str:
+        return DETECTORS[case.kind].label if case.kind in DETECTORS else case.kind
+
+    @admin.display(description="Order", ordering="order__order_number")
+    def order_link(self, case: ExceptionCase) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[case.order_id]), case.order.order_number
+        )
+
+    @admin.display(description="Carrier", ordering="shipment__carrier")
+    def carrier(self, case: ExceptionCase) -> str:
+        return case.shipment.carrier if case.shipment else "—"
+
+    @admin.display(description="Age")
+    def age(self, case: ExceptionCase) -> str:
+        hours = (timezone.now() - case.detected_at).total_seconds() / 3600
+        return f"{hours / 24:.1f} d" if hours >= 24 else f"{hours:.0f} h"
+
+    @admin.display(description="Facts")
+    def pretty_facts(self, case: ExceptionCase) -> str:
+        return format_html("<p>{}</p><pre>{}</pre>", case.explanation, json.dumps(case.facts, indent=2))
+
+    @admin.action(description="Resolve the selected exceptions", permissions=["change"])
+    def resolve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = sum(case_resolve(case, reason="Resolved by an agent.", user=request.user) for case in queryset)
+        self.message_user(request, f"{count} exceptions resolved.", messages.SUCCESS)
+
+    @admin.action(description="Dismiss the selected exceptions (not a real problem)", permissions=["change"])
+    def dismiss(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = sum(case_dismiss(case, user=request.user) for case in queryset)
+        self.message_user(request, f"{count} exceptions dismissed.", messages.SUCCESS)
+
+
+@admin.register(Remedy)
+class RemedyAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "amount", "currency", "state", "case", "executed_at")
+    list_filter = ("state", "action")
+    list_select_related = ("case__order", "case__shipment")
+    date_hierarchy = "created_at"
+
+
+class ApprovalForm(forms.ModelForm):
+    DECISIONS = [("approve", "Approve"), ("reject", "Reject")]
+    choice = forms.ChoiceField(label="Decision", choices=DECISIONS, widget=forms.RadioSelect)
+    amount = forms.DecimalField(required=False, min_value=Decimal("0.01"), decimal_places=2,
+                                help_text="Leave blank to approve the proposed amount; or approve less.")  # fmt: skip
+    why = forms.CharField(label="Reason", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                          help_text="Required to reject. Goes in the audit trail.")  # fmt: skip
+
+    class Meta:
+        model = Approval
+        fields: tuple = ()
+
+
+class PendingFilter(admin.SimpleListFilter):
+    title = "decision"
+    parameter_name = "pending"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Waiting"), ("overdue", "Past SLA"), ("no", "Decided")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        match self.value():
+            case "yes":
+                return queryset.filter(decision=ApprovalDecision.PENDING)
+            case "overdue":
+                return queryset.filter(decision=ApprovalDecision.PENDING, due_at__lt=timezone.now())
+            case "no":
+                return queryset.exclude(decision=ApprovalDecision.PENDING)
+        return queryset
+
+
+@admin.register(Approval)
+class ApprovalAdmin(admin.ModelAdmin):
+    """The agents' queue: each request with the order, the exception and its facts, the remedy, the
+    amount and the cap it exceeds."""
+
+    form = ApprovalForm
+    list_display = ("due_in", "order_link", "exception", "remedy_action", "amount", "exceeded_caps", "decision",
+                    "decided_by")  # fmt: skip
+    list_filter = (PendingFilter, "decision", "remedy__action", "remedy__case__store")
+    list_select_related = ("remedy__case__order", "decided_by")
+    ordering = ("decision", "due_at")
+    readonly_fields = ("order_link", "exception", "facts", "remedy_action", "amount", "cap_arithmetic",
+                       "exceeded_caps", "requested_at", "due_in", "decision", "decided_by", "decided_at",
+                       "approved_amount", "reason")  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_fields(self, request: HttpRequest, obj: Approval | None = None) -> list[str]:
+        fields = list(self.readonly_fields)
+        if obj and obj.decision == ApprovalDecision.PENDING and request.user.has_perm("playbooks.decide_approval"):
+            fields += ["choice", "amount", "why"]
+        return fields
+
+    def save_model(self, request: HttpRequest, obj: Approval, form: forms.ModelForm, change: bool) -> None:
+        data = form.cleaned_data
+        try:
+            approval_decide(obj, user=request.user, approve=data["choice"] == "approve", amount=data.get("amount"),
+                            reason=data.get("why", ""))  # fmt: skip
+        except (PermissionDenied, ValidationError) as exc:
+            message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+            self.message_user(request, f"Not saved: {message}", messages.ERROR)
+
+    @admin.display(description="SLA", ordering="due_at")
+    def due_in(self, approval: Approval) -> str:
+        if approval.decision != ApprovalDecision.PENDING:
+            return "—"
+        minutes = int((approval.due_at - timezone.now()).total_seconds() // 60)
+        if minutes < 0:
+            return format_html(
+                '<strong style="color:#b91c1c">overdue {} h {} min</strong>', -minutes // 60, -minutes % 60
+            )
+        return f"{minutes // 60} h {minutes % 60} min left"
+
+    @admin.display(description="Order")
+    def order_link(self, approval: Approval) -> str:
+        order = approval.remedy.case.order
+        return format_html('<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[order.pk]), order)
+
+    @admin.display(description="Exception")
+    def exception(self, approval: Approval) -> str:
+        case = approval.remedy.case
+        return f"{DETECTORS[case.kind].label if case.kind in DETECTORS else case.kind}: {case.explanation}"
+
+    @admin.display(description="Facts")
+    def facts(self, approval: Approval) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(approval.remedy.case.facts, indent=2))
+
+    @admin.display(description="Remedy")
+    def remedy_action(self, approval: Approval) -> str:
+        remedy = approval.remedy
+        return ACTIONS[remedy.action].label if remedy.action in ACTIONS else remedy.action
+
+    @admin.display(description="Amount")
+    def amount(self, approval: Approval) -> str:
+        return f"{approval.remedy.amount} {approval.remedy.currency}"
+
+    @admin.display(description="Above")
+    def exceeded_caps(self, approval: Approval) -> str:
+        return ", ".join(approval.exceeded)
+
+    @admin.display(description="Cap arithmetic")
+    def cap_arithmetic(self, approval: Approval) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(approval.remedy.cap_check, indent=2))
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args: object, **kwargs: object) -> HttpResponse:
+        limit = approval_limit(request.user)
+        context["subtitle"] = f"Your approval limit: {'no limit' if limit is None else limit}"
+        return super().render_change_form(request, context, *args, **kwargs)
+
+
+# --- Audit and machinery --------------------------------------------------------------------------------------------
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Append-only: nobody adds, changes or deletes audit events here (superusers included)."""
+
+    list_display = ("created_at", "kind", "message", "order", "actor_type", "actor_user", "playbook_version")
+    list_filter = ("kind", "actor_type", "store")
+    search_fields = ("message", "=order__order_number")
+    list_select_related = ("order", "actor_user", "playbook_version__playbook")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(SweepRun)
+class SweepRunAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "detector", "candidates", "opened", "resolved", "duration_ms")
+    list_filter = ("detector",)
+    date_hierarchy = "started_at"
+
+
+@admin.register(ActionRecord)
+class ActionRecordAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "provider", "operation", "reference", "remedy")
+    list_filter = ("provider", "operation")
+    search_fields = ("=reference",)
+
+
+# --- The order page shows its exceptions and the audit trail ------------------------------------------------------
+
+
+class OrderCaseInline(ReadOnlyInline):
+    model = ExceptionCase
+    fields = ("detected_at", "kind", "state", "explanation", "is_holdout")
+    readonly_fields = fields
+    ordering = ("-detected_at",)
+
+
+class OrderAuditInline(AuditInline):
+    fk_name = "order"
+
+
+admin.site.unregister(Order)
+
+
+@admin.register(Order)
+class OrderAdmin(BaseOrderAdmin):
+    inlines = [*BaseOrderAdmin.inlines, OrderCaseInline, OrderAuditInline]

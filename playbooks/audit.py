@@ -1,0 +1,49 @@
+"""The explainable trail: one function writes every audit event, in the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from .choices import ActorType
+from .models import AuditEvent, ExceptionCase, PlaybookVersion, Remedy
+
+
+def audit(
+    kind: str,
+    message: str,
+    *,
+    case: ExceptionCase | None = None,
+    remedy: Remedy | None = None,
+    user: AbstractBaseUser | None = None,
+    actor_type: str | None = None,
+    playbook_version: PlaybookVersion | None = None,
+    store: Any = None,
+    **parameters: Any,
+) -> AuditEvent:
+    """Append an event. The why (thresholds, facts, cap arithmetic) goes in `parameters`."""
+    case = case or (remedy.case if remedy else None)
+    return AuditEvent.objects.create(
+        kind=kind,
+        message=message,
+        case=case,
+        remedy=remedy,
+        order=case.order if case else None,
+        store=case.store if case else store,
+        actor_type=actor_type or (ActorType.USER if user else ActorType.SYSTEM),
+        actor_user=user,
+        playbook_version=playbook_version or (case.playbook_version if case else None),
+        parameters=jsonable(parameters),
+    )
+
+
+def jsonable(value: Any) -> Any:
+    """Decimals and datetimes as strings, so the trail stores exactly what was compared."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

@@ -1,0 +1,123 @@
+"""Compensation caps: may this amount be paid without a person?
+
+Every money decision consults the store's cap for the action: the amount itself, what this customer
+received in the last 30 days, and what the store paid today, with the VIP multiplier. Decisions for
+one (store, action) are serialised by locking its cap row, so two workers cannot both spend the last
+of a budget. A store with no cap for an action pays nothing automatically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import QuerySet, Sum
+
+from .actions import ACTIONS
+from .choices import RemedyState
+from .models import CompensationCap, ExceptionCase, Remedy
+
+# Remedies that count as money committed: approved (about to run), running, or done.
+COMMITTED = [RemedyState.APPROVED, RemedyState.EXECUTING, RemedyState.DONE]
+
+
+@dataclass
+class CapCheck:
+    allowed: bool
+    exceeded: list[str] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+
+
+class Ledger:
+    """What has been committed so far: the database's remedies (live), plus, in the sandbox, the
+    remedies the simulation decided on."""
+
+    def spent_by_customer(self, *, case: ExceptionCase, action: str, since: datetime) -> Decimal:
+        customer = case.order.customer_id
+        if customer is None:
+            return Decimal("0")
+        return self._real(
+            Remedy.objects.filter(action=action, case__order__customer_id=customer, created_at__gte=since)
+        )
+
+    def spent_by_store(self, *, case: ExceptionCase, action: str, since: datetime) -> Decimal:
+        return self._real(Remedy.objects.filter(action=action, case__store_id=case.store_id, created_at__gte=since))
+
+    def commit(self, *, case: ExceptionCase, action: str, amount: Decimal, at: datetime) -> None:
+        """Live remedies are rows already: nothing to add."""
+
+    def _real(self, remedies: QuerySet) -> Decimal:
+        return remedies.filter(state__in=COMMITTED).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+
+
+class SimulatedLedger(Ledger):
+    """The sandbox's ledger: real spend from before the simulated period, plus what it simulated."""
+
+    def __init__(self, before: datetime) -> None:
+        self.before = before
+        self.simulated: list[tuple[int, int | None, str, datetime, Decimal]] = []
+
+    def spent_by_customer(self, *, case: ExceptionCase, action: str, since: datetime) -> Decimal:
+        customer = case.order.customer_id
+        simulated = sum(
+            (a for _, c, act, at, a in self.simulated if c == customer and act == action and at >= since), Decimal(0)
+        )
+        return super().spent_by_customer(case=case, action=action, since=since) + simulated
+
+    def spent_by_store(self, *, case: ExceptionCase, action: str, since: datetime) -> Decimal:
+        simulated = sum(
+            (a for s, _, act, at, a in self.simulated if s == case.store_id and act == action and at >= since),
+            Decimal(0),
+        )
+        return super().spent_by_store(case=case, action=action, since=since) + simulated
+
+    def commit(self, *, case: ExceptionCase, action: str, amount: Decimal, at: datetime) -> None:
+        self.simulated.append((case.store_id, case.order.customer_id, action, at, amount))
+
+    def _real(self, remedies: QuerySet) -> Decimal:
+        return super()._real(remedies.filter(created_at__lt=self.before))
+
+
+def start_of_day(at: datetime, tz: str) -> datetime:
+    local = at.astimezone(ZoneInfo(tz))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def cap_check(*, case: ExceptionCase, action: str, amount: Decimal, at: datetime, ledger: Ledger) -> CapCheck:
+    """Whether `amount` for `action` on `case` is within every cap, with the arithmetic for the audit."""
+    if not ACTIONS[action].costs_money or amount <= 0:
+        return CapCheck(True, details={"reason": "costs nothing"})
+    cap = CompensationCap.objects.filter(store_id=case.store_id, action=action).first()
+    if cap is None:
+        return CapCheck(False, ["no_cap"], {"reason": f"no compensation cap is set for {action}: a person decides"})
+    vip = bool(case.order.customer and case.order.customer.is_vip)
+    multiplier = cap.vip_multiplier if vip else Decimal("1")
+    max_auto = cap.max_auto_amount * multiplier
+    per_customer = cap.max_per_customer_30d * multiplier
+    customer_spent = ledger.spent_by_customer(case=case, action=action, since=at - timedelta(days=30))
+    store_spent = ledger.spent_by_store(case=case, action=action, since=start_of_day(at, case.store.timezone))
+    exceeded = []
+    if amount > max_auto:
+        exceeded.append("max_auto_amount")
+    if customer_spent + amount > per_customer:
+        exceeded.append("max_per_customer_30d")
+    if store_spent + amount > cap.daily_budget:
+        exceeded.append("daily_budget")
+    details = {
+        "amount": amount,
+        "vip": vip,
+        "vip_multiplier": multiplier,
+        "max_auto_amount": max_auto,
+        "customer_spent_30d": customer_spent,
+        "max_per_customer_30d": per_customer,
+        "store_spent_today": store_spent,
+        "daily_budget": cap.daily_budget,
+    }
+    return CapCheck(not exceeded, exceeded, details)
+
+
+def lock_cap(*, store_id: int, action: str) -> None:
+    """Serialise money decisions for one store and action (call inside a transaction)."""
+    list(CompensationCap.objects.select_for_update().filter(store_id=store_id, action=action).values_list("pk"))

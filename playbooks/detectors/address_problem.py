@@ -1,0 +1,115 @@
+"""Address problem: the parcel is likely to go to the wrong place, or to nowhere.
+
+For the customer a bad address means a parcel that bounces between depots and comes back to the
+sender days later, and they only learn of it when they ask. Fixing the address before the carrier
+gives up is cheap; shipping again is not. Three signals, none needing a time threshold:
+
+- the address failed verification (at checkout or by the store's address check);
+- the address was never verified and the order has already been fulfilled (optional: some stores
+  never verify, and then every shipped order would match);
+- the carrier itself reported an address issue on a shipment that is now held (exception) or failed
+  a delivery attempt. ADDRESS_DETAILS lists the carrier sub-statuses that name the address.
+
+Orders with a delivered shipment are left out: a parcel reached the address, so it works.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from orders.choices import AddressVerification, ShipmentStatus
+from orders.models import Order, Shipment, TrackingEvent
+from playbooks.detectors.base import Detector
+from playbooks.params import Param
+
+# TrackingEvent.raw_detail values, as the connectors store them, that mean "the address is the problem":
+# - EasyPost status_detail `address_correction`: the carrier had to correct the address.
+# - AfterShip subtag Exception_002 ("customer moved") and Exception_007 ("incorrect address").
+# Shopify sends no sub-status (its raw_detail stays empty); its `buyer_action_required` is a raw_status
+# that may as well be customs duties or a pickup, so it is left to carrier_disruption.
+ADDRESS_DETAILS = frozenset({"address_correction", "Exception_002", "Exception_007"})
+
+HELD_STATUSES = (ShipmentStatus.EXCEPTION, ShipmentStatus.ATTEMPTED_DELIVERY)
+
+
+class AddressProblemDetector(Detector):
+    kind = "address_problem"
+    label = "Address problem"
+    subject = "order"
+    params = {
+        "flag_unverified_at_fulfillment": Param(
+            bool, True, "Also flag orders that were fulfilled while their address was never verified."
+        ),
+    }
+
+    def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Order]:
+        shipments = Shipment.objects.filter(order=OuterRef("pk"))
+        address_events = TrackingEvent.objects.filter(shipment=OuterRef("pk"), raw_detail__in=ADDRESS_DETAILS)
+        carrier_reported = Exists(shipments.filter(Exists(address_events), status__in=HELD_STATUSES))
+        unsure = Q(address_verification=AddressVerification.FAILED)
+        if params["flag_unverified_at_fulfillment"]:
+            fulfilled = Exists(shipments.exclude(status=ShipmentStatus.CANCELLED))
+            unsure |= Q(fulfilled, address_verification=AddressVerification.UNVERIFIED)
+        delivered = Exists(shipments.filter(status=ShipmentStatus.DELIVERED))
+        return Order.objects.filter(cancelled_at__isnull=True).filter((unsure & ~delivered) | carrier_reported)
+
+    def facts(self, subject: Order, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
+        reported = [
+            {
+                "tracking_code": event.shipment.tracking_code,
+                "carrier": event.shipment.carrier,
+                "shipment_status": event.shipment.status,
+                "raw_status": event.raw_status,
+                "raw_detail": event.raw_detail,
+                "message": event.message,
+                "occurred_at": event.occurred_at.isoformat(),
+            }
+            for event in TrackingEvent.objects.filter(
+                shipment__order=subject, shipment__status__in=HELD_STATUSES, raw_detail__in=ADDRESS_DETAILS
+            ).select_related("shipment")
+        ]
+        verification = subject.address_verification
+        shipments = subject.shipments.all()
+        rules = []
+        if not shipments.filter(status=ShipmentStatus.DELIVERED).exists():
+            if verification == AddressVerification.FAILED:
+                rules.append("verification_failed")
+            elif (
+                verification == AddressVerification.UNVERIFIED
+                and params["flag_unverified_at_fulfillment"]
+                and shipments.exclude(status=ShipmentStatus.CANCELLED).exists()
+            ):
+                rules.append("unverified_at_fulfillment")
+        if reported:
+            rules.append("carrier_reported")
+        return {
+            "order_number": subject.order_number,
+            "address": subject.shipping_address_lines,
+            "address_verification": verification,
+            "flag_unverified_at_fulfillment": params["flag_unverified_at_fulfillment"],
+            "rules": rules,
+            "carrier_reports": reported,
+        }
+
+    def explain(self, subject: Order, now: datetime, params: dict[str, Any]) -> str:
+        facts = self.facts(subject, now, params)
+        parts = []
+        if "verification_failed" in facts["rules"]:
+            parts.append("the shipping address failed verification")
+        if "unverified_at_fulfillment" in facts["rules"]:
+            parts.append("the order was fulfilled to an address that was never verified")
+        reports = facts["carrier_reports"]
+        if reports:
+            newest = max(reports, key=lambda report: report["occurred_at"])
+            said = f': "{newest["message"]}"' if newest["message"] else ""
+            parts.append(
+                f"the carrier reported an address issue on {len(reports)} scan(s), latest "
+                f"{newest['raw_detail']} on {newest['carrier'].upper()} {newest['tracking_code']}{said}"
+            )
+        if not parts:
+            return "No address problem is reported any more."
+        sentence = "; ".join(parts)
+        return sentence[0].upper() + sentence[1:] + "."

@@ -1,0 +1,48 @@
+"""The contract every detector (one file per exception type) fulfils.
+
+A detector names a condition on shipments or orders as ONE indexed query. The engine uses that same
+query three ways: a sweep (candidates that have no live case of this type yet), an event-driven check
+on one object (the query filtered to its pk), and self-resolution (live cases whose subject no longer
+matches). It never loops in Python over all shipments.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from django.db.models import Model, QuerySet
+
+from playbooks.params import Param
+
+
+class Detector:
+    kind: ClassVar[str]  # stored on cases and playbooks; never renamed
+    label: ClassVar[str]
+    subject: ClassVar[str]  # "shipment" or "order"
+    params: ClassVar[dict[str, Param]] = {}
+    # True when only time reveals the condition (run by the periodic sweep); event-driven detectors
+    # are checked when a fact about their subject arrives, and by the sweep as a safety net.
+    time_based: ClassVar[bool] = True
+    # True for informational cases (post-delivery care): resolved once the playbook has acted,
+    # rather than when the condition clears.
+    resolves_when_acted: ClassVar[bool] = False
+    # False when the condition cannot "clear" by itself (a customer's claim): only a person or the
+    # playbook resolves it.
+    resolves_when_cleared: ClassVar[bool] = True
+
+    def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet:
+        """Every subject (Shipment or Order rows) for which the condition holds at `now`.
+
+        One indexed query; no Python iteration. Must not exclude subjects that already have a case:
+        the engine does that (and uses this query to find cleared cases).
+        """
+        raise NotImplementedError
+
+    def facts(self, subject: Model, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
+        """JSON-ready facts that made the subject match, with the thresholds applied (for the audit trail)."""
+        raise NotImplementedError
+
+    def explain(self, subject: Model, now: datetime, params: dict[str, Any]) -> str:
+        """One plain sentence for agents: what happened and which threshold it crossed."""
+        raise NotImplementedError

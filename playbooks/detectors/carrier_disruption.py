@@ -1,0 +1,64 @@
+"""Carrier exception or returned to sender: the carrier says the parcel will not arrive as planned.
+
+For the customer an "exception" (damaged, held, lost, weather, customs) means an open-ended delay,
+and "returned to sender" means the parcel is not coming at all. They usually find out from a
+tracking page that explains nothing. The carrier's status is the whole signal, so there is no
+threshold: the case opens with the exception and clears when the parcel moves again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from orders.choices import ShipmentStatus
+from orders.models import Shipment, TrackingEvent
+from playbooks.detectors.base import Detector
+
+DISRUPTED_STATUSES = (ShipmentStatus.EXCEPTION, ShipmentStatus.RETURNED_TO_SENDER)
+
+
+class CarrierDisruptionDetector(Detector):
+    kind = "carrier_disruption"
+    label = "Carrier exception or returned to sender"
+    subject = "shipment"
+    time_based = False
+
+    def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Shipment]:
+        return Shipment.objects.filter(status__in=DISRUPTED_STATUSES, order__cancelled_at__isnull=True)
+
+    def facts(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
+        event = _newest_event(subject)
+        since = event.occurred_at if event else subject.last_event_at
+        return {
+            "carrier": subject.carrier,
+            "tracking_code": subject.tracking_code,
+            "status": subject.status,
+            "since": since.isoformat() if since else None,
+            "hours_since": round((now - since).total_seconds() / 3600, 1) if since else None,
+            "message": event.message if event else "",
+            "location": event.location if event else "",
+            "raw_status": event.raw_status if event else "",
+            "raw_detail": event.raw_detail if event else "",
+        }
+
+    def explain(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> str:
+        facts = self.facts(subject, now, params)
+        what = (
+            "is returning the parcel to the sender"
+            if subject.status == ShipmentStatus.RETURNED_TO_SENDER
+            else "reported an exception"
+        )
+        raw = "/".join(part for part in (facts["raw_status"], facts["raw_detail"]) if part)
+        detail = ", ".join(part for part in (f'"{facts["message"]}"' if facts["message"] else "", raw) if part)
+        hours = facts["hours_since"]
+        when = f" {hours:g} hours ago" if hours is not None else ""
+        return f"{subject.carrier.upper()} {what}{when}" + (f" ({detail})." if detail else ".")
+
+
+def _newest_event(shipment: Shipment) -> TrackingEvent | None:
+    """The newest event with the shipment's current status (the one that set it), else the newest of all."""
+    events = shipment.events.order_by("-occurred_at", "-id")
+    return events.filter(status=shipment.status).first() or events.first()

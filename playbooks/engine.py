@@ -1,0 +1,464 @@
+"""The playbook engine: detect → open a case → match a playbook → plan remedies within caps → act.
+
+One code path serves live runs and the sandbox (`plan_case` never writes), so the sandbox tells the
+truth. Every step is idempotent and claimed in the database:
+- a case is unique per (subject, type) while live, so detecting again adds nothing;
+- a case is acted on once (claimed open → acting); a remedy is unique per (case, step) and runs once
+  (claimed approved → executing); providers dedupe on the remedy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from cxhub.jobs import enqueue
+from orders.models import Order, Shipment
+
+from .actions import ACTIONS
+from .actions.base import ActionError
+from .audit import audit, jsonable
+from .caps import CapCheck, Ledger, cap_check, lock_cap
+from .choices import ACTIVE_CASE_STATES, ActorType, AuditKind, CaseState, Destination, PlaybookState, RemedyState
+from .detectors import DETECTORS
+from .detectors.base import Detector
+from .models import Approval, DetectorConfig, ExceptionCase, Playbook, PlaybookVersion, Remedy, SweepRun
+from .params import resolve_params
+
+logger = logging.getLogger(__name__)
+
+
+# --- Detection -------------------------------------------------------------------------------------------
+
+
+def detector_settings(kind: str) -> tuple[bool, dict[str, Any]]:
+    """(enabled, params) for a detector: the CX manager's settings over the defaults."""
+    config = DetectorConfig.objects.filter(kind=kind).first()
+    detector = DETECTORS[kind]
+    return (config.enabled if config else True), resolve_params(detector.params, config.params if config else {})
+
+
+def _live_cases(kind: str) -> QuerySet:
+    return ExceptionCase.objects.filter(kind=kind, state__in=ACTIVE_CASE_STATES)
+
+
+def sweep_candidates(detector: Detector, now: datetime, params: dict[str, Any]) -> QuerySet:
+    """Subjects matching the detector that have no live case of its type: one indexed query."""
+    live = _live_cases(detector.kind)
+    if detector.subject == "shipment":
+        live = live.filter(shipment=OuterRef("pk"))
+    else:
+        live = live.filter(order=OuterRef("pk"), shipment__isnull=True)
+    return detector.matching(now, params).exclude(Exists(live))
+
+
+def detector_sweep(kind: str, *, now: datetime | None = None, limit: int = 5000) -> SweepRun | None:
+    """Open cases for new candidates and resolve cases whose condition cleared. Records a SweepRun."""
+    enabled, params = detector_settings(kind)
+    if not enabled:
+        return None
+    detector = DETECTORS[kind]
+    now = now or timezone.now()
+    started = time.monotonic()
+    related = ["order__store", "order__customer"] if detector.subject == "shipment" else ["store", "customer"]
+    candidates = list(sweep_candidates(detector, now, params).select_related(*related)[:limit])
+    opened = sum(1 for subject in candidates if case_open(detector, subject, now=now, params=params))
+    resolved = cases_resolve_cleared(detector, now=now, params=params)
+    return SweepRun.objects.create(
+        detector=kind,
+        started_at=now,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        candidates=len(candidates),
+        opened=opened,
+        resolved=resolved,
+    )
+
+
+def sweeps_run(*, now: datetime | None = None) -> list[SweepRun]:
+    """Every enabled detector's sweep, time-based and event-driven alike (the latter as a safety net)."""
+    runs = [detector_sweep(detector.kind, now=now) for detector in DETECTORS.all()]
+    return [run for run in runs if run]
+
+
+def subject_check(*, shipment_ids: list[int] = (), order_ids: list[int] = (), now: datetime | None = None) -> int:
+    """Event-driven detection: a fact about these shipments/orders just arrived. Opens and resolves
+    cases for them only. Returns how many cases it opened."""
+    now = now or timezone.now()
+    opened = 0
+    for detector in DETECTORS.all():
+        enabled, params = detector_settings(detector.kind)
+        if not enabled:
+            continue
+        ids = shipment_ids if detector.subject == "shipment" else order_ids
+        if not ids:
+            continue
+        for subject in sweep_candidates(detector, now, params).filter(pk__in=ids):
+            opened += bool(case_open(detector, subject, now=now, params=params))
+        cases_resolve_cleared(detector, now=now, params=params, subject_ids=ids)
+    return opened
+
+
+def case_open(detector: Detector, subject: Model, *, now: datetime, params: dict[str, Any]) -> ExceptionCase | None:
+    """Open a case for `subject` unless one is live already. Queues the playbook run after commit."""
+    shipment = subject if isinstance(subject, Shipment) else None
+    order: Order = subject.order if shipment else subject
+    facts = jsonable({**detector.facts(subject, now, params), "thresholds": params})
+    explanation = detector.explain(subject, now, params)
+    try:
+        with transaction.atomic():
+            case = ExceptionCase.objects.create(
+                store_id=order.store_id,
+                order=order,
+                shipment=shipment,
+                kind=detector.kind,
+                detected_at=now,
+                facts=facts,
+                explanation=explanation,
+            )
+            audit(AuditKind.DETECTED, explanation, case=case, detector=detector.kind, facts=facts)
+    except IntegrityError:
+        return None  # Another worker opened it first: detecting again never duplicates a case.
+    from .jobs import case_act_job
+
+    enqueue("default", case_act_job, case.pk, job_id=f"case-act-{case.pk}")
+    return case
+
+
+def cases_resolve_cleared(
+    detector: Detector, *, now: datetime, params: dict[str, Any], subject_ids: list[int] | None = None
+) -> int:
+    """Resolve live cases whose subject no longer matches (a scan arrived, the payment went through)."""
+    if not detector.resolves_when_cleared:
+        return 0
+    field = "shipment_id" if detector.subject == "shipment" else "order_id"
+    live = _live_cases(detector.kind).exclude(state=CaseState.ESCALATED)
+    if subject_ids is not None:
+        live = live.filter(**{f"{field}__in": subject_ids})
+    cleared = live.exclude(**{f"{field}__in": detector.matching(now, params).values("pk")})
+    count = 0
+    for case in cleared.select_related("order", "store"):
+        count += case_resolve(case, reason="The condition cleared: " + _cleared_reason(case), now=now)
+    return count
+
+
+def _cleared_reason(case: ExceptionCase) -> str:
+    if case.shipment_id:
+        shipment = Shipment.objects.only("status", "last_scan_at").get(pk=case.shipment_id)
+        return f"the shipment is now {shipment.get_status_display().lower()}."
+    return "the order no longer meets it."
+
+
+def case_resolve(case: ExceptionCase, *, reason: str, now: datetime | None = None, user: Any = None) -> int:
+    """Resolve a live case once. Returns 1 if this call resolved it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        updated = ExceptionCase.objects.filter(pk=case.pk, state__in=ACTIVE_CASE_STATES).update(
+            state=CaseState.RESOLVED, resolved_at=now, resolution=reason
+        )
+        if updated:
+            audit(AuditKind.RESOLVED, reason, case=case, user=user)
+    return updated
+
+
+def case_dismiss(case: ExceptionCase, *, user: Any) -> int:
+    """An agent says it was not a real problem. Returns 1 if this call dismissed it."""
+    with transaction.atomic():
+        updated = ExceptionCase.objects.filter(pk=case.pk, state__in=ACTIVE_CASE_STATES).update(
+            state=CaseState.DISMISSED, resolved_at=timezone.now(), resolution="Dismissed by an agent."
+        )
+        if updated:
+            audit(AuditKind.DISMISSED, "Dismissed by an agent: not a real problem.", case=case, user=user)
+    return updated
+
+
+# --- Playbooks -------------------------------------------------------------------------------------------
+
+
+def playbook_snapshot(playbook: Playbook) -> dict[str, Any]:
+    """Everything that decides what a playbook does, as JSON (what a version freezes)."""
+    fields = ["name", "trigger", "state", "priority", "vip_only", "min_lifetime_value", "min_order_value",
+              "max_order_value", "destination", "carriers", "first_exception_only", "holdout_percent"]  # fmt: skip
+    data = {name: getattr(playbook, name) for name in fields}
+    data = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in data.items()}
+    data["store"] = playbook.store_id
+    data["steps"] = [
+        {"position": s.position, "action": s.action, "params": s.params} for s in playbook.steps.order_by("position")
+    ]
+    return data
+
+
+def playbook_record_version(playbook: Playbook, *, user: Any = None) -> PlaybookVersion:
+    """Freeze the playbook as a new version if it changed since the last one; return the current one."""
+    with transaction.atomic():
+        playbook = Playbook.objects.select_for_update().get(pk=playbook.pk)
+        snapshot = playbook_snapshot(playbook)
+        latest = playbook.versions.order_by("-number").first()
+        if latest and latest.snapshot == snapshot:
+            return latest
+        number = (latest.number if latest else 0) + 1
+        version = PlaybookVersion.objects.create(playbook=playbook, number=number, snapshot=snapshot, created_by=user)
+        Playbook.objects.filter(pk=playbook.pk).update(version=number)
+        audit(
+            AuditKind.PLAYBOOK_CHANGED,
+            f"{playbook.name} saved as version {number}.",
+            store=playbook.store,
+            user=user,
+            actor_type=ActorType.USER if user else ActorType.SYSTEM,
+            playbook_version=version,
+            snapshot=snapshot,
+        )
+    return version
+
+
+def playbook_conditions(playbook: Playbook, case: ExceptionCase) -> tuple[bool, list[str]]:
+    """Whether the case's order meets the playbook's conditions, with the reasons it does not."""
+    order = case.order
+    customer = order.customer
+    reasons = []
+    if playbook.store_id and playbook.store_id != case.store_id:
+        reasons.append("another store")
+    if playbook.vip_only and not (customer and customer.is_vip):
+        reasons.append("not a VIP")
+    if playbook.min_lifetime_value is not None and (
+        not customer or customer.lifetime_value < playbook.min_lifetime_value
+    ):
+        reasons.append(f"lifetime value under {playbook.min_lifetime_value}")
+    if playbook.min_order_value is not None and order.total < playbook.min_order_value:
+        reasons.append(f"order under {playbook.min_order_value}")
+    if playbook.max_order_value is not None and order.total > playbook.max_order_value:
+        reasons.append(f"order over {playbook.max_order_value}")
+    if playbook.destination == Destination.DOMESTIC and order.is_international:
+        reasons.append("international order")
+    if playbook.destination == Destination.INTERNATIONAL and not order.is_international:
+        reasons.append("domestic order")
+    if playbook.carrier_list and (not case.shipment or case.shipment.carrier not in playbook.carrier_list):
+        reasons.append("another carrier")
+    if (
+        playbook.first_exception_only
+        and ExceptionCase.objects.filter(order=order, detected_at__lt=case.detected_at).exists()
+    ):
+        reasons.append("not the order's first exception")
+    return not reasons, reasons
+
+
+def in_holdout(playbook: Playbook, order: Order) -> bool:
+    """A stable, random-looking share of orders per playbook: the same order always lands the same way."""
+    if playbook.holdout_percent <= 0:
+        return False
+    digest = hashlib.sha256(f"{playbook.pk}:{order.pk}".encode()).hexdigest()
+    return int(digest[:8], 16) % 100 < playbook.holdout_percent
+
+
+def playbook_for(case: ExceptionCase, *, include_drafts_of: Playbook | None = None) -> Playbook | None:
+    """The first active playbook (by priority) for the case's type whose conditions match."""
+    if include_drafts_of is not None:
+        candidates = [include_drafts_of]
+    else:
+        candidates = list(
+            Playbook.objects.filter(trigger=case.kind, state=PlaybookState.ACTIVE)
+            .filter(Q(store__isnull=True) | Q(store_id=case.store_id))
+            .order_by("priority", "pk")
+        )
+    return next((p for p in candidates if playbook_conditions(p, case)[0]), None)
+
+
+@dataclass
+class PlannedRemedy:
+    position: int
+    action: str
+    params: dict[str, Any]
+    amount: Decimal
+    check: CapCheck
+    description: str
+
+
+@dataclass
+class CasePlan:
+    playbook: Playbook | None
+    held_out: bool = False
+    remedies: list[PlannedRemedy] = field(default_factory=list)
+
+
+def plan_case(case: ExceptionCase, *, ledger: Ledger, at: datetime, playbook: Playbook | None = None) -> CasePlan:
+    """Decide what to do for a case, without doing it (pure but for the ledger's simulated spend)."""
+    chosen = playbook_for(case, include_drafts_of=playbook)
+    if chosen is None:
+        return CasePlan(None)
+    if in_holdout(chosen, case.order):
+        return CasePlan(chosen, held_out=True)
+    plan = CasePlan(chosen)
+    for step in chosen.steps.order_by("position"):
+        action = ACTIONS[step.action]
+        params = resolve_params(action.params, step.params)
+        amount = action.estimate(case, params).quantize(Decimal("0.01"))
+        check = cap_check(case=case, action=step.action, amount=amount, at=at, ledger=ledger)
+        if check.allowed:
+            ledger.commit(case=case, action=step.action, amount=amount, at=at)
+        plan.remedies.append(
+            PlannedRemedy(step.position, step.action, params, amount, check, action.describe(case, params, amount))
+        )
+    return plan
+
+
+def case_act(case_id: int) -> None:
+    """Run the matching playbook for a newly opened case: plan remedies, ask for approvals, act."""
+    claimed = ExceptionCase.objects.filter(pk=case_id, state=CaseState.OPEN, playbook_version__isnull=True).update(
+        state=CaseState.ACTING
+    )
+    if not claimed:
+        return  # Acted on already, or resolved before its turn.
+    case = ExceptionCase.objects.select_related("order__customer", "shipment", "store").get(pk=case_id)
+    now = timezone.now()
+    with transaction.atomic():
+        for step_action in _money_actions_of(case):
+            lock_cap(store_id=case.store_id, action=step_action)
+        plan = plan_case(case, ledger=Ledger(), at=now)
+        if plan.playbook is None:
+            ExceptionCase.objects.filter(pk=case.pk).update(state=CaseState.OPEN)
+            audit(AuditKind.NO_PLAYBOOK, "No active playbook matches this exception: it waits for an agent.", case=case)
+            return
+        version = playbook_record_version(plan.playbook)
+        case.playbook_version = version
+        if plan.held_out:
+            ExceptionCase.objects.filter(pk=case.pk).update(
+                state=CaseState.OPEN, playbook_version=version, is_holdout=True
+            )
+            audit(
+                AuditKind.HELD_OUT,
+                f"In the {plan.playbook.holdout_percent}% holdout of {plan.playbook.name}: no proactive action, "
+                "so the hub can measure what acting changes.",
+                case=case,
+                actor_type=ActorType.PLAYBOOK,
+                holdout_percent=plan.playbook.holdout_percent,
+            )
+            return
+        ExceptionCase.objects.filter(pk=case.pk).update(playbook_version=version)
+        for planned in plan.remedies:
+            _remedy_create(case, planned, now=now)
+    enqueue("default", _case_run_steps_job(), case.pk, job_id=f"case-steps-{case.pk}-{int(now.timestamp() * 1e6)}")
+
+
+def _money_actions_of(case: ExceptionCase) -> list[str]:
+    kinds = Playbook.objects.filter(trigger=case.kind).values_list("steps__action", flat=True).distinct()
+    return sorted({k for k in kinds if k and ACTIONS[k].costs_money})
+
+
+def _case_run_steps_job():
+    from .jobs import case_run_steps_job
+
+    return case_run_steps_job
+
+
+def _remedy_create(case: ExceptionCase, planned: PlannedRemedy, *, now: datetime) -> Remedy:
+    state = RemedyState.APPROVED if planned.check.allowed else RemedyState.NEEDS_APPROVAL
+    remedy = Remedy.objects.create(
+        case=case,
+        position=planned.position,
+        action=planned.action,
+        params=jsonable(planned.params),
+        amount=planned.amount,
+        currency=case.order.currency,
+        state=state,
+        cap_check=jsonable(
+            {"allowed": planned.check.allowed, "exceeded": planned.check.exceeded, **planned.check.details}
+        ),
+    )
+    if planned.check.allowed:
+        audit(
+            AuditKind.PLANNED,
+            f"{planned.description} ({planned.amount} {remedy.currency}): within every cap, runs automatically."
+            if planned.amount
+            else f"{planned.description}.",
+            remedy=remedy,
+            actor_type=ActorType.PLAYBOOK,
+            step=planned.position,
+            cap=planned.check.details,
+        )
+    else:
+        Approval.objects.create(
+            remedy=remedy,
+            due_at=now + timezone.timedelta(hours=settings.APPROVAL_SLA_HOURS),
+            exceeded=planned.check.exceeded,
+        )
+        audit(
+            AuditKind.CAP_EXCEEDED,
+            f"{planned.description} ({planned.amount} {remedy.currency}) is above {', '.join(planned.check.exceeded)}: "
+            "an agent must approve it.",
+            remedy=remedy,
+            actor_type=ActorType.PLAYBOOK,
+            step=planned.position,
+            exceeded=planned.check.exceeded,
+            cap=planned.check.details,
+        )
+    return remedy
+
+
+def case_run_steps(case_id: int) -> None:
+    """Run the case's approved remedies in step order; stop at a step that waits for approval."""
+    for remedy in Remedy.objects.filter(case_id=case_id).order_by("position"):
+        if remedy.state in (RemedyState.DONE, RemedyState.REJECTED, RemedyState.FAILED):
+            continue
+        if remedy.state != RemedyState.APPROVED:
+            return  # Waiting for a person: later steps wait too.
+        remedy_execute(remedy.pk)
+    _case_after_steps(case_id)
+
+
+def remedy_execute(remedy_id: int) -> None:
+    """Do one approved remedy, once."""
+    claimed = Remedy.objects.filter(pk=remedy_id, state=RemedyState.APPROVED).update(state=RemedyState.EXECUTING)
+    if not claimed:
+        return  # Another worker has it, or it is done.
+    remedy = Remedy.objects.select_related("case__order__customer", "case__shipment", "case__store").get(pk=remedy_id)
+    action = ACTIONS[remedy.action]
+    try:
+        result = action.execute(remedy)
+    except ActionError as exc:
+        if not exc.permanent:
+            Remedy.objects.filter(pk=remedy.pk).update(state=RemedyState.APPROVED)
+            raise
+        with transaction.atomic():
+            Remedy.objects.filter(pk=remedy.pk).update(state=RemedyState.FAILED, error=str(exc))
+            audit(AuditKind.FAILED, f"{action.label} failed: {exc}", remedy=remedy, actor_type=ActorType.PLAYBOOK)
+        return
+    with transaction.atomic():
+        Remedy.objects.filter(pk=remedy.pk).update(
+            state=RemedyState.DONE, result=jsonable(result), executed_at=timezone.now()
+        )
+        audit(
+            AuditKind.EXECUTED,
+            f"{action.describe(remedy.case, remedy.params, remedy.amount)}"
+            + (f" ({remedy.amount} {remedy.currency})." if remedy.amount else "."),
+            remedy=remedy,
+            actor_type=ActorType.PLAYBOOK,
+            result=result,
+        )
+        if result.get("escalate"):
+            case_escalate(remedy.case, reason=f"Passed to the {result.get('queue')} queue by the playbook.")
+
+
+def case_escalate(case: ExceptionCase, *, reason: str) -> None:
+    updated = ExceptionCase.objects.filter(pk=case.pk, state__in=[CaseState.OPEN, CaseState.ACTING]).update(
+        state=CaseState.ESCALATED
+    )
+    if updated:
+        audit(AuditKind.ESCALATED, reason, case=case)
+
+
+def _case_after_steps(case_id: int) -> None:
+    """When every step has run, an informational case resolves; others stay "acting" until their
+    condition clears (or a person closes them)."""
+    case = ExceptionCase.objects.get(pk=case_id)
+    pending = case.remedies.filter(state__in=[RemedyState.APPROVED, RemedyState.EXECUTING, RemedyState.NEEDS_APPROVAL])
+    if case.state == CaseState.ACTING and not pending.exists() and DETECTORS[case.kind].resolves_when_acted:
+        case_resolve(case, reason="The playbook has done everything it planned.")

@@ -1,0 +1,25 @@
+"""RQ jobs of the playbooks app: thin, take ids, call one service. Each is safe to run twice."""
+
+from .approvals import approvals_escalate_overdue
+from .engine import case_act, case_run_steps, subject_check, sweeps_run
+
+
+def case_act_job(case_id: int) -> None:
+    case_act(case_id)
+
+
+def case_run_steps_job(case_id: int) -> None:
+    case_run_steps(case_id)
+
+
+def sweeps_job() -> int:
+    return len(sweeps_run())
+
+
+def facts_changed_job(shipment_ids: list[int], order_ids: list[int]) -> int:
+    """A fact about these shipments/orders arrived (a webhook, the API, an import): check them now."""
+    return subject_check(shipment_ids=shipment_ids, order_ids=order_ids)
+
+
+def approvals_escalate_job() -> int:
+    return approvals_escalate_overdue()

@@ -1,0 +1,101 @@
+"""The sandbox: what a playbook would have done on past exceptions, with no side effects.
+
+It runs the live engine's own planner (`engine.plan_case`) over the exceptions of the playbook's type
+detected in a date range, in detection order, with a simulated ledger for the caps — so its report
+is what a live run on the same data does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q
+
+from .caps import SimulatedLedger
+from .engine import plan_case
+from .models import ExceptionCase, Playbook
+
+MESSAGE_ACTIONS = {"notify", "survey"}
+
+
+@dataclass
+class SandboxReport:
+    playbook: str
+    since: datetime
+    until: datetime
+    exceptions: int = 0
+    matched: int = 0
+    held_out: int = 0
+    exceptions_by_type: Counter = field(default_factory=Counter)
+    messages_by_channel: Counter = field(default_factory=Counter)
+    actions: Counter = field(default_factory=Counter)
+    compensation_by_action: dict[str, Decimal] = field(default_factory=dict)
+    approvals_needed: int = 0
+    approvals_by_cap: Counter = field(default_factory=Counter)
+    approval_amount: Decimal = Decimal("0.00")
+
+    @property
+    def compensation_total(self) -> Decimal:
+        return sum(self.compensation_by_action.values(), Decimal("0.00"))
+
+    def as_dict(self) -> dict:
+        return {
+            "playbook": self.playbook,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "exceptions": self.exceptions,
+            "matched": self.matched,
+            "held_out": self.held_out,
+            "exceptions_by_type": dict(self.exceptions_by_type),
+            "messages_by_channel": dict(self.messages_by_channel),
+            "actions": dict(self.actions),
+            "compensation_by_action": {k: str(v) for k, v in self.compensation_by_action.items()},
+            "compensation_total": str(self.compensation_total),
+            "approvals_needed": self.approvals_needed,
+            "approvals_by_cap": dict(self.approvals_by_cap),
+            "approval_amount": str(self.approval_amount),
+        }
+
+
+def sandbox_cases(playbook: Playbook, *, since: datetime, until: datetime):
+    cases = ExceptionCase.objects.filter(kind=playbook.trigger, detected_at__gte=since, detected_at__lt=until)
+    if playbook.store_id:
+        cases = cases.filter(Q(store_id=playbook.store_id))
+    return cases.select_related("order__customer", "shipment", "store").order_by("detected_at", "pk")
+
+
+def playbook_sandbox(
+    playbook: Playbook, *, since: datetime, until: datetime, progress: Callable[[int], None] | None = None
+) -> SandboxReport:
+    """Plan `playbook` (draft or not) on every exception of its type detected in [since, until)."""
+    report = SandboxReport(playbook=playbook.name, since=since, until=until)
+    ledger = SimulatedLedger(before=since)
+    for case in sandbox_cases(playbook, since=since, until=until).iterator(chunk_size=500):
+        report.exceptions += 1
+        report.exceptions_by_type[case.kind] += 1
+        plan = plan_case(case, ledger=ledger, at=case.detected_at, playbook=playbook)
+        if progress:
+            progress(1)
+        if plan.playbook is None:
+            continue
+        report.matched += 1
+        if plan.held_out:
+            report.held_out += 1
+            continue
+        for remedy in plan.remedies:
+            report.actions[remedy.action] += 1
+            if remedy.action in MESSAGE_ACTIONS:
+                report.messages_by_channel[remedy.params.get("channel", "auto")] += 1
+            if not remedy.check.allowed:
+                report.approvals_needed += 1
+                report.approval_amount += remedy.amount
+                report.approvals_by_cap.update(remedy.check.exceeded)
+            elif remedy.amount:
+                report.compensation_by_action[remedy.action] = (
+                    report.compensation_by_action.get(remedy.action, Decimal("0.00")) + remedy.amount
+                )
+    return report

@@ -1,0 +1,369 @@
+"""The engine as CX managers and agents rely on it: detect, decide within caps, ask above them, explain."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
+
+from orders.choices import EventSource, ShipmentStatus
+from orders.services import shipment_record_events
+from orders.updates import TrackingEventData
+from playbooks.approvals import approval_decide, approvals_escalate_overdue
+from playbooks.choices import ApprovalDecision, AuditKind, CaseState, PlaybookState, RemedyState
+from playbooks.engine import case_act, detector_sweep, in_holdout, playbook_record_version, remedy_execute
+from playbooks.models import ActionRecord, Approval, AuditEvent, ExceptionCase, Remedy
+from playbooks.sandbox import playbook_sandbox
+from tests.factories import (
+    AgentProfileFactory,
+    CompensationCapFactory,
+    CustomerFactory,
+    OrderFactory,
+    PlaybookFactory,
+    PlaybookStepFactory,
+    ShipmentFactory,
+    StoreFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def store():
+    store = StoreFactory(timezone="UTC")
+    CompensationCapFactory(store=store, action="coupon", max_auto_amount=Decimal("10.00"),
+                           max_per_customer_30d=Decimal("25.00"), daily_budget=Decimal("100.00"),
+                           vip_multiplier=Decimal("2.00"))  # fmt: skip
+    return store
+
+
+@pytest.fixture
+def ship_slip_playbook():
+    playbook = PlaybookFactory(name="Ship-slip", trigger="no_first_scan", holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="notify", params={"template": "delay"})
+    PlaybookStepFactory(playbook=playbook, position=2, action="coupon", params={"amount": "10.00"})
+    return playbook
+
+
+def slipped_shipment(store, *, hours: float = 50, customer=None, **order):
+    order = OrderFactory(store=store, customer=customer or CustomerFactory(store=store), **order)
+    return ShipmentFactory(order=order, label_created_at=NOW - dt.timedelta(hours=hours))
+
+
+def sweep_and_act(run_jobs, kind: str = "no_first_scan"):
+    with time_machine.travel(NOW, tick=False):
+        run = detector_sweep(kind, now=NOW)
+        run_jobs()
+    return run
+
+
+def test_a_slipped_shipment_gets_a_notice_and_a_coupon_within_caps(store, ship_slip_playbook, run_jobs):
+    shipment = slipped_shipment(store)
+
+    run = sweep_and_act(run_jobs)
+
+    assert (run.candidates, run.opened) == (1, 1)
+    case = ExceptionCase.objects.get()
+    assert (case.shipment, case.state, case.playbook_version.number) == (shipment, CaseState.ACTING, 1)
+    assert "50 hours ago" in case.explanation and case.facts["threshold_hours"] == 48
+    assert list(Remedy.objects.values_list("action", "state", "amount")) == [
+        ("notify", RemedyState.DONE, Decimal("0.00")),
+        ("coupon", RemedyState.DONE, Decimal("10.00")),
+    ]
+    assert sorted(ActionRecord.objects.values_list("operation", flat=True)) == ["coupon", "notify"]
+    kinds = list(AuditEvent.objects.filter(case=case).order_by("id").values_list("kind", flat=True))
+    assert kinds == [AuditKind.DETECTED, AuditKind.PLANNED, AuditKind.PLANNED, AuditKind.EXECUTED, AuditKind.EXECUTED]
+
+
+def test_a_second_sweep_finds_nothing_new(store, ship_slip_playbook, run_jobs):
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)
+
+    run = sweep_and_act(run_jobs)
+
+    assert (run.candidates, run.opened) == (0, 0)
+    assert ExceptionCase.objects.count() == 1
+    assert ActionRecord.objects.count() == 2
+
+
+def test_acting_twice_on_a_case_never_pays_twice(store, ship_slip_playbook, run_jobs):
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)
+    case = ExceptionCase.objects.get()
+    coupon = Remedy.objects.get(action="coupon")
+
+    case_act(case.pk)
+    remedy_execute(coupon.pk)
+    Remedy.objects.filter(pk=coupon.pk).update(state=RemedyState.APPROVED)  # as if a worker died after paying
+    remedy_execute(coupon.pk)
+
+    assert Remedy.objects.filter(action="coupon").count() == 1
+    assert ActionRecord.objects.filter(operation="coupon").count() == 1
+
+
+def test_the_case_resolves_itself_when_a_scan_arrives(store, ship_slip_playbook, run_jobs):
+    shipment = slipped_shipment(store)
+    sweep_and_act(run_jobs)
+
+    shipment_record_events(
+        shipment=shipment,
+        events=[TrackingEventData(status=ShipmentStatus.IN_TRANSIT, occurred_at=NOW, dedupe_key="scan-1")],
+        source=EventSource.API,
+    )
+    with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
+        run = detector_sweep("no_first_scan", now=NOW + dt.timedelta(minutes=5))
+
+    case = ExceptionCase.objects.get()
+    assert run.resolved == 1
+    assert case.state == CaseState.RESOLVED
+    assert "in transit" in case.resolution
+    assert AuditEvent.objects.filter(case=case, kind=AuditKind.RESOLVED).exists()
+
+
+# --- Caps -----------------------------------------------------------------------------------------------------
+
+
+def coupon_playbook(amount: str):
+    playbook = PlaybookFactory(trigger="no_first_scan", holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="coupon", params={"amount": amount})
+    return playbook
+
+
+def test_an_amount_above_the_automatic_cap_waits_for_approval(store, run_jobs):
+    coupon_playbook("15.00")
+    slipped_shipment(store)
+
+    sweep_and_act(run_jobs)
+
+    remedy = Remedy.objects.get()
+    assert remedy.state == RemedyState.NEEDS_APPROVAL
+    assert remedy.approval.exceeded == ["max_auto_amount"]
+    assert remedy.cap_check["max_auto_amount"] == "10.00"
+    assert not ActionRecord.objects.exists()
+    assert AuditEvent.objects.filter(kind=AuditKind.CAP_EXCEEDED, remedy=remedy).exists()
+
+
+def test_a_vip_multiplier_raises_the_automatic_cap(store, run_jobs):
+    coupon_playbook("15.00")
+    slipped_shipment(store, customer=CustomerFactory(store=store, is_vip=True))
+
+    sweep_and_act(run_jobs)
+
+    assert Remedy.objects.get().state == RemedyState.DONE
+
+
+def test_the_per_customer_cap_counts_the_last_30_days(store, run_jobs):
+    coupon_playbook("10.00")
+    customer = CustomerFactory(store=store)
+    for _ in range(3):
+        slipped_shipment(store, customer=customer)
+
+    sweep_and_act(run_jobs)
+
+    states = sorted(Remedy.objects.values_list("state", flat=True))
+    assert states == [RemedyState.DONE, RemedyState.DONE, RemedyState.NEEDS_APPROVAL]
+    assert Approval.objects.get().exceeded == ["max_per_customer_30d"]
+
+
+def test_the_daily_budget_of_the_store_is_never_overspent(store, run_jobs):
+    coupon_playbook("10.00")
+    for _ in range(12):
+        slipped_shipment(store)
+
+    sweep_and_act(run_jobs)
+
+    assert Remedy.objects.filter(state=RemedyState.DONE).count() == 10  # 10 x 10.00 = the 100.00 budget
+    assert [a.exceeded for a in Approval.objects.all()] == [["daily_budget"], ["daily_budget"]]
+    assert ActionRecord.objects.filter(operation="coupon").count() == 10
+
+
+def test_an_action_without_a_cap_is_never_paid_automatically(store, run_jobs):
+    playbook = PlaybookFactory(trigger="no_first_scan", holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="store_credit", params={"amount": "1.00"})
+    slipped_shipment(store)
+
+    sweep_and_act(run_jobs)
+
+    assert Approval.objects.get().exceeded == ["no_cap"]
+
+
+# --- Approvals ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pending(store, run_jobs):
+    coupon_playbook("40.00")
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)
+    return Approval.objects.get()
+
+
+def agent(limit: str, *, can_decide: bool = True):
+    user = UserFactory()
+    if can_decide:
+        user.user_permissions.add(Permission.objects.get(codename="decide_approval"))
+    AgentProfileFactory(user=user, approval_limit=Decimal(limit))
+    return type(user).objects.get(pk=user.pk)  # fresh permission cache
+
+
+def test_an_agent_approves_within_their_limit_and_the_remedy_runs_through_the_same_path(pending, run_jobs):
+    approval_decide(pending, user=agent("50.00"), approve=True, reason="Long-standing customer")
+    run_jobs()
+
+    remedy = Remedy.objects.get()
+    assert remedy.state == RemedyState.DONE
+    assert ActionRecord.objects.get(operation="coupon").payload["amount"] == "40.00"
+    event = AuditEvent.objects.get(kind=AuditKind.APPROVED)
+    assert event.actor_user is not None and "Long-standing customer" in event.message
+
+
+def test_an_agent_may_approve_a_lower_amount(pending, run_jobs):
+    approval_decide(pending, user=agent("50.00"), approve=True, amount=Decimal("20.00"))
+    run_jobs()
+
+    assert ActionRecord.objects.get(operation="coupon").payload["amount"] == "20.00"
+    assert "proposed 40.00" in AuditEvent.objects.get(kind=AuditKind.APPROVED).message
+
+
+def test_an_agent_cannot_approve_above_their_own_limit(pending, run_jobs):
+    with pytest.raises(PermissionDenied):
+        approval_decide(pending, user=agent("30.00"), approve=True)
+    run_jobs()
+
+    pending.refresh_from_db()
+    assert pending.decision == ApprovalDecision.PENDING
+    assert not ActionRecord.objects.exists()
+
+
+def test_a_user_without_the_approval_permission_cannot_decide(pending):
+    with pytest.raises(PermissionDenied):
+        approval_decide(pending, user=agent("1000.00", can_decide=False), approve=True)
+
+
+def test_a_rejection_needs_a_reason_and_pays_nothing(pending, run_jobs):
+    user = agent("0.00")
+    with pytest.raises(ValidationError):
+        approval_decide(pending, user=user, approve=False)
+
+    approval_decide(pending, user=user, approve=False, reason="Already refunded by phone")
+    run_jobs()
+
+    assert Remedy.objects.get().state == RemedyState.REJECTED
+    assert not ActionRecord.objects.exists()
+    assert "Already refunded by phone" in AuditEvent.objects.get(kind=AuditKind.REJECTED).message
+
+
+def test_a_decision_is_taken_once(pending):
+    approval_decide(pending, user=agent("50.00"), approve=True)
+
+    with pytest.raises(ValidationError):
+        approval_decide(pending, user=agent("50.00"), approve=False, reason="too late")
+
+
+def test_an_approval_left_past_its_sla_escalates_once(pending):
+    later = pending.due_at + dt.timedelta(minutes=1)
+
+    assert approvals_escalate_overdue(now=later) == 1
+    assert approvals_escalate_overdue(now=later) == 0
+
+    assert ExceptionCase.objects.get().state == CaseState.ESCALATED
+    assert AuditEvent.objects.filter(kind=AuditKind.ESCALATED).count() == 1
+
+
+# --- Holdout, versions, sandbox ----------------------------------------------------------------------------------
+
+
+def test_the_holdout_is_stable_and_about_its_share(store):
+    playbook = PlaybookFactory(holdout_percent=10)
+    orders = [OrderFactory(store=store) for _ in range(400)]
+
+    first = [in_holdout(playbook, order) for order in orders]
+
+    assert first == [in_holdout(playbook, order) for order in orders]
+    assert 20 <= sum(first) <= 60
+
+
+def test_a_held_out_order_gets_no_action_and_says_why(store, run_jobs):
+    playbook = PlaybookFactory(trigger="no_first_scan", holdout_percent=100)
+    PlaybookStepFactory(playbook=playbook, action="notify")
+    slipped_shipment(store)
+
+    sweep_and_act(run_jobs)
+
+    case = ExceptionCase.objects.get()
+    assert case.is_holdout and case.state == CaseState.OPEN
+    assert not Remedy.objects.exists()
+    assert AuditEvent.objects.filter(kind=AuditKind.HELD_OUT, case=case).exists()
+
+
+def test_a_change_makes_a_new_version_and_cases_record_the_version_that_acted(store, ship_slip_playbook, run_jobs):
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)
+    first = ExceptionCase.objects.get()
+
+    ship_slip_playbook.holdout_percent = 5
+    ship_slip_playbook.save()
+    version = playbook_record_version(ship_slip_playbook)
+
+    assert (first.playbook_version.number, version.number) == (1, 2)
+    assert playbook_record_version(ship_slip_playbook).number == 2  # no change, no new version
+
+
+def test_a_draft_playbook_does_not_act(store, ship_slip_playbook, run_jobs):
+    ship_slip_playbook.state = PlaybookState.DRAFT
+    ship_slip_playbook.save()
+    slipped_shipment(store)
+
+    sweep_and_act(run_jobs)
+
+    assert not Remedy.objects.exists()
+    assert AuditEvent.objects.filter(kind=AuditKind.NO_PLAYBOOK).exists()
+
+
+def test_the_sandbox_reports_what_a_live_run_on_the_same_data_does(store, run_jobs):
+    playbook = PlaybookFactory(trigger="no_first_scan", state=PlaybookState.DRAFT, holdout_percent=20)
+    PlaybookStepFactory(playbook=playbook, position=1, action="notify", params={"channel": "sms"})
+    PlaybookStepFactory(playbook=playbook, position=2, action="coupon", params={"amount": "10.00"})
+    customer = CustomerFactory(store=store)
+    for i in range(14):
+        slipped_shipment(store, customer=customer if i < 4 else None)
+    sweep_and_act(run_jobs)  # cases open; the draft does nothing
+    assert not Remedy.objects.exists()
+
+    report = playbook_sandbox(playbook, since=NOW - dt.timedelta(days=1), until=NOW + dt.timedelta(days=1))
+
+    assert not Remedy.objects.exists() and not ActionRecord.objects.exists()
+    playbook.state = PlaybookState.ACTIVE
+    playbook.save()
+    ExceptionCase.objects.update(state=CaseState.OPEN, playbook_version=None)
+    with time_machine.travel(NOW, tick=False):
+        for case in ExceptionCase.objects.order_by("detected_at", "pk"):
+            case_act(case.pk)
+        run_jobs()
+    live_held_out = ExceptionCase.objects.filter(is_holdout=True).count()
+    live_done = Remedy.objects.filter(action="coupon", state=RemedyState.DONE)
+    assert report.exceptions == 14 and report.matched == 14
+    assert report.held_out == live_held_out
+    assert report.messages_by_channel["sms"] == Remedy.objects.filter(action="notify").count()
+    assert report.compensation_total == sum(r.amount for r in live_done)
+    assert report.approvals_needed == Approval.objects.count()
+
+
+def test_the_sandbox_command_prints_a_report_and_changes_nothing(store, ship_slip_playbook, run_jobs, capsys):
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)
+    before = (Remedy.objects.count(), ActionRecord.objects.count())
+
+    call_command("playbook_sandbox", str(ship_slip_playbook.pk), "--since", "2026-11-17", "--until", "2026-11-19")
+
+    out = capsys.readouterr()
+    assert "exceptions of its type:   1" in out.out
+    assert "1/1" in out.err
+    assert (Remedy.objects.count(), ActionRecord.objects.count()) == before
