@@ -53,7 +53,9 @@ class ExceptionCase(models.Model):
     kind = models.CharField("exception type", max_length=40)
     state = models.CharField(max_length=12, choices=CaseState.choices, default=CaseState.OPEN)
     detected_at = models.DateTimeField()
-    facts = models.JSONField(default=dict, blank=True, help_text="What the detector saw, with the thresholds it applied.")
+    facts = models.JSONField(
+        default=dict, blank=True, help_text="What the detector saw, with the thresholds it applied."
+    )
     explanation = models.TextField(blank=True)
     playbook_version = models.ForeignKey(
         "PlaybookVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="cases"

@@ -1,0 +1,592 @@
+"""CSV backfill: orders, line items and shipments from a spreadsheet export, applied through `orders.services`.
+
+One row per line item; rows sharing `order_number` form one order, and their order-level columns must agree
+(a blank cell on a later row is fine). The file is read once, streamed, and validated whole before anything
+is written; then each order whose rows are all valid is applied in its own transaction. A bad row costs its
+own order and nothing else, and the report says which rows were not imported and why.
+
+Importing the same file again changes nothing: orders are upserted by number (or external id), line items
+by `csv:{order_number}:{sku or title}`, shipments by tracking code and the delivered event by a fixed
+dedupe key.
+
+Memory grows with the number of orders in the file (each keeps its fields once and one line item per row),
+not with the number of database rows touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Q
+
+from .carriers import carrier_slug
+from .choices import EventSource, FinancialStatus, ShipmentStatus
+from .models import Customer, LineItem, Order, Shipment, Store
+from .services import order_upsert, shipment_upsert
+from .updates import (
+    AddressData,
+    CustomerData,
+    LineItemData,
+    OrderData,
+    OrderRef,
+    ShipmentData,
+    TrackingEventData,
+)
+from .validators import normalize_phone
+
+logger = logging.getLogger(__name__)
+
+# Every column the format knows, in the order the documentation and the sample file list them.
+ORDER_COLUMNS = (
+    "order_number",
+    "external_id",
+    "placed_at",
+    "currency",
+    "total",
+    "subtotal",
+    "shipping_total",
+    "tax_total",
+    "financial_status",
+    "customer_email",
+    "customer_phone",
+    "customer_first_name",
+    "customer_last_name",
+    "ship_name",
+    "ship_line1",
+    "ship_line2",
+    "ship_city",
+    "ship_region",
+    "ship_postal_code",
+    "ship_country",
+    "promised_ship_by",
+    "promised_deliver_by",
+)
+ITEM_COLUMNS = ("sku", "title", "variant", "quantity", "unit_price", "returnable")
+SHIPMENT_COLUMNS = ("carrier", "tracking_code", "label_created_at", "delivered_at")
+COLUMNS = (*ORDER_COLUMNS, *ITEM_COLUMNS, *SHIPMENT_COLUMNS)
+# A file without one of these cannot import a single order: it is refused before any row is read.
+REQUIRED_COLUMNS = ("order_number", "placed_at", "title")
+
+DELIVERED_DEDUPE_KEY = "csv:delivered"
+MAX_AMOUNT = Decimal("9999999999.99")  # the model's 12 digits, 2 of them after the point
+MAX_QUANTITY = 2_147_483_647  # PostgreSQL integer
+
+# ISO 3166-1 alpha-2, plus XK (Kosovo), which carriers and store platforms use although ISO has not assigned it.
+_COUNTRY_CODES = """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
+BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK
+FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS
+IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM
+MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS
+PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK
+TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW"""
+COUNTRIES = frozenset(_COUNTRY_CODES.split())
+FINANCIAL_STATUSES = frozenset(FinancialStatus.values)
+YES = frozenset({"yes", "y", "true", "1"})
+NO = frozenset({"no", "n", "false", "0"})
+
+
+def _max_length(model: type, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
+# Text columns and the model field that bounds their length: a longer value would fail at save time.
+TEXT_LIMITS: dict[str, int] = {
+    "order_number": _max_length(Order, "order_number"),
+    "external_id": _max_length(Order, "external_id"),
+    "customer_email": _max_length(Customer, "email"),
+    "customer_first_name": _max_length(Customer, "first_name"),
+    "customer_last_name": _max_length(Customer, "last_name"),
+    **{
+        name: _max_length(Order, name)
+        for name in ("ship_name", "ship_line1", "ship_line2", "ship_city", "ship_region", "ship_postal_code")
+    },
+    "sku": _max_length(LineItem, "sku"),
+    "title": _max_length(LineItem, "title"),
+    "variant": _max_length(LineItem, "variant"),
+    "carrier": _max_length(Shipment, "carrier"),
+    "tracking_code": _max_length(Shipment, "tracking_code"),
+}
+ITEM_KEY_LENGTH = _max_length(LineItem, "external_id")
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (bad header, not UTF-8, not CSV). Nothing was written."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why one row was not imported. `row` is its line in the file (the header is row 1; a row whose cells
+    hold line breaks is numbered by its last line). `column` is "" when the problem is the row as a whole."""
+
+    row: int
+    order_number: str
+    column: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did. `errors` lists every row not imported (a row may have several), by row number."""
+
+    rows_read: int = 0
+    orders_created: int = 0
+    orders_updated: int = 0
+    rows_rejected: int = 0
+    orders_rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.rows_rejected == 0
+
+
+class _Invalid(Exception):
+    """A cell's value is wrong; the message completes "<column>: ..."."""
+
+
+@dataclass(slots=True)
+class _Shipment:
+    first_row: int
+    values: dict[str, tuple[object, int]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Order:
+    """An order's rows as read so far: values once (with the row that gave them), one item per row."""
+
+    number: str
+    rows: list[int] = field(default_factory=list)
+    values: dict[str, tuple[object, int]] = field(default_factory=dict)
+    items: list[LineItemData] = field(default_factory=list)
+    item_rows: dict[str, int] = field(default_factory=dict)
+    shipments: dict[str, _Shipment] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)
+
+
+def normalize_header(name: str | None) -> str:
+    return (name or "").lstrip("\ufeff").strip().lower()
+
+
+def csv_count_rows(file: TextIO) -> int:
+    """How many data rows `orders_import_csv` will read from `file` (for a progress bar's total)."""
+    rows = csv.reader(file)
+    for header in rows:
+        if header:
+            break
+    return sum(1 for row in rows if any(cell.strip() for cell in row))
+
+
+def orders_import_csv(*, store: Store, file: TextIO, progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Validate every row of `file`, then apply each valid order. `progress(n)` is told as n more rows are done.
+
+    Raises ImportFileError, before writing anything, when the header is wrong or the file is not UTF-8 CSV.
+    """
+    reader = csv.DictReader(file)
+    try:
+        reader.fieldnames = _check_header(reader.fieldnames)
+        report, orders = _read(store, reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        where = f"after line {reader.line_num}" if reader.line_num else "in the header"
+        raise ImportFileError(f"the file is not readable as UTF-8 CSV ({where}: {exc})") from exc
+    if progress and report.errors:
+        progress(len({e.row for e in report.errors}))  # rows without an order number: done already
+
+    for order in orders.values():
+        if not order.errors:
+            try:
+                with transaction.atomic():
+                    created = _apply(store, order)
+            except Exception as exc:
+                # Anything the checks above did not foresee (a constraint, a clash with an existing row)
+                # rolls back this order alone and is reported with it.
+                logger.exception("CSV import of order %s into store %s failed", order.number, store.slug)
+                order.errors.append(RowError(order.rows[0], order.number, "", f"could not be saved: {exc}"))
+            else:
+                if created:
+                    report.orders_created += 1
+                else:
+                    report.orders_updated += 1
+        if order.errors:
+            _reject(report, order)
+        if progress:
+            progress(len(order.rows))
+    report.errors.sort(key=lambda e: e.row)
+    report.rows_rejected = len({e.row for e in report.errors})
+    return report
+
+
+def _check_header(fieldnames: Iterable[str | None] | None) -> list[str]:
+    if not fieldnames:
+        raise ImportFileError("the file is empty: the first line must be the header row")
+    names = [normalize_header(name) for name in fieldnames]
+    problems = []
+    unknown = [name or f"(blank, column {i})" for i, name in enumerate(names, 1) if name not in COLUMNS]
+    if unknown:
+        problems.append(f"unknown columns: {', '.join(unknown)}")
+    duplicates = sorted({name for name in names if name and names.count(name) > 1})
+    if duplicates:
+        problems.append(f"repeated columns: {', '.join(duplicates)}")
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        problems.append(f"missing required columns: {', '.join(missing)}")
+    if problems:
+        raise ImportFileError("; ".join(problems))
+    return names
+
+
+def _read(store: Store, reader: csv.DictReader) -> tuple[ImportReport, dict[str, _Order]]:
+    """Read and validate every row, grouping them into orders. Rows without an order number are reported at once."""
+    report = ImportReport()
+    orders: dict[str, _Order] = {}
+    # External ids and tracking codes name one order each, file-wide: value -> (order number, row).
+    owners: dict[str, dict[str, tuple[str, int]]] = {"external_id": {}, "tracking_code": {}}
+    cells = _CellParser(store)
+    for row in reader:
+        extra = row.pop(None, None) or []
+        if not any((value or "").strip() for value in [*row.values(), *extra]):
+            continue  # spreadsheets often end with rows of empty cells
+        line = reader.line_num
+        report.rows_read += 1
+        raw = {name: (value or "").strip() for name, value in row.items()}
+        number = raw.get("order_number", "").lstrip("#").strip()
+        errors: list[RowError] = []
+        if extra:
+            errors.append(RowError(line, number, "", f"has {len(extra)} more cells than the header has columns"))
+        values: dict[str, object] = {}
+        for name, value in raw.items():
+            if not value:
+                continue
+            try:
+                values[name] = cells.parse(name, value, raw)
+            except _Invalid as exc:
+                errors.append(RowError(line, number, name, str(exc)))
+        if not number:
+            if "order_number" not in {e.column for e in errors}:
+                errors.append(RowError(line, "", "order_number", "is required"))
+            report.errors.extend(errors)
+            continue
+        order = orders.get(number)
+        if order is None:
+            order = orders[number] = _Order(number=number)
+        order.rows.append(line)
+        order.errors.extend(errors)
+        _merge_row(order, line, values, owners)
+    for order in orders.values():
+        _finish(order)
+    return report, orders
+
+
+def _merge_row(
+    order: _Order, line: int, values: dict[str, object], owners: dict[str, dict[str, tuple[str, int]]]
+) -> None:
+    for name, owned in owners.items():
+        if name in values:
+            owner = owned.setdefault(str(values[name]), (order.number, line))
+            if owner[0] != order.number:
+                message = f"is already the {name} of order {owner[0]} (row {owner[1]})"
+                order.errors.append(RowError(line, order.number, name, message))
+                del values[name]
+    for name in ORDER_COLUMNS[1:]:
+        if name in values:
+            _agree(order, order.values, name, values[name], line)
+
+    if "title" in values:
+        sku = str(values.get("sku", ""))
+        title = str(values["title"])
+        key = _item_key(order.number, sku or title)
+        if key in order.item_rows:
+            what = f"sku {sku}" if sku else f"title {title!r} and no sku"
+            message = f"repeats the line item of row {order.item_rows[key]} (same {what})"
+            order.errors.append(RowError(line, order.number, "sku" if sku else "title", message))
+        else:
+            order.item_rows[key] = line
+            order.items.append(
+                LineItemData(
+                    title=title,
+                    sku=sku,
+                    variant=str(values.get("variant", "")),
+                    quantity=int(values.get("quantity", 1)),
+                    unit_price=values.get("unit_price", Decimal("0.00")),
+                    external_id=key,
+                    returnable=bool(values.get("returnable", True)),
+                )
+            )
+    elif "title" not in {e.column for e in order.errors if e.row == line}:
+        order.errors.append(RowError(line, order.number, "title", "is required (each row is one line item)"))
+
+    code = values.get("tracking_code")
+    if code is None:
+        # (Unless the tracking code itself was refused: that error already covers the row.)
+        if not any(e.row == line and e.column == "tracking_code" for e in order.errors):
+            for name in ("carrier", "label_created_at", "delivered_at"):
+                if name in values:
+                    order.errors.append(RowError(line, order.number, name, "is given without a tracking_code"))
+        return
+    shipment = order.shipments.setdefault(str(code), _Shipment(first_row=line))
+    for name in ("carrier", "label_created_at", "delivered_at"):
+        if name in values:
+            _agree(order, shipment.values, name, values[name], line)
+
+
+def _agree(order: _Order, known: dict[str, tuple[object, int]], name: str, value: object, line: int) -> None:
+    """Keep the first value given for an order- or shipment-level column; a different later one is an error."""
+    if name not in known:
+        known[name] = (value, line)
+        return
+    first, first_line = known[name]
+    if first != value:
+        message = f"is {_show(value)} but row {first_line} of this order says {_show(first)}"
+        order.errors.append(RowError(line, order.number, name, message))
+
+
+def _finish(order: _Order) -> None:
+    """Checks that need every row of the order. A column already reported as invalid is not also "missing"."""
+    refused = {e.column for e in order.errors}
+    if "placed_at" not in order.values and "placed_at" not in refused:
+        order.errors.append(RowError(order.rows[0], order.number, "placed_at", "is required (on at least one row)"))
+    for code, shipment in order.shipments.items():
+        values = {name: value for name, (value, _) in shipment.values.items()}
+        for name in ("carrier", "label_created_at"):
+            if name not in values and name not in refused:
+                message = f"is required with tracking code {code}"
+                order.errors.append(RowError(shipment.first_row, order.number, name, message))
+        delivered, label = values.get("delivered_at"), values.get("label_created_at")
+        if delivered and label and delivered < label:
+            line = shipment.values["delivered_at"][1]
+            order.errors.append(RowError(line, order.number, "delivered_at", "is before label_created_at"))
+
+
+def _reject(report: ImportReport, order: _Order) -> None:
+    report.orders_rejected += 1
+    report.errors.extend(order.errors)
+    bad_rows = sorted({e.row for e in order.errors})
+    listed = ", ".join(str(r) for r in bad_rows[:5]) + (", …" if len(bad_rows) > 5 else "")
+    word = "row" if len(bad_rows) == 1 else "rows"
+    for line in order.rows:
+        if line not in bad_rows:
+            message = f"not imported: order {order.number} has errors on {word} {listed}"
+            report.errors.append(RowError(line, order.number, "", message))
+
+
+def _apply(store: Store, order: _Order) -> bool:
+    """Upsert one valid order and its shipments. Returns whether the order is new."""
+    v = {name: value for name, (value, _) in order.values.items()}
+    external_id = str(v.get("external_id", ""))
+    lookup = Q(order_number=order.number) | (Q(external_id=external_id) if external_id else Q())
+    created = not Order.objects.filter(lookup, store=store).exists()
+
+    customer = None
+    if "customer_email" in v or "customer_phone" in v:
+        customer = CustomerData(
+            email=str(v.get("customer_email", "")),
+            phone=str(v.get("customer_phone", "")),
+            first_name=v.get("customer_first_name"),
+            last_name=v.get("customer_last_name"),
+        )
+    address = None
+    if any(name.startswith("ship_") and name in v for name in ORDER_COLUMNS):
+        address = AddressData(
+            name=str(v.get("ship_name", "")),
+            line1=str(v.get("ship_line1", "")),
+            line2=str(v.get("ship_line2", "")),
+            city=str(v.get("ship_city", "")),
+            region=str(v.get("ship_region", "")),
+            postal_code=str(v.get("ship_postal_code", "")),
+            country=str(v.get("ship_country", "")),
+        )
+    saved = order_upsert(
+        store=store,
+        data=OrderData(
+            external_id=external_id,
+            order_number=order.number,
+            placed_at=v["placed_at"],
+            currency=v.get("currency"),
+            subtotal=v.get("subtotal"),
+            shipping_total=v.get("shipping_total"),
+            tax_total=v.get("tax_total"),
+            total=v.get("total"),
+            financial_status=v.get("financial_status"),
+            customer=customer,
+            shipping_address=address,
+            line_items=order.items,
+            promised_ship_by=v.get("promised_ship_by"),
+            promised_deliver_by=v.get("promised_deliver_by"),
+        ),
+    )
+    for code, shipment in order.shipments.items():
+        s = {name: value for name, (value, _) in shipment.values.items()}
+        events = []
+        if "delivered_at" in s:
+            events.append(
+                TrackingEventData(
+                    status=ShipmentStatus.DELIVERED,
+                    occurred_at=s["delivered_at"],
+                    dedupe_key=DELIVERED_DEDUPE_KEY,
+                    message="Delivered",
+                )
+            )
+        shipment_upsert(
+            store=store,
+            data=ShipmentData(
+                tracking_code=code,
+                carrier=str(s["carrier"]),
+                order=OrderRef(external_id=saved.external_id, order_number=saved.order_number),
+                label_created_at=s["label_created_at"],
+                events=events,
+            ),
+            source=EventSource.CSV,
+        )
+    return created
+
+
+def _item_key(number: str, name: str) -> str:
+    key = f"csv:{number}:{name}"
+    if len(key) <= ITEM_KEY_LENGTH:
+        return key
+    # Too long for the column: a digest of the same text is just as stable from one import to the next.
+    return "csv:" + hashlib.sha256(key.encode()).hexdigest()[: ITEM_KEY_LENGTH - 4]
+
+
+def _show(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+class _CellParser:
+    """Turns one cell into its typed value, or raises _Invalid with a message for the report.
+
+    Results are memoised: order-level cells repeat on every row of an order, and phone and email checks
+    are slow enough to dominate a large file otherwise.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.zone = ZoneInfo(store.timezone)
+        self.parsers: dict[str, Callable[[str, str], object]] = {
+            "placed_at": self.moment,
+            "promised_ship_by": self.moment,
+            "promised_deliver_by": self.moment,
+            "label_created_at": self.moment,
+            "delivered_at": self.moment,
+            "total": self.amount,
+            "subtotal": self.amount,
+            "shipping_total": self.amount,
+            "tax_total": self.amount,
+            "unit_price": self.amount,
+            "currency": self.currency,
+            "financial_status": self.financial_status,
+            "customer_email": self.email,
+            "customer_phone": self.phone,
+            "ship_country": self.country,
+            "quantity": self.quantity,
+            "returnable": self.yes_no,
+            "carrier": self.carrier,
+        }
+        self._cached = functools.lru_cache(maxsize=50_000)(self._parse)
+
+    def parse(self, name: str, value: str, row: dict[str, str]) -> object:
+        # Only a phone number's meaning depends on another cell (its country); the rest share cache entries.
+        country = row.get("ship_country", "").upper() if name == "customer_phone" else ""
+        return self._cached(name, value, country)
+
+    def _parse(self, name: str, value: str, country: str) -> object:
+        limit = TEXT_LIMITS.get(name)
+        if limit and len(value) > limit:
+            raise _Invalid(f"is longer than {limit} characters")
+        parser = self.parsers.get(name)
+        return parser(value, country) if parser else value
+
+    def moment(self, value: str, country: str) -> datetime:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise _Invalid(
+                f"{_quote(value)} is not an ISO-8601 date or date-time (e.g. 2026-03-01 or 2026-03-01T14:30:00Z)"
+            ) from None
+        # No offset (or a bare date, read as midnight) means the store's own clock.
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.zone)
+
+    def amount(self, value: str, country: str) -> Decimal:
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite():
+            raise _Invalid(f"{_quote(value)} is not a decimal amount (e.g. 59.90)")
+        if amount < 0:
+            raise _Invalid(f"{_quote(value)} is negative")
+        if amount.as_tuple().exponent < -2:
+            raise _Invalid(f"{_quote(value)} has more than 2 decimal places")
+        if amount > MAX_AMOUNT:
+            raise _Invalid(f"{_quote(value)} is too large")
+        return amount.quantize(Decimal("0.01"))
+
+    def currency(self, value: str, country: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{3}", value):
+            raise _Invalid(f"{_quote(value)} is not a 3-letter ISO 4217 currency code (e.g. USD)")
+        return value.upper()
+
+    def financial_status(self, value: str, country: str) -> str:
+        status = value.lower()
+        if status not in FINANCIAL_STATUSES:
+            raise _Invalid(f"{_quote(value)} is not one of {', '.join(FinancialStatus.values)}")
+        return status
+
+    def email(self, value: str, country: str) -> str:
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise _Invalid(f"{_quote(value)} is not an email address") from None
+        return value.lower()
+
+    def phone(self, value: str, country: str) -> str:
+        # A national number is read as from the shipping country, then the store's: as customer_upsert does.
+        phone = normalize_phone(value, country if country in COUNTRIES else None)
+        phone = phone or normalize_phone(value, self.store.country)
+        if not phone:
+            raise _Invalid(f"{_quote(value)} is not a valid phone number (use E.164, e.g. +14155550123)")
+        return phone
+
+    def country(self, value: str, country: str) -> str:
+        if value.upper() not in COUNTRIES:
+            raise _Invalid(f"{_quote(value)} is not an ISO 3166 two-letter country code (e.g. US, GB)")
+        return value.upper()
+
+    def quantity(self, value: str, country: str) -> int:
+        if not re.fullmatch(r"[+-]?\d+", value):
+            raise _Invalid(f"{_quote(value)} is not a whole number")
+        quantity = int(value)
+        if quantity < 1:
+            raise _Invalid(f"must be at least 1 (is {quantity})")
+        if quantity > MAX_QUANTITY:
+            raise _Invalid(f"{_quote(value)} is too large")
+        return quantity
+
+    def yes_no(self, value: str, country: str) -> bool:
+        if value.lower() in YES:
+            return True
+        if value.lower() in NO:
+            return False
+        raise _Invalid(f"{_quote(value)} is not yes or no")
+
+    def carrier(self, value: str, country: str) -> str:
+        slug = carrier_slug(value)
+        if not slug:
+            raise _Invalid(f"{_quote(value)} is not a carrier name")
+        return slug
+
+
+def _quote(value: str) -> str:
+    return f'"{value[:40]}…"' if len(value) > 40 else f'"{value}"'
