@@ -150,6 +150,8 @@ DEFAULT_STORE_SLUG = env("DEFAULT_STORE_SLUG", default="")
 COMMERCE_PROVIDER = env("COMMERCE_PROVIDER", default="playbooks.providers.LocalProvider")
 # Jobs told which shipments/orders changed whenever facts arrive (event-driven detection).
 FACT_LISTENERS = ["playbooks.jobs.facts_changed_job"]
+# Sections the apps above add to GET /api/v1/orders/{number}/ (each: order -> dict of keys).
+ORDER_DETAIL_SECTIONS = ["playbooks.api.order_sections"]
 # How often the periodic detector sweeps run (seconds).
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=300)
 # Hours an approval may wait before it escalates.

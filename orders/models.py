@@ -162,6 +162,9 @@ class Order(models.Model):
             models.Index(fields=["payment_reference"], name="order_payment_ref"),
             # Late-to-ship sweep: unfulfilled orders past their promise.
             models.Index(fields=["fulfillment_status", "promised_ship_by"], name="order_fulfil_promise"),
+            # Failed-payment and address-problem detectors: only the few rows in trouble are indexed.
+            models.Index(fields=["store"], condition=Q(financial_status="failed"), name="order_payment_failed"),
+            models.Index(fields=["store"], condition=Q(address_verification="failed"), name="order_address_failed"),
         ]
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils.module_loading import import_string
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
@@ -22,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders.choices import EventSource
+from orders.facts import facts_announce
 from orders.models import Order, Shipment, Store
 from orders.services import (
     NotReady,
@@ -158,7 +160,7 @@ class OrderListView(StoreAPIView, generics.ListAPIView):
 )
 class OrderDetailView(StoreAPIView):
     def get(self, request: Request, order_number: str) -> Response:
-        return Response(OrderDetailSerializer(self.order_detail(order_number)).data)
+        return Response(order_detail_data(self.order_detail(order_number)))
 
     def put(self, request: Request, order_number: str) -> Response:
         return upsert_order(self, request.data, order_number=order_number)
@@ -181,10 +183,20 @@ def upsert_order(view: StoreAPIView, body: object, order_number: str | None = No
         # A concurrent request created the same order first: what we have is now an update of it.
         created = False
         order = order_upsert(store=view.store, data=data)
+    facts_announce(order_ids=[order.pk])
     return Response(
-        OrderDetailSerializer(view.order_detail(order.order_number)).data,
+        order_detail_data(view.order_detail(order.order_number)),
         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
     )
+
+
+def order_detail_data(order: Order) -> dict:
+    """The order as the sidebar shows it, plus what the apps above add (exceptions, remedies, audit…)
+    through settings.ORDER_DETAIL_SECTIONS, so this app need not know them."""
+    data = OrderDetailSerializer(order).data
+    for path in settings.ORDER_DETAIL_SECTIONS:
+        data.update(import_string(path)(order))
+    return data
 
 
 class ShipmentView(StoreAPIView):
@@ -206,6 +218,7 @@ class ShipmentView(StoreAPIView):
             change = upsert_shipment(self.store, serializer.to_data())
         except NotReady as exc:  # the order went away between validation and the write
             raise serializers.ValidationError({"order_number": ["No such order."]}) from exc
+        facts_announce(shipment_ids=[change.shipment_id])
         return Response(
             self.shipment_result(change.shipment_id),
             status=status.HTTP_201_CREATED if change.created else status.HTTP_200_OK,
@@ -237,6 +250,7 @@ def record_events(store: Store, batch: EventBatch) -> int:
             new += shipment_record_events(
                 shipment=shipment, events=batch.by_shipment[shipment.pk], source=EventSource.API
             )
+        facts_announce(shipment_ids=batch.by_shipment)
     return new
 
 
@@ -298,6 +312,11 @@ class TicketView(StoreAPIView):
         serializer = TicketInputSerializer(data=request.data, context=self.context())
         serializer.is_valid(raise_exception=True)
         ticket, created = ticket_create(store=self.store, data=serializer.to_data())
+        if created and ticket.order_id:
+            # A contact can be news for detectors (a "not received" claim on a delivered parcel).
+            facts_announce(
+                order_ids=[ticket.order_id], shipment_ids=ticket.order.shipments.values_list("pk", flat=True)
+            )
         return Response(
             TicketResultSerializer(ticket).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

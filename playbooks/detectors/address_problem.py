@@ -41,7 +41,10 @@ class AddressProblemDetector(Detector):
     subject = "order"
     params = {
         "flag_unverified_at_fulfillment": Param(
-            bool, True, "Also flag orders that were fulfilled while their address was never verified."
+            # Off by default: Shopify and CSV orders never carry a verification result.
+            bool,
+            False,
+            "Also flag orders that were fulfilled while their address was never verified.",
         ),
     }
 

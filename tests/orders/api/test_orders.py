@@ -523,6 +523,12 @@ def test_it_shows_everything_about_an_order(api, store):
         "tickets",
         "created_at",
         "updated_at",
+        # added by the playbooks app (settings.ORDER_DETAIL_SECTIONS)
+        "open_exceptions",
+        "exceptions",
+        "remedies",
+        "pending_approvals",
+        "audit",
     }
     assert {k: body[k] for k in ("order_number", "placed_at", "subtotal", "total", "financial_status")} == {
         "order_number": "1001",
@@ -605,8 +611,9 @@ def test_it_shows_an_order_in_a_constant_number_of_queries(api, store, shipments
         TrackingEventFactory.create_batch(4, shipment=shipment)
     api.get(f"{ORDERS}1001/")  # the token's last_used_at is written on first use
 
-    # token, order + customer, line items, shipments, events, tickets
-    with django_assert_max_num_queries(6):
+    # token, order + customer, line items, shipments, events, tickets;
+    # then the playbooks sections: exceptions, remedies, approvals, audit
+    with django_assert_max_num_queries(10):
         response = api.get(f"{ORDERS}1001/")
 
     assert len(response.json()["shipments"]) == shipments
