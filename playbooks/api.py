@@ -40,7 +40,7 @@ def order_sections(order: Order) -> dict[str, Any]:
                 "amount": str(a.remedy.amount),
                 "exceeded": a.exceeded,
                 "due_at": a.due_at,
-            }  # fmt: skip
+            }
             for a in approvals.select_related("remedy")
         ],
         "audit": [

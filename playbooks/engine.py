@@ -53,8 +53,14 @@ def _live_cases(kind: str) -> QuerySet:
 
 
 def sweep_candidates(detector: Detector, now: datetime, params: dict[str, Any]) -> QuerySet:
-    """Subjects matching the detector that have no live case of its type: one indexed query."""
-    live = _live_cases(detector.kind)
+    """Subjects matching the detector that have no live case of its type: one indexed query.
+
+    Informational cases (post-delivery care, milestones) resolve once acted on while their condition
+    still holds, so for them any earlier case counts: they happen once per subject, ever.
+    """
+    live = (
+        ExceptionCase.objects.filter(kind=detector.kind) if detector.resolves_when_acted else _live_cases(detector.kind)
+    )
     if detector.subject == "shipment":
         live = live.filter(shipment=OuterRef("pk"))
     else:

@@ -367,3 +367,18 @@ def test_the_sandbox_command_prints_a_report_and_changes_nothing(store, ship_sli
     assert "exceptions of its type:   1" in out.out
     assert "1/1" in out.err
     assert (Remedy.objects.count(), ActionRecord.objects.count()) == before
+
+
+def test_informational_cases_happen_once_per_subject_even_after_they_resolve(store, run_jobs):
+    playbook = PlaybookFactory(trigger="post_delivery", holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, action="survey", params={})
+    shipment = ShipmentFactory(order=OrderFactory(store=store), status=ShipmentStatus.DELIVERED,
+                               delivered_at=NOW - dt.timedelta(days=3))  # fmt: skip
+
+    sweep_and_act(run_jobs, "post_delivery")
+    case = ExceptionCase.objects.get(shipment=shipment)
+    assert case.state == CaseState.RESOLVED
+    run = sweep_and_act(run_jobs, "post_delivery")
+
+    assert (run.candidates, ExceptionCase.objects.count()) == (0, 1)
+    assert ActionRecord.objects.filter(operation="notify").count() == 1
