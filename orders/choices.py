@@ -96,3 +96,32 @@ class DeliveryState(models.TextChoices):
     DUPLICATE = "duplicate", "Duplicate"
     IGNORED = "ignored", "Ignored"
     FAILED = "failed", "Failed"
+
+
+class ReturnState(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    LABEL_ISSUED = "label_issued", "Label issued"
+    IN_TRANSIT = "in_transit", "On its way back"
+    RECEIVED = "received", "Received"
+    REFUNDED = "refunded", "Refunded"
+    EXCHANGED = "exchanged", "Exchanged"
+    REJECTED = "rejected", "Rejected"
+
+
+# A return in one of these states has not reached the warehouse yet.
+RETURN_OPEN_STATES = [ReturnState.REQUESTED, ReturnState.LABEL_ISSUED, ReturnState.IN_TRANSIT]
+
+
+class ReturnResolution(models.TextChoices):
+    REFUND = "refund", "Refund to the original payment"
+    STORE_CREDIT = "store_credit", "Store credit"
+    EXCHANGE = "exchange", "Exchange for another variant"
+
+
+class ReturnReason(models.TextChoices):
+    DAMAGED = "damaged", "Arrived damaged"
+    WRONG_ITEM = "wrong_item", "Wrong item"
+    DOES_NOT_FIT = "does_not_fit", "Does not fit"
+    NOT_AS_DESCRIBED = "not_as_described", "Not as described"
+    CHANGED_MIND = "changed_mind", "Changed my mind"
+    OTHER = "other", "Other"

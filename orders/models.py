@@ -19,6 +19,9 @@ from .choices import (
     EventSource,
     FinancialStatus,
     FulfillmentStatus,
+    ReturnReason,
+    ReturnResolution,
+    ReturnState,
     ShipmentStatus,
     TicketChannel,
     TicketReason,
@@ -159,6 +162,7 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["order_number"], name="order_number"),
             models.Index(fields=["store", "placed_at"], name="order_store_placed"),
+            models.Index(fields=["placed_at"], condition=Q(financial_status="paid"), name="order_paid_placed"),
             models.Index(fields=["payment_reference"], name="order_payment_ref"),
             # Late-to-ship sweep: unfulfilled orders past their promise.
             models.Index(fields=["fulfillment_status", "promised_ship_by"], name="order_fulfil_promise"),
@@ -238,6 +242,10 @@ class Shipment(models.Model):
             # Sweeps: per store, by status, oldest last scan first.
             models.Index(fields=["store", "status", "last_scan_at"], name="shipment_store_status_scan"),
             models.Index(fields=["status", "label_created_at"], name="shipment_status_label"),
+            # Milestones: recent first scans, recent status changes, recent deliveries.
+            models.Index(fields=["first_scan_at"], name="shipment_first_scan"),
+            models.Index(fields=["status", "last_event_at"], name="shipment_status_event"),
+            models.Index(fields=["status", "delivered_at"], name="shipment_status_delivered"),
         ]
 
     def __str__(self) -> str:
@@ -370,3 +378,41 @@ class ApiToken(models.Model):
         key = token.assign_new_key()
         token.save()
         return token, key
+
+
+class ReturnRequest(models.Model):
+    """A customer's return or exchange of some of an order's items."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="returns")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="returns")
+    number = models.CharField(max_length=32, help_text="The return's reference, e.g. R1001-1.")
+    state = models.CharField(max_length=14, choices=ReturnState.choices, default=ReturnState.REQUESTED)
+    resolution = models.CharField(max_length=14, choices=ReturnResolution.choices)
+    return_carrier = models.CharField(max_length=40, blank=True)
+    return_tracking_code = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["store", "number"], name="return_unique_number")]
+        indexes = [models.Index(fields=["resolution", "state"], name="return_resolution_state")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ReturnItem(models.Model):
+    return_request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="items")
+    line_item = models.ForeignKey(LineItem, on_delete=models.CASCADE, related_name="return_items")
+    quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    reason = models.CharField(max_length=20, choices=ReturnReason.choices)
+    exchange_variant = models.CharField(max_length=255, blank=True, help_text="The variant wanted instead.")
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.line_item.title}"

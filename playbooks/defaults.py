@@ -90,6 +90,32 @@ DEFAULT_PLAYBOOKS: list[dict] = [
         ],
     },
     {
+        "name": "Returns in transit: ship the exchange now",
+        "trigger": "return_exchange",
+        "holdout_percent": 0,
+        "steps": [("ship_exchange", {"shipping": "Standard"}), ("notify", {"template": "exchange_on_the_way"})],
+    },
+    {
+        "name": "Milestone: order confirmed",
+        "trigger": "milestone_confirmed",
+        "steps": [("notify", {"template": "order_confirmed", "channel": "email"})],
+    },
+    {
+        "name": "Milestone: shipped",
+        "trigger": "milestone_shipped",
+        "steps": [("notify", {"template": "shipped"})],
+    },
+    {
+        "name": "Milestone: out for delivery",
+        "trigger": "milestone_out_for_delivery",
+        "steps": [("notify", {"template": "out_for_delivery", "channel": "sms"})],
+    },
+    {
+        "name": "Milestone: delivered",
+        "trigger": "milestone_delivered",
+        "steps": [("notify", {"template": "delivered"})],
+    },
+    {
         "name": "Post-delivery care",
         "trigger": "post_delivery",
         "holdout_percent": 0,
@@ -105,6 +131,7 @@ DEFAULT_CAPS: dict[str, tuple[str, str, str, str]] = {
     "refund_shipping": ("15.00", "30.00", "300.00", "2.00"),
     "refund": ("25.00", "50.00", "500.00", "1.50"),
     "reship": ("60.00", "120.00", "1000.00", "2.00"),
+    "ship_exchange": ("150.00", "300.00", "2000.00", "2.00"),
 }
 DEFAULT_HOLDOUT_PERCENT = 10
 

@@ -16,6 +16,8 @@ from orders.models import (
     InboundDelivery,
     LineItem,
     Order,
+    ReturnItem,
+    ReturnRequest,
     Shipment,
     Store,
     Ticket,
@@ -157,6 +159,26 @@ class ApiTokenFactory(factory.django.DjangoModelFactory):
     name = "Warehouse WMS"
     key_prefix = factory.Sequence(lambda n: f"cxh_{n:06d}")
     key_hash = factory.Sequence(lambda n: f"{n:064x}")
+
+
+class ReturnRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReturnRequest
+
+    order = factory.SubFactory(OrderFactory)
+    store = factory.SelfAttribute("order.store")
+    number = factory.Sequence(lambda n: f"R{n}")
+    resolution = "exchange"
+
+
+class ReturnItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReturnItem
+
+    return_request = factory.SubFactory(ReturnRequestFactory)
+    line_item = factory.SubFactory(LineItemFactory, order=factory.SelfAttribute("..return_request.order"))
+    reason = "does_not_fit"
+    exchange_variant = "L / Blue"
 
 
 # --- playbooks ---------------------------------------------------------------------------------------------------

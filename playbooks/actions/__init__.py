@@ -18,6 +18,7 @@ ACTIONS_PATHS: dict[str, str] = {
     "helpdesk_note": "playbooks.actions.helpdesk_note.HelpdeskNoteAction",
     "escalate": "playbooks.actions.escalate.EscalateAction",
     "survey": "playbooks.actions.survey.SurveyAction",
+    "ship_exchange": "playbooks.actions.ship_exchange.ShipExchangeAction",
 }
 
 

@@ -16,6 +16,12 @@ DETECTORS_PATHS: dict[str, str] = {
     "failed_payment": "playbooks.detectors.failed_payment.FailedPaymentDetector",
     "carrier_disruption": "playbooks.detectors.carrier_disruption.CarrierDisruptionDetector",
     "post_delivery": "playbooks.detectors.post_delivery.PostDeliveryDetector",
+    "return_exchange": "playbooks.detectors.return_exchange.ReturnExchangeDetector",
+    # Milestones: no problem at all, just what customers expect to hear.
+    "milestone_confirmed": "playbooks.detectors.milestones.OrderConfirmedMilestone",
+    "milestone_shipped": "playbooks.detectors.milestones.ShippedMilestone",
+    "milestone_out_for_delivery": "playbooks.detectors.milestones.OutForDeliveryMilestone",
+    "milestone_delivered": "playbooks.detectors.milestones.DeliveredMilestone",
 }
 
 

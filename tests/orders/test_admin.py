@@ -20,6 +20,7 @@ from tests.factories import (
     LineItemFactory,
     PlaybookStepFactory,
     PlaybookVersionFactory,
+    ReturnItemFactory,
     ShipmentFactory,
     StoreFactory,
     SweepRunFactory,
@@ -45,6 +46,7 @@ def order_with_everything():
     ActionRecordFactory(remedy=approval.remedy)
     PlaybookStepFactory()
     PlaybookVersionFactory()
+    ReturnItemFactory(return_request__order=shipment.order)
     for factory in (DetectorConfigFactory, CompensationCapFactory, AgentProfileFactory, SweepRunFactory):
         factory()
     return shipment.order

@@ -19,6 +19,7 @@ from tests.factories import (
     LineItemFactory,
     OrderFactory,
     RemedyFactory,
+    ReturnItemFactory,
     ShipmentFactory,
     StoreFactory,
 )
@@ -49,6 +50,8 @@ def order():
 
 @pytest.fixture
 def case(order):
+    # An open exchange on the order, so ship_exchange has something to send.
+    ReturnItemFactory(return_request__order=order, line_item=order.line_items.first(), exchange_variant="L")
     return ExceptionCaseFactory(shipment=ShipmentFactory(order=order), explanation=EXPLANATION)
 
 

@@ -29,7 +29,7 @@ from playbooks.detectors.address_problem import ADDRESS_DETAILS
 from playbooks.detectors.base import Detector
 from playbooks.detectors.transit_stall import business_days_before, business_days_between
 from playbooks.params import resolve_params
-from tests.factories import OrderFactory, ShipmentFactory, TicketFactory
+from tests.factories import OrderFactory, ReturnItemFactory, ShipmentFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -96,6 +96,13 @@ BUILDERS: dict[str, Callable[[], Model]] = {
     "failed_payment": lambda: OrderFactory(financial_status=FinancialStatus.FAILED),
     "carrier_disruption": lambda: ShipmentFactory(status=S.EXCEPTION),
     "post_delivery": lambda: delivered(timedelta(days=3)),
+    "return_exchange": lambda: ReturnItemFactory().return_request.order,
+    "milestone_confirmed": lambda: OrderFactory(placed_at=NOW - timedelta(hours=2)),
+    "milestone_shipped": lambda: ShipmentFactory(status=S.IN_TRANSIT, first_scan_at=NOW - timedelta(hours=3)),
+    "milestone_out_for_delivery": lambda: ShipmentFactory(
+        status=S.OUT_FOR_DELIVERY, last_event_at=NOW - timedelta(hours=2)
+    ),
+    "milestone_delivered": lambda: delivered(timedelta(hours=3)),
 }
 SUBJECT_MODELS = {"shipment": Shipment, "order": Order}
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from orders.models import Order
 
 DEMO_USER = "admin"
+DEMO_AGENT = "agent"
 DEMO_PASSWORD = "cxhub-demo"  # printed on start; the demo listens on loopback only
 
 
@@ -57,7 +59,10 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
             if not Order.objects.exists():
                 call_command("seed_demo", orders=orders, stdout=self.stdout, stderr=self.stderr)
-            self.ensure_demo_admin()
+                call_command("seed_playbooks", stdout=self.stdout)
+                self.stdout.write("Running the detectors over the demo data…")
+                call_command("run_sweeps", stdout=self.stdout)
+            self.ensure_demo_users()
             if no_serve:
                 return
             manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
@@ -88,13 +93,27 @@ class Command(BaseCommand):
             time.sleep(0.05)
         return {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
 
-    def ensure_demo_admin(self) -> None:
+    def ensure_demo_users(self) -> None:
+        """A superuser, and an agent who may approve remedies up to 100 in their store's currency."""
         from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Permission
 
-        user, _ = get_user_model().objects.get_or_create(username=DEMO_USER, defaults={"email": "admin@localhost"})
-        user.is_staff = user.is_superuser = True
-        user.set_password(DEMO_PASSWORD)
-        user.save()
+        from playbooks.models import AgentProfile
+
+        users = get_user_model().objects
+        admin, _ = users.get_or_create(username=DEMO_USER, defaults={"email": "admin@localhost"})
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(DEMO_PASSWORD)
+        admin.save()
+        agent, _ = users.get_or_create(username=DEMO_AGENT, defaults={"email": "agent@localhost"})
+        agent.is_staff = True
+        agent.set_password(DEMO_PASSWORD)
+        agent.save()
+        codenames = ["decide_approval", "view_approval", "change_approval", "view_exceptioncase",
+                     "change_exceptioncase", "view_order", "view_shipment", "view_customer", "view_remedy",
+                     "view_auditevent", "view_trackingevent", "view_ticket"]  # fmt: skip
+        agent.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+        AgentProfile.objects.update_or_create(user=agent, defaults={"approval_limit": Decimal("100.00")})
 
     def start(self, command: list[str], env: dict[str, str], quiet: bool = False) -> None:
         # A new process group per child, so Ctrl-C reaches them only through us, in order.
@@ -109,6 +128,10 @@ class Command(BaseCommand):
             "",
             "CX hub demo is running. Ctrl-C stops everything.",
             f"  Admin (control tower):  {base}/admin/   login {DEMO_USER} / {DEMO_PASSWORD}",
+            f"  Approval queue:         {base}/admin/playbooks/approval/?pending=yes   "
+            f"agent login {DEMO_AGENT} / {DEMO_PASSWORD} (may approve up to 100)",
+            f"  Open exceptions:        {base}/admin/playbooks/exceptioncase/?state__exact=acting",
+            f"  API docs:               {base}/api/docs/",
             f"  Health:                 {base}/healthz",
         ]
         if order:

@@ -1,0 +1,60 @@
+"""Return started with an exchange chosen: the customer wants another variant.
+
+Waiting for the return to reach the warehouse before shipping the exchange makes the customer wait a
+week or more with nothing. Stores that trust their customers ship the exchange at once ("replacement on
+the way"); the playbook does that, within the caps the store sets for it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from orders.choices import RETURN_OPEN_STATES, ReturnResolution
+from orders.models import Order, ReturnRequest
+from playbooks.detectors.base import Detector
+
+
+def open_exchanges() -> QuerySet[ReturnRequest]:
+    return ReturnRequest.objects.filter(resolution=ReturnResolution.EXCHANGE, state__in=RETURN_OPEN_STATES)
+
+
+class ReturnExchangeDetector(Detector):
+    kind = "return_exchange"
+    label = "Return started with an exchange chosen"
+    subject = "order"
+    time_based = False
+    # Once the exchange has shipped, the case is done even though the return is still on its way back.
+    resolves_when_acted = True
+    resolves_when_cleared = False
+    params: dict = {}
+
+    def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Order]:
+        # Served by the (resolution, state) index on returns.
+        return Order.objects.filter(cancelled_at__isnull=True).filter(
+            Exists(open_exchanges().filter(order=OuterRef("pk")))
+        )
+
+    def facts(self, subject: Order, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
+        request = open_exchanges().filter(order=subject).prefetch_related("items__line_item").first()
+        return {
+            "return": request.number,
+            "state": request.state,
+            "items": [
+                {
+                    "sku": i.line_item.sku,
+                    "title": i.line_item.title,
+                    "from": i.line_item.variant,
+                    "to": i.exchange_variant,
+                    "quantity": i.quantity,
+                    "reason": i.reason,
+                }
+                for i in request.items.all()
+            ],
+        }
+
+    def explain(self, subject: Order, now: datetime, params: dict[str, Any]) -> str:
+        request = open_exchanges().filter(order=subject).first()
+        return f"Return {request.number} asks for an exchange; the return has not reached the warehouse yet."
