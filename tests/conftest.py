@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import django_rq
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from rq import SimpleWorker
 
@@ -17,6 +18,13 @@ def _clean_redis() -> Iterator[None]:
     """Each test starts with empty queues."""
     django_rq.get_connection("default").flushdb()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_content_types() -> None:
+    """Transactional tests flush the database, which recreates content types under new ids: drop
+    Django's in-process cache of them so the admin's log entries point at rows that exist."""
+    ContentType.objects.clear_cache()
 
 
 def _run_pending_on_commit() -> None:
