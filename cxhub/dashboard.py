@@ -18,7 +18,7 @@ class Overview:
     orders_30d: int
     tickets_30d: int
     wismo_30d: int
-    shipments_by_status: list[tuple[str, str, int]]
+    shipments_by_status: list[tuple[str, str, int, int]]  # value, label, count, % of the largest
     not_scanned: int
     moving: int
 
@@ -38,12 +38,13 @@ def overview() -> Overview:
         total=Count("id"), wismo=Count("id", filter=Q(reason=TicketReason.WISMO))
     )
     by_status = dict(Shipment.objects.values_list("status").annotate(n=Count("id")).order_by())
+    largest = max(by_status.values(), default=0) or 1
     return Overview(
         orders_30d=Order.objects.filter(placed_at__gte=since).count(),
         tickets_30d=tickets["total"],
         wismo_30d=tickets["wismo"],
         shipments_by_status=[
-            (status.value, status.label, by_status[status.value])
+            (status.value, status.label, by_status[status.value], round(100 * by_status[status.value] / largest))
             for status in ShipmentStatus
             if by_status.get(status.value)
         ],

@@ -291,11 +291,51 @@ class AgeFilter(admin.SimpleListFilter):
         return queryset.filter(detected_at__lt=timezone.now() - timedelta(days=days)) if days else queryset
 
 
+class CategoryFilter(admin.SimpleListFilter):
+    """Problems by default: milestones are good news, not work for agents."""
+
+    title = "category"
+    parameter_name = "category"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("problems", "Problems"), ("milestones", "Milestones and care"), ("all", "All")]
+
+    def value(self) -> str:
+        return super().value() or "problems"
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        informational = [d.kind for d in DETECTORS.all() if d.resolves_when_acted]
+        if self.value() == "problems":
+            return queryset.exclude(kind__in=informational)
+        if self.value() == "milestones":
+            return queryset.filter(kind__in=informational)
+        return queryset
+
+
+class TypeFilter(admin.SimpleListFilter):
+    title = "exception type"
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return detector_choices()
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(ExceptionCase)
 class ExceptionCaseAdmin(ReadOnlyAdmin):
     list_display = ("detected_at", "type_label", "state", "order_link", "shipment", "store", "carrier", "age",
                     "is_holdout")  # fmt: skip
-    list_filter = ("state", "kind", "store", "is_holdout", "shipment__carrier", AgeFilter)
+    list_filter = (CategoryFilter, "state", TypeFilter, "store", "is_holdout", "shipment__carrier", AgeFilter)
     search_fields = ("=order__order_number", "=shipment__tracking_code", "order__customer__email")
     list_select_related = ("order", "shipment", "store")
     date_hierarchy = "detected_at"
@@ -357,9 +397,14 @@ class RemedyAdmin(ReadOnlyAdmin):
 
 class ApprovalForm(forms.ModelForm):
     DECISIONS = [("approve", "Approve"), ("reject", "Reject")]
-    choice = forms.ChoiceField(label="Decision", choices=DECISIONS, widget=forms.RadioSelect)
-    amount = forms.DecimalField(required=False, min_value=Decimal("0.01"), decimal_places=2,
-                                help_text="Leave blank to approve the proposed amount; or approve less.")  # fmt: skip
+    choice = forms.ChoiceField(label="Your decision", choices=DECISIONS, widget=forms.RadioSelect)
+    amount = forms.DecimalField(
+        label="Approve this amount",
+        required=False,
+        min_value=Decimal("0.01"),
+        decimal_places=2,
+        help_text="Leave blank to approve the proposed amount; or approve less.",
+    )
     why = forms.CharField(label="Reason", required=False, widget=forms.Textarea(attrs={"rows": 2}),
                           help_text="Required to reject. Goes in the audit trail.")  # fmt: skip
 
@@ -392,12 +437,12 @@ class ApprovalAdmin(admin.ModelAdmin):
     amount and the cap it exceeds."""
 
     form = ApprovalForm
-    list_display = ("due_in", "order_link", "exception", "remedy_action", "amount", "exceeded_caps", "decision",
-                    "decided_by")  # fmt: skip
+    list_display = ("due_in", "order_link", "exception", "remedy_action", "proposed_amount", "exceeded_caps",
+                    "decision", "decided_by")  # fmt: skip
     list_filter = (PendingFilter, "decision", "remedy__action", "remedy__case__store")
     list_select_related = ("remedy__case__order", "decided_by")
     ordering = ("decision", "due_at")
-    readonly_fields = ("order_link", "exception", "facts", "remedy_action", "amount", "cap_arithmetic",
+    readonly_fields = ("order_link", "exception", "facts", "remedy_action", "proposed_amount", "cap_arithmetic",
                        "exceeded_caps", "requested_at", "due_in", "decision", "decided_by", "decided_at",
                        "approved_amount", "reason")  # fmt: skip
 
@@ -452,8 +497,8 @@ class ApprovalAdmin(admin.ModelAdmin):
         remedy = approval.remedy
         return ACTIONS[remedy.action].label if remedy.action in ACTIONS else remedy.action
 
-    @admin.display(description="Amount")
-    def amount(self, approval: Approval) -> str:
+    @admin.display(description="Proposed amount")
+    def proposed_amount(self, approval: Approval) -> str:
         return f"{approval.remedy.amount} {approval.remedy.currency}"
 
     @admin.display(description="Above")

@@ -382,3 +382,20 @@ def test_informational_cases_happen_once_per_subject_even_after_they_resolve(sto
 
     assert (run.candidates, ExceptionCase.objects.count()) == (0, 1)
     assert ActionRecord.objects.filter(operation="notify").count() == 1
+
+
+def test_the_exception_list_shows_problems_by_default_and_milestones_on_request(admin_client, store):
+    from django.urls import reverse
+
+    from tests.factories import ExceptionCaseFactory
+
+    ExceptionCaseFactory(kind="no_first_scan", explanation="A real problem")
+    ExceptionCaseFactory(kind="milestone_delivered", explanation="Good news")
+    url = reverse("admin:playbooks_exceptioncase_changelist")
+
+    def kinds(query: str = "") -> list[str]:
+        return [case.kind for case in admin_client.get(url + query).context["cl"].result_list]
+
+    assert kinds() == ["no_first_scan"]
+    assert kinds("?category=milestones") == ["milestone_delivered"]
+    assert sorted(kinds("?category=all")) == ["milestone_delivered", "no_first_scan"]
