@@ -117,6 +117,16 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="CX hub <cx@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Notifications ----------------------------------------------------------------------------------------
+# SMS through Twilio: a Messaging Service SID or a From number. TWILIO_API_BASE_URL points the official SDK
+# at a Twilio-compatible API (tests use a loopback fake).
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
+
 # --- Security -----------------------------------------------------------------------------------------------
 # Secure by default once DEBUG is off; a TLS-terminating proxy sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
