@@ -214,6 +214,10 @@ class PlaybookAdmin(admin.ModelAdmin):
             "title": f"Sandbox: {playbook.name}",
             "form": form,
             "report": report,
+            # Plain dicts: a template's `.items` on a Counter would look up the key "items".
+            "messages_by_channel": dict(report.messages_by_channel) if report else {},
+            "compensation_by_action": dict(report.compensation_by_action) if report else {},
+            "approvals_by_cap": dict(report.approvals_by_cap) if report else {},
             "bars": _bars(report.actions) if report else [],
         }
         return TemplateResponse(request, "admin/playbooks/playbook/sandbox.html", context)

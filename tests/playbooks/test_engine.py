@@ -399,3 +399,43 @@ def test_the_exception_list_shows_problems_by_default_and_milestones_on_request(
     assert kinds() == ["no_first_scan"]
     assert kinds("?category=milestones") == ["milestone_delivered"]
     assert sorted(kinds("?category=all")) == ["milestone_delivered", "no_first_scan"]
+
+
+def test_the_sandbox_page_in_the_admin_reports_without_changing_anything(
+    admin_client, store, ship_slip_playbook, run_jobs
+):
+    from django.urls import reverse
+
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)
+    before = (Remedy.objects.count(), ActionRecord.objects.count(), AuditEvent.objects.count())
+    url = reverse("admin:playbooks_playbook_sandbox", args=[ship_slip_playbook.pk])
+
+    response = admin_client.get(url, {"since": "2026-11-17", "until": "2026-11-19"})
+
+    report = response.context["report"]
+    assert response.status_code == 200
+    assert (report.exceptions, report.actions["coupon"], report.compensation_total) == (1, 1, Decimal("10.00"))
+    assert "Compensation paid automatically" in response.content.decode()
+    assert (Remedy.objects.count(), ActionRecord.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_nobody_edits_or_deletes_the_audit_log_from_the_admin(admin_client, store, ship_slip_playbook, run_jobs):
+    from django.urls import reverse
+
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)
+    event = AuditEvent.objects.first()
+    change = reverse("admin:playbooks_auditevent_change", args=[event.pk])
+
+    assert b'name="_save"' not in admin_client.get(change).content
+    assert admin_client.post(change, {"message": "rewritten"}).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:playbooks_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    assert admin_client.get(reverse("admin:playbooks_auditevent_add")).status_code == 403
+    event.refresh_from_db()
+    assert event.message != "rewritten"
+    with pytest.raises(ValidationError):
+        event.save()  # append-only in code too
