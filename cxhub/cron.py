@@ -7,6 +7,7 @@ is cheap when idle and safe to run twice: each one claims its work in the databa
 from django.conf import settings
 from rq import cron
 
+from notifications.jobs import messages_dispatch_job
 from orders.jobs import inbound_reconcile_job
 from playbooks.jobs import approvals_escalate_job, sweeps_job
 
@@ -16,3 +17,5 @@ cron.register(inbound_reconcile_job, queue_name="low", interval=60)
 cron.register(sweeps_job, queue_name="low", interval=settings.SWEEP_INTERVAL_SECONDS)
 # Every 5 minutes: approvals left undecided past their SLA escalate.
 cron.register(approvals_escalate_job, queue_name="low", interval=300)
+# Every minute: send messages held for quiet hours or merging once due; flag interrupted sends.
+cron.register(messages_dispatch_job, queue_name="high", interval=60)

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from notifications.twilio_webhooks import twilio_inbound, twilio_status
+from notifications.unsubscribe import unsubscribe
 from orders.webhooks import receive_webhook
 
 from .health import healthz
@@ -9,7 +11,10 @@ from .health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("webhooks/twilio/status/", twilio_status, name="twilio-status"),
+    path("webhooks/twilio/inbound/", twilio_inbound, name="twilio-inbound"),
     path("webhooks/<slug:source>/", receive_webhook, name="webhook"),
+    path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
     path("api/v1/", include("orders.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -9,6 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from notifications.models import Message, MessageTemplate, NotificationSettings
 from orders.choices import DeliveryState, EventSource, FinancialStatus, ShipmentStatus, TicketReason
 from orders.models import (
     ApiToken,
@@ -312,3 +313,39 @@ class ActionRecordFactory(factory.django.DjangoModelFactory):
     operation = "coupon"
     payload = factory.LazyFunction(lambda: {"amount": "10.00"})
     reference = factory.Sequence(lambda n: f"COUP-{n:010d}")
+
+
+# --- notifications --------------------------------------------------------------------------------------------
+
+
+class NotificationSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NotificationSettings
+        django_get_or_create = ("store",)
+
+    store = factory.SubFactory(StoreFactory)
+
+
+class MessageTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MessageTemplate
+        django_get_or_create = ("store", "kind", "channel")
+
+    store = factory.SubFactory(StoreFactory)
+    kind = "delay"
+    channel = "sms"
+    body_text = "Hi {{ first_name }}, order {{ order_number }} is running late. We're on it."
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    order = factory.SubFactory(OrderFactory)
+    store = factory.SelfAttribute("order.store")
+    customer = factory.SelfAttribute("order.customer")
+    kind = "delay"
+    channel = "sms"
+    to = factory.SelfAttribute("customer.phone")
+    body_text = "Your order is running late. We're on it."
+    idempotency_key = factory.Sequence(lambda n: f"test:{n}")

@@ -1,14 +1,17 @@
 """Tell the customer about the problem before they have to ask (a delay, a failed attempt...).
 
-Until the notifications app sends messages, the action records the message it would send as an
-ActionRecord, once per remedy, so agents see exactly what the customer would have received.
+The message goes through the notifications outbox, keyed by the remedy: a retried step never sends
+twice. It says what the store already did ({{ action }}) and any offer ({{ offer }}), from the steps
+of the same playbook that ran before it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from playbooks.models import ActionRecord
+from notifications.choices import MessageKind
+from notifications.services import message_compose
+from playbooks.choices import RemedyState
 from playbooks.params import Param, resolve_params
 
 from .base import Action, ActionError
@@ -21,34 +24,49 @@ if TYPE_CHECKING:
 CHANNELS = ("auto", "sms", "email")
 
 
-def record_message(remedy: Remedy, *, template: str, channel: str) -> dict[str, Any]:
-    """Record, once for the remedy, the message that would go to the order's customer."""
+def send_message(remedy: Remedy, *, template: str, channel: str) -> dict[str, Any]:
+    """Queue the message of kind `template` to the order's customer, once for this remedy."""
     if channel not in CHANNELS:
         raise ActionError(f"Unknown channel {channel!r}: use one of {', '.join(CHANNELS)}.", permanent=True)
-    order = remedy.case.order
-    customer = order.customer
-    record, _created = ActionRecord.objects.get_or_create(
-        remedy=remedy,
-        operation="notify",
-        defaults={
-            "payload": {
-                "template": template,
-                "channel": channel,
-                "to": {"email": customer.email if customer else "", "phone": customer.phone if customer else ""},
-                "order_number": order.order_number,
-            },
-            "reference": f"NOTE-{remedy.pk}",
-        },
+    if template not in MessageKind.values:
+        raise ActionError(f"No message kind {template!r}.", permanent=True)
+    case = remedy.case
+    message = message_compose(
+        order=case.order,
+        kind=template,
+        key=f"remedy:{remedy.pk}",
+        detected_at=case.detected_at,
+        extra=_what_we_did(remedy),
+        channel=channel,
     )
-    return {"recorded": True, "reference": record.reference}
+    return {"message": str(message.public_id), "status": message.status, "channel": message.channel,
+            "to": message.to, "note": message.error}  # fmt: skip
+
+
+def _what_we_did(remedy: Remedy) -> dict[str, str]:
+    """{{ action }} and {{ offer }} for the message, from the case's earlier steps that ran."""
+    from playbooks.actions import ACTIONS
+
+    done = remedy.case.remedies.filter(position__lt=remedy.position, state=RemedyState.DONE).order_by("position")
+    actions, offer = [], ""
+    for earlier in done:
+        action = ACTIONS[earlier.action]
+        if earlier.action in ("coupon", "store_credit"):
+            code = earlier.result.get("code") or earlier.result.get("reference", "")
+            offer = f"{earlier.amount} {earlier.currency} ({code})"
+        elif action.kind not in ("notify", "survey", "helpdesk_note", "escalate"):
+            actions.append(action.describe(remedy.case, earlier.params, earlier.amount).lower())
+    return {"action": " and ".join(actions), "offer": offer}
 
 
 class NotifyAction(Action):
     kind = "notify"
     label = "Notify the customer"
     params = {
-        "template": Param(str, "delay", "The kind of message to send, e.g. delay, failed_attempt, address_problem."),
-        "channel": Param(str, "auto", "auto (the customer's preferred channel), sms or email."),
+        "template": Param(str, "delay", "The kind of message to send, e.g. delay, failed_attempt, address_fix."),
+        "channel": Param(
+            str, "auto", "auto (time-sensitive by SMS, the rest by email, or the customer's choice), sms or email."
+        ),
     }
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
@@ -56,4 +74,4 @@ class NotifyAction(Action):
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         params = resolve_params(self.params, remedy.params)
-        return record_message(remedy, template=params["template"], channel=params["channel"])
+        return send_message(remedy, template=params["template"], channel=params["channel"])

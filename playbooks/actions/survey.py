@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from playbooks.params import Param, resolve_params
 
 from .base import Action
-from .notify import record_message
+from .notify import send_message
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -27,4 +27,4 @@ class SurveyAction(Action):
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         params = resolve_params(self.params, remedy.params)
-        return record_message(remedy, template=TEMPLATE, channel=params["channel"])
+        return send_message(remedy, template=TEMPLATE, channel=params["channel"])

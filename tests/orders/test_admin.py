@@ -18,6 +18,9 @@ from tests.factories import (
     ExceptionCaseFactory,
     InboundDeliveryFactory,
     LineItemFactory,
+    MessageFactory,
+    MessageTemplateFactory,
+    NotificationSettingsFactory,
     PlaybookStepFactory,
     PlaybookVersionFactory,
     ReturnItemFactory,
@@ -47,6 +50,9 @@ def order_with_everything():
     PlaybookStepFactory()
     PlaybookVersionFactory()
     ReturnItemFactory(return_request__order=shipment.order)
+    MessageFactory(order=shipment.order)
+    MessageTemplateFactory(store=shipment.store)
+    NotificationSettingsFactory(store=shipment.store)
     for factory in (DetectorConfigFactory, CompensationCapFactory, AgentProfileFactory, SweepRunFactory):
         factory()
     return shipment.order

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from notifications.models import Message
 from playbooks.actions import ACTIONS, ACTIONS_PATHS
 from playbooks.actions.base import Action, ActionError
 from playbooks.choices import CaseState
@@ -17,6 +18,7 @@ from tests.factories import (
     CustomerFactory,
     ExceptionCaseFactory,
     LineItemFactory,
+    MessageTemplateFactory,
     OrderFactory,
     RemedyFactory,
     ReturnItemFactory,
@@ -24,6 +26,7 @@ from tests.factories import (
     StoreFactory,
 )
 
+pytest_plugins = ["tests.fakes.twilio"]
 pytestmark = pytest.mark.django_db
 
 EXPLANATION = "Label created 50 hours ago and no carrier scan yet (threshold 48 hours)."
@@ -129,40 +132,58 @@ def test_it_returns_the_same_result_and_records_nothing_more_when_run_twice(kind
     action = ACTIONS[kind]
     remedy = remedy_for(case, kind, str(action.estimate(case, {})))
     assert_executes_once(action, remedy)
-    assert ActionRecord.objects.filter(remedy=remedy).count() == (0 if kind == "escalate" else 1)
+    messages = Message.objects.filter(idempotency_key=f"remedy:{remedy.pk}").count()
+    records = ActionRecord.objects.filter(remedy=remedy).count()
+    # Messages go to the outbox (once), other changes to the provider (once); escalation to neither.
+    assert (messages, records) == ((1, 0) if kind in ("notify", "survey") else (0, 0 if kind == "escalate" else 1))
 
 
 # --- notify and survey -----------------------------------------------------------------------------------------
 
 
-def test_it_records_the_notification_it_would_send(case):
+def test_it_puts_the_message_in_the_outbox_once_keyed_by_the_remedy(case, fake_twilio):
+    MessageTemplateFactory(
+        store=case.store, kind="failed_attempt", channel="sms", body_text="Missed you, {{ first_name }}."
+    )
     remedy = remedy_for(case, "notify", template="failed_attempt", channel="sms")
 
     result = assert_executes_once(ACTIONS["notify"], remedy)
 
-    assert result == {"recorded": True, "reference": f"NOTE-{remedy.pk}"}
-    record = only_record(remedy)
-    assert (record.provider, record.operation, record.reference) == ("local", "notify", f"NOTE-{remedy.pk}")
-    assert record.payload == {
-        "template": "failed_attempt",
-        "channel": "sms",
-        "to": {"email": "sam@example.com", "phone": "+14155550123"},
-        "order_number": "1042",
-    }
+    message = Message.objects.get()
+    assert (message.kind, message.channel, message.to, message.idempotency_key) == (
+        "failed_attempt",
+        "sms",
+        "+14155550123",
+        f"remedy:{remedy.pk}",
+    )
+    assert message.body_text == f"Missed you, {case.order.customer.first_name}."
+    assert result["message"] == str(message.public_id)
+    assert message.detected_at == case.detected_at
+    assert not ActionRecord.objects.exists()
 
 
-def test_it_notifies_with_the_delay_template_on_the_auto_channel_by_default(case):
-    remedy = remedy_for(case, "notify")
+def test_it_tells_the_customer_what_the_store_already_did(case):
+    MessageTemplateFactory(store=case.store, kind="delay_remedy", channel="email", subject="We're on it",
+                           body_text="We've {{ action }}. Here is {{ offer }}.")  # fmt: skip
+    RemedyFactory(case=case, position=1, action="expedite", params={"service_level": "Express"},
+                  amount=Decimal("12.00"), state="done")  # fmt: skip
+    RemedyFactory(case=case, position=2, action="coupon", amount=Decimal("10.00"), state="done",
+                  result={"code": "COUP-ABC"})  # fmt: skip
+    remedy = RemedyFactory(
+        case=case, position=3, action="notify", params={"template": "delay_remedy", "channel": "email"}
+    )
+
     ACTIONS["notify"].execute(remedy)
-    payload = only_record(remedy).payload
-    assert (payload["template"], payload["channel"]) == ("delay", "auto")
+
+    assert Message.objects.get().body_text == "We've upgraded the shipping to express. Here is 10.00 USD (COUP-ABC)."
 
 
-def test_it_records_an_empty_address_when_the_order_has_no_customer():
+def test_it_records_why_no_message_went_when_the_order_has_no_customer():
     case = ExceptionCaseFactory(shipment=ShipmentFactory(order=OrderFactory(customer=None)))
     remedy = remedy_for(case, "notify")
     ACTIONS["notify"].execute(remedy)
-    assert only_record(remedy).payload["to"] == {"email": "", "phone": ""}
+    message = Message.objects.get()
+    assert message.status == "suppressed" and "No channel" in message.error
 
 
 def test_it_refuses_an_unknown_channel_for_good(case):
@@ -178,20 +199,15 @@ def test_it_describes_the_notification_by_its_template(case):
     assert ACTIONS["notify"].estimate(case, {}) == Decimal("0.00")
 
 
-def test_it_records_the_post_delivery_survey(case):
+def test_it_sends_the_post_delivery_survey(case):
+    MessageTemplateFactory(store=case.store, kind="post_delivery_survey", channel="email", subject="All good?",
+                           body_text="Did everything arrive OK?")  # fmt: skip
     remedy = remedy_for(case, "survey", channel="email")
 
-    result = assert_executes_once(ACTIONS["survey"], remedy)
+    assert_executes_once(ACTIONS["survey"], remedy)
 
-    assert result == {"recorded": True, "reference": f"NOTE-{remedy.pk}"}
-    record = only_record(remedy)
-    assert (record.provider, record.operation) == ("local", "notify")
-    assert record.payload == {
-        "template": "post_delivery_survey",
-        "channel": "email",
-        "to": {"email": "sam@example.com", "phone": "+14155550123"},
-        "order_number": "1042",
-    }
+    message = Message.objects.get()
+    assert (message.kind, message.channel, message.to) == ("post_delivery_survey", "email", "sam@example.com")
     assert ACTIONS["survey"].describe(case, {}, Decimal("0.00")) == "Asked how the delivery went"
 
 

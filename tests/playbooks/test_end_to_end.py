@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from notifications.defaults import templates_seed
+from notifications.models import Message
 from playbooks.choices import AuditKind, CaseState, RemedyState
 from playbooks.defaults import caps_seed, playbooks_seed
 from playbooks.models import ActionRecord, Approval, AuditEvent, ExceptionCase, Playbook, Remedy
@@ -16,6 +20,7 @@ from tests.orders.api import client_for
 from tests.orders.test_webhooks import SHOPIFY_JOURNEY, post_shopify, settle
 from tests.orders.test_webhooks import store as store
 
+pytest_plugins = ["tests.fakes.twilio"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -25,8 +30,12 @@ def seed_playbooks_without_holdout() -> None:
     Playbook.objects.update(holdout_percent=0)
 
 
-def test_a_failed_attempt_from_a_signed_webhook_notifies_the_customer_and_is_explained(client, store, run_jobs):
+@time_machine.travel(dt.datetime(2026, 11, 18, 17, 0, tzinfo=dt.UTC), tick=True)  # noon in New York: no quiet hours
+def test_a_failed_attempt_from_a_signed_webhook_texts_the_customer_and_is_explained(
+    client, store, run_jobs, fake_twilio
+):
     seed_playbooks_without_holdout()
+    templates_seed(store)
     for name in [*SHOPIFY_JOURNEY[:6], "fulfillment_events_create_attempted_delivery"]:
         assert post_shopify(client, name).status_code == 200
     settle(run_jobs)
@@ -34,9 +43,11 @@ def test_a_failed_attempt_from_a_signed_webhook_notifies_the_customer_and_is_exp
     case = ExceptionCase.objects.get(kind="failed_attempt")
     assert case.state == CaseState.ACTING
     assert case.playbook_version.playbook.name == "Failed delivery attempt"
-    notice = ActionRecord.objects.get(remedy__case=case, operation="notify")
-    assert notice.payload["template"] == "failed_attempt"
-    assert notice.payload["to"]["email"] == "jane.doe@example.com"
+    message = Message.objects.get(kind="failed_attempt")
+    assert (message.status, message.channel, message.to) == ("sent", "sms", "+13125550147")
+    (sms,) = [r for r in fake_twilio.requests if r.to == "+13125550147"]
+    assert "1001" in sms.body
+    assert message.time_to_notify is not None
     kinds = set(AuditEvent.objects.filter(case=case).values_list("kind", flat=True))
     assert {AuditKind.DETECTED, AuditKind.PLANNED, AuditKind.EXECUTED} <= kinds
 

@@ -51,7 +51,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, port: int, orders: int, no_serve: bool, **options: object) -> None:
         self.children: list[subprocess.Popen] = []
+        mail_dir = Path(settings.BASE_DIR) / ".run" / "mail"
         env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"), "PYTHONUNBUFFERED": "1"}
+        # Demo emails are written to files rather than flooding the terminal (SMS needs Twilio settings).
+        env.setdefault("EMAIL_URL", f"filemail:///{mail_dir}")
         env.update(self.redis_env())
         os.environ.update(env)
 
@@ -60,6 +63,7 @@ class Command(BaseCommand):
             if not Order.objects.exists():
                 call_command("seed_demo", orders=orders, stdout=self.stdout, stderr=self.stderr)
                 call_command("seed_playbooks", stdout=self.stdout)
+                call_command("seed_templates", stdout=self.stdout)
                 self.stdout.write("Running the detectors over the demo data…")
                 call_command("run_sweeps", stdout=self.stdout)
             self.ensure_demo_users()
@@ -133,6 +137,7 @@ class Command(BaseCommand):
             f"  Open exceptions:        {base}/admin/playbooks/exceptioncase/?state__exact=acting",
             f"  API docs:               {base}/api/docs/",
             f"  Health:                 {base}/healthz",
+            f"  Emails sent:            {Path(settings.BASE_DIR) / '.run' / 'mail'} (SMS needs TWILIO_* settings)",
         ]
         if order:
             lines.append(f"  A recent order:         {base}/admin/orders/order/{order.pk}/change/")

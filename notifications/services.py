@@ -1,0 +1,229 @@
+"""Sending messages once, at the right time: compose (decide + outbox row), send (claim, provider),
+and the dispatcher that releases held messages and flags sends whose outcome is unknown."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from cxhub.jobs import enqueue
+from orders.models import Order
+
+from .channels import ChannelError, get_channel
+from .choices import TRANSACTIONAL_KINDS, URGENT_KINDS, MessageStatus
+from .models import Message, MessageTemplate, NotificationSettings
+from .policy import channel_order, quiet_hours_end
+from .rendering import TemplateRenderError, message_context, render_message
+
+logger = logging.getLogger(__name__)
+
+# Statuses that count toward frequency caps and can absorb a merge.
+COUNTED = [MessageStatus.SCHEDULED, MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT,
+           MessageStatus.DELIVERED, MessageStatus.REVIEW]  # fmt: skip
+WAITING = [MessageStatus.SCHEDULED, MessageStatus.QUEUED]
+RETRY_BACKOFF = [timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5)]
+# A send claimed this long ago with no outcome means its worker died mid-send.
+SENDING_LEASE = timedelta(minutes=2)
+
+
+def store_settings(store_id: int) -> NotificationSettings:
+    found, _ = NotificationSettings.objects.get_or_create(store_id=store_id)
+    return found
+
+
+def message_compose(
+    *,
+    order: Order,
+    kind: str,
+    key: str,
+    detected_at: datetime | None = None,
+    extra: dict | None = None,
+    channel: str = "auto",
+    now: datetime | None = None,
+) -> Message:
+    """Decide how to tell the order's customer about `kind`, and queue it in the caller's transaction.
+
+    `key` names what the message is about (an exception's step, a milestone): a second call with the
+    same key returns the first message and sends nothing. Returns the Message, which may be held for
+    quiet hours, merged, or suppressed with the reason in `error`.
+    """
+    existing = Message.objects.filter(idempotency_key=key).first()
+    if existing:
+        return existing
+    now = now or timezone.now()
+    customer = order.customer
+    config = store_settings(order.store_id)
+    fields = {"store_id": order.store_id, "order": order, "customer": customer, "kind": kind, "idempotency_key": key,
+              "detected_at": detected_at or now, "urgent": kind in URGENT_KINDS}  # fmt: skip
+
+    picked = _pick_channel(order, kind, channel) if customer else None
+    if picked is None:
+        return _create(fields, channel="email" if channel == "auto" else channel, to="", body_text="",
+                       status=MessageStatus.SUPPRESSED, error="No channel can reach this customer (no address, "
+                       "opted out, channel not configured or no active template).")  # fmt: skip
+    channel_kind, address, template = picked
+    try:
+        rendered = render_message(template, message_context(order=order, extra=extra))
+    except TemplateRenderError as exc:
+        # A template saved around the admin's validation: nothing sensible to send; say why.
+        return _create(fields, channel=channel_kind, to=address, body_text="", status=MessageStatus.FAILED,
+                       error=f"The {kind} template does not render: {exc}")  # fmt: skip
+    fields.update(channel=channel_kind, to=address, subject=rendered.subject, body_text=rendered.text,
+                  body_html=rendered.html)  # fmt: skip
+
+    if kind not in TRANSACTIONAL_KINDS and (reason := _over_frequency_cap(order, config, now)):
+        return _create(fields, status=MessageStatus.SUPPRESSED, error=reason)
+
+    status, scheduled_for = MessageStatus.QUEUED, None
+    if not fields["urgent"]:
+        tz = (customer.timezone if customer else "") or order.store.timezone
+        wake = quiet_hours_end(now, tz=tz, start=config.quiet_start, end=config.quiet_end)
+        if wake:
+            status, scheduled_for = MessageStatus.SCHEDULED, wake
+        elif kind not in TRANSACTIONAL_KINDS:
+            # Informational news waits a few minutes so that news arriving right after it (shipped,
+            # then out for delivery) replaces it instead of making the phone buzz twice.
+            scheduled_for = now + timedelta(minutes=config.merge_window_minutes) if _is_news(kind) else None
+    message = _create(fields, status=status, scheduled_for=scheduled_for)
+    _merge_earlier(message, config, now)
+    if message.status == MessageStatus.QUEUED and message.scheduled_for is None:
+        from .jobs import message_send_job
+
+        enqueue("high", message_send_job, message.pk, job_id=f"message-{message.pk}-1")
+    return message
+
+
+def _is_news(kind: str) -> bool:
+    return kind in {"shipped", "delivered"}
+
+
+def _pick_channel(order: Order, kind: str, requested: str):
+    customer = order.customer
+    for channel_kind in channel_order(kind=kind, requested=requested, preferred=customer.preferred_channel):
+        channel = get_channel(channel_kind)
+        if not channel.is_configured():
+            continue
+        address = channel.address_for(customer)
+        if not address:
+            continue
+        template = MessageTemplate.objects.filter(
+            store_id=order.store_id, kind=kind, channel=channel_kind, is_active=True
+        ).first()
+        if template:
+            return channel_kind, address, template
+    return None
+
+
+def _over_frequency_cap(order: Order, config: NotificationSettings, now: datetime) -> str:
+    sent = Message.objects.filter(status__in=COUNTED).exclude(kind__in=TRANSACTIONAL_KINDS)
+    if sent.filter(order=order, created_at__gte=now - timedelta(days=1)).count() >= config.max_per_order_per_day:
+        return f"Frequency cap: {config.max_per_order_per_day} messages about this order in a day."
+    if (
+        order.customer_id
+        and sent.filter(customer_id=order.customer_id, created_at__gte=now - timedelta(days=7)).count()
+        >= config.max_per_customer_per_week
+    ):
+        return f"Frequency cap: {config.max_per_customer_per_week} messages to this customer in a week."
+    return ""
+
+
+def _create(fields: dict, **values: object) -> Message:
+    try:
+        with transaction.atomic():
+            return Message.objects.create(**{**fields, **values})
+    except IntegrityError:
+        # The same key was composed concurrently: the first one is the message.
+        return Message.objects.get(idempotency_key=fields["idempotency_key"])
+
+
+def _merge_earlier(message: Message, config: NotificationSettings, now: datetime) -> None:
+    """Unsent news about the same order on the same channel, from the last few minutes, is replaced by
+    this newer message (it says the latest)."""
+    if message.status not in WAITING or message.kind in TRANSACTIONAL_KINDS:
+        return
+    Message.objects.filter(
+        order_id=message.order_id,
+        channel=message.channel,
+        status__in=WAITING,
+        created_at__gte=now - timedelta(minutes=config.merge_window_minutes),
+    ).exclude(pk=message.pk).exclude(kind__in=TRANSACTIONAL_KINDS).update(
+        status=MessageStatus.MERGED, merged_into=message, error=f"Replaced by the newer {message.kind} message."
+    )
+
+
+def message_send(message_id: int) -> str | None:
+    """Send one queued message, once. Returns its new status (None if it was not ours to send)."""
+    now = timezone.now()
+    claimed = Message.objects.filter(
+        Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=now), pk=message_id, status=MessageStatus.QUEUED
+    ).update(status=MessageStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    if not claimed:
+        return None  # Sent already, held for later, or another worker has it.
+    message = Message.objects.select_related("customer", "store", "order").get(pk=message_id)
+    channel = get_channel(message.channel)
+    if message.customer and not channel.address_for(message.customer):
+        return _finish(message, MessageStatus.SUPPRESSED, error="The customer opted out before it was sent.")
+    try:
+        provider_id = channel.send(message)
+    except ChannelError as exc:
+        if exc.unknown_outcome:
+            return _finish(message, MessageStatus.REVIEW, error=f"Outcome unknown: {exc}")
+        if exc.code == "21610":
+            # The carrier says this number unsubscribed: keep our opt-out in step with it.
+            from .inbound import sms_opt_out
+
+            sms_opt_out(message.to)
+        if exc.permanent or message.attempts > len(RETRY_BACKOFF):
+            return _finish(message, MessageStatus.FAILED, error=f"{exc.code or 'error'}: {exc}")
+        delay = RETRY_BACKOFF[message.attempts - 1]
+        Message.objects.filter(pk=message.pk).update(
+            status=MessageStatus.QUEUED, scheduled_for=timezone.now() + delay, error=f"Retrying: {exc}"
+        )
+        _enqueue_later(message.pk, delay, attempt=message.attempts + 1)
+        return MessageStatus.QUEUED
+    return _finish(message, MessageStatus.SENT, provider_id=provider_id, sent_at=timezone.now(), error="")
+
+
+def _finish(message: Message, status: str, **values: object) -> str:
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(status=status, **values)
+    return status
+
+
+def _enqueue_later(message_id: int, delay: timedelta, *, attempt: int) -> None:
+    from .jobs import message_send_job
+
+    if settings.RQ_SYNC:
+        return  # the dispatcher picks it up when due
+    import django_rq
+
+    django_rq.get_queue("high").enqueue_in(
+        delay, message_send_job, message_id, job_id=f"message-{message_id}-{attempt}"
+    )
+
+
+def messages_dispatch(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Release held messages that are due, re-enqueue queued ones the queue may have lost, and flag
+    sends whose worker died mid-call for review (never resent blindly). Returns how many it enqueued."""
+    now = now or timezone.now()
+    flagged = Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=now - SENDING_LEASE).update(
+        status=MessageStatus.REVIEW, error="Outcome unknown: the worker stopped during the send."
+    )
+    if flagged:
+        logger.warning("%s messages flagged for review after an interrupted send", flagged)
+    Message.objects.filter(status=MessageStatus.SCHEDULED, scheduled_for__lte=now).update(status=MessageStatus.QUEUED)
+    due = list(
+        Message.objects.filter(Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=now), status=MessageStatus.QUEUED)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    from .jobs import message_send_job
+
+    with transaction.atomic():
+        for pk in due:
+            enqueue("high", message_send_job, pk, job_id=f"message-{pk}-d{int(now.timestamp())}")
+    return len(due)

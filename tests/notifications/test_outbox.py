@@ -1,0 +1,187 @@
+"""Sent once, at the right time: the outbox with the real Twilio SDK against a fake Twilio on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from notifications.choices import MessageStatus
+from notifications.models import Message
+from notifications.services import message_compose, message_send, messages_dispatch
+from tests.factories import CustomerFactory, MessageTemplateFactory, NotificationSettingsFactory, OrderFactory
+
+pytest_plugins = ["tests.fakes.twilio"]
+pytestmark = pytest.mark.django_db
+
+NOON = dt.datetime(2026, 11, 18, 20, 0, tzinfo=dt.UTC)  # 12:00 in Los Angeles
+LA_NIGHT = dt.datetime(2026, 11, 19, 6, 0, tzinfo=dt.UTC)  # 22:00 in Los Angeles
+
+
+@pytest.fixture
+def order():
+    customer = CustomerFactory(phone="+14155550123", timezone="America/Los_Angeles", email="sam@example.com")
+    order = OrderFactory(store=customer.store, customer=customer, order_number="1001")
+    for kind, text in [
+        ("delay", "Hi {{ first_name }}, order {{ order_number }} hit a delay. We're on it."),
+        ("shipped", "Order {{ order_number }} has shipped."),
+        ("out_for_delivery", "Order {{ order_number }} is out for delivery today."),
+        ("failed_attempt", "The carrier missed you with order {{ order_number }}."),
+    ]:
+        MessageTemplateFactory(store=order.store, kind=kind, channel="sms", body_text=text)
+    NotificationSettingsFactory(store=order.store)
+    return order
+
+
+def compose(order, kind="delay", key="case:1:step:1", now=NOON, **kwargs):
+    with time_machine.travel(now, tick=False):
+        return message_compose(order=order, kind=kind, key=key, detected_at=now - dt.timedelta(seconds=30), **kwargs)
+
+
+def test_a_message_is_rendered_sent_once_and_its_time_to_notify_recorded(order, fake_twilio, run_jobs):
+    message = compose(order)
+    run_jobs()
+
+    message.refresh_from_db()
+    (request,) = fake_twilio.requests
+    assert request.to == "+14155550123"
+    assert request.body == f"Hi {order.customer.first_name}, order 1001 hit a delay. We're on it."
+    assert str(message.public_id) in request.status_callback
+    assert (message.status, message.provider_id.startswith("SM")) == (MessageStatus.SENT, True)
+    assert message.time_to_notify is not None and message.time_to_notify >= 30
+
+
+def test_the_same_key_never_sends_twice(order, fake_twilio, run_jobs):
+    first = compose(order)
+    second = compose(order)
+    run_jobs()
+    message_send(first.pk)  # a duplicate job changes nothing
+
+    assert first.pk == second.pk
+    assert len(fake_twilio.requests) == 1
+
+
+def test_a_non_urgent_message_waits_for_the_customers_morning(order, fake_twilio, run_jobs):
+    message = compose(order, now=LA_NIGHT)
+    run_jobs()
+    assert (message.status, message.scheduled_for) == (
+        MessageStatus.SCHEDULED,
+        dt.datetime(2026, 11, 19, 16, 0, tzinfo=dt.UTC),
+    )
+
+    with time_machine.travel(dt.datetime(2026, 11, 19, 15, 59, tzinfo=dt.UTC), tick=False):
+        assert messages_dispatch() == 0
+    with time_machine.travel(dt.datetime(2026, 11, 19, 16, 0, tzinfo=dt.UTC), tick=False):
+        assert messages_dispatch() == 1
+        run_jobs()
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT and len(fake_twilio.requests) == 1
+
+
+def test_an_urgent_message_goes_at_once_even_at_night(order, fake_twilio, run_jobs):
+    compose(order, kind="out_for_delivery", now=LA_NIGHT)
+    run_jobs()
+
+    assert len(fake_twilio.requests) == 1
+
+
+def test_news_arriving_together_is_merged_into_one_message(order, fake_twilio, run_jobs):
+    shipped = compose(order, kind="shipped", key="milestone:shipped")
+    latest = compose(order, kind="out_for_delivery", key="milestone:ofd", now=NOON + dt.timedelta(minutes=4))
+    run_jobs()
+
+    shipped.refresh_from_db()
+    assert (shipped.status, shipped.merged_into) == (MessageStatus.MERGED, latest)
+    assert [r.body for r in fake_twilio.requests] == ["Order 1001 is out for delivery today."]
+
+
+def test_the_frequency_cap_per_order_suppresses_the_fourth_message_of_a_day(order, fake_twilio, run_jobs):
+    for i in range(4):
+        compose(order, key=f"case:{i}", now=NOON + dt.timedelta(hours=i))
+    run_jobs()
+
+    statuses = list(Message.objects.order_by("created_at").values_list("status", flat=True))
+    assert statuses[:3] == [MessageStatus.SENT] * 3
+    assert statuses[3] == MessageStatus.SUPPRESSED
+    assert "Frequency cap" in Message.objects.get(status=MessageStatus.SUPPRESSED).error
+    assert len(fake_twilio.requests) == 3
+
+
+def test_an_opted_out_customer_is_not_messaged(order, fake_twilio, run_jobs):
+    order.customer.sms_opted_out_at = NOON
+    order.customer.save()
+
+    message = compose(order)
+    run_jobs()
+
+    assert message.status == MessageStatus.SUPPRESSED
+    assert fake_twilio.requests == []
+
+
+def test_a_stop_that_arrives_before_the_send_cancels_it(order, fake_twilio, run_jobs):
+    message = compose(order, now=LA_NIGHT)  # held until morning
+    type(order.customer).objects.filter(pk=order.customer_id).update(sms_opted_out_at=LA_NIGHT)
+
+    with time_machine.travel(dt.datetime(2026, 11, 19, 16, 0, tzinfo=dt.UTC), tick=False):
+        messages_dispatch()
+        run_jobs()
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SUPPRESSED and fake_twilio.requests == []
+
+
+def test_a_twilio_outage_is_retried_with_backoff_then_succeeds_once(order, fake_twilio, run_jobs):
+    fake_twilio.queue_status(500)
+    message = compose(order)
+    run_jobs()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED and "Retrying" in message.error
+
+    with time_machine.travel(message.scheduled_for, tick=False):
+        messages_dispatch()
+        run_jobs()
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (MessageStatus.SENT, 2)
+    assert len(fake_twilio.messages) == 1  # one message accepted by Twilio
+
+
+def test_a_permanent_failure_is_recorded_not_retried_and_opts_the_number_out(order, fake_twilio, run_jobs):
+    fake_twilio.queue_error(21610, message="Attempt to send to unsubscribed recipient")
+    message = compose(order)
+    run_jobs()
+    messages_dispatch()
+    run_jobs()
+
+    message.refresh_from_db()
+    order.customer.refresh_from_db()
+    assert message.status == MessageStatus.FAILED and message.error.startswith("21610")
+    assert order.customer.sms_opted_out_at is not None
+    assert len(fake_twilio.requests) == 1
+
+
+def test_a_send_that_may_have_reached_twilio_is_flagged_for_review_never_resent(order, fake_twilio, run_jobs):
+    fake_twilio.queue_delay(3)  # longer than the client's timeout: Twilio got it, we never heard back
+    message = compose(order)
+    run_jobs()
+    messages_dispatch()
+    run_jobs()
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.REVIEW
+    assert len(fake_twilio.requests) == 1
+
+
+def test_a_worker_that_died_between_the_provider_call_and_the_commit_leaves_a_message_to_review(order, fake_twilio):
+    message = compose(order)
+    # The worker claimed it and called Twilio, then died before recording the outcome.
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.SENDING, claimed_at=NOON)
+
+    with time_machine.travel(NOON + dt.timedelta(minutes=3), tick=False):
+        messages_dispatch()
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.REVIEW
+    assert message_send(message.pk) is None  # never resent blindly
