@@ -9,7 +9,7 @@ from rq import cron
 
 from notifications.jobs import messages_dispatch_job
 from orders.jobs import inbound_reconcile_job
-from playbooks.jobs import approvals_escalate_job, sweeps_job
+from playbooks.jobs import approvals_escalate_job, remedies_recover_job, sweeps_job
 
 # Every minute: enqueue deliveries stored while Redis was down, due retries and expired claims.
 cron.register(inbound_reconcile_job, queue_name="low", interval=60)
@@ -17,5 +17,7 @@ cron.register(inbound_reconcile_job, queue_name="low", interval=60)
 cron.register(sweeps_job, queue_name="low", interval=settings.SWEEP_INTERVAL_SECONDS)
 # Every 5 minutes: approvals left undecided past their SLA escalate.
 cron.register(approvals_escalate_job, queue_name="low", interval=300)
+# Every 5 minutes: remedies whose worker died mid-action run again (providers dedupe on the remedy).
+cron.register(remedies_recover_job, queue_name="default", interval=300)
 # Every minute: send messages held for quiet hours or merging once due; flag interrupted sends.
 cron.register(messages_dispatch_job, queue_name="high", interval=60)

@@ -422,7 +422,9 @@ def case_run_steps(case_id: int) -> None:
 
 def remedy_execute(remedy_id: int) -> None:
     """Do one approved remedy, once."""
-    claimed = Remedy.objects.filter(pk=remedy_id, state=RemedyState.APPROVED).update(state=RemedyState.EXECUTING)
+    claimed = Remedy.objects.filter(pk=remedy_id, state=RemedyState.APPROVED).update(
+        state=RemedyState.EXECUTING, started_at=timezone.now()
+    )
     if not claimed:
         return  # Another worker has it, or it is done.
     remedy = Remedy.objects.select_related("case__order__customer", "case__shipment", "case__store").get(pk=remedy_id)
@@ -468,3 +470,25 @@ def _case_after_steps(case_id: int) -> None:
     pending = case.remedies.filter(state__in=[RemedyState.APPROVED, RemedyState.EXECUTING, RemedyState.NEEDS_APPROVAL])
     if case.state == CaseState.ACTING and not pending.exists() and DETECTORS[case.kind].resolves_when_acted:
         case_resolve(case, reason="The playbook has done everything it planned.")
+
+
+# A remedy claimed this long ago and still running means its worker died.
+REMEDY_LEASE = timezone.timedelta(minutes=10)
+
+
+def remedies_recover(*, now: datetime | None = None) -> int:
+    """Hand out again remedies whose worker died mid-action. Safe: providers and the outbox are keyed by
+    the remedy, so what was already done is not done twice."""
+    now = now or timezone.now()
+    stuck = list(
+        Remedy.objects.filter(state=RemedyState.EXECUTING, started_at__lt=now - REMEDY_LEASE).values_list(
+            "pk", "case_id"
+        )
+    )
+    with transaction.atomic():
+        Remedy.objects.filter(pk__in=[pk for pk, _ in stuck], state=RemedyState.EXECUTING).update(
+            state=RemedyState.APPROVED
+        )
+        for case_id in {case_id for _, case_id in stuck}:
+            enqueue("default", _case_run_steps_job(), case_id, job_id=f"case-steps-{case_id}-r{int(now.timestamp())}")
+    return len(stuck)

@@ -1,7 +1,7 @@
 """RQ jobs of the playbooks app: thin, take ids, call one service. Each is safe to run twice."""
 
 from .approvals import approvals_escalate_overdue
-from .engine import case_act, case_run_steps, subject_check, sweeps_run
+from .engine import case_act, case_run_steps, remedies_recover, subject_check, sweeps_run
 
 
 def case_act_job(case_id: int) -> None:
@@ -23,3 +23,7 @@ def facts_changed_job(shipment_ids: list[int], order_ids: list[int]) -> int:
 
 def approvals_escalate_job() -> int:
     return approvals_escalate_overdue()
+
+
+def remedies_recover_job() -> int:
+    return remedies_recover()

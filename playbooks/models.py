@@ -207,6 +207,7 @@ class Remedy(models.Model):
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When a worker claimed it.")
     executed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

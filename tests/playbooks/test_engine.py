@@ -441,3 +441,21 @@ def test_nobody_edits_or_deletes_the_audit_log_from_the_admin(admin_client, stor
     assert event.message != "rewritten"
     with pytest.raises(ValidationError):
         event.save()  # append-only in code too
+
+
+def test_a_remedy_whose_worker_died_runs_again_without_paying_twice(store, ship_slip_playbook, run_jobs):
+    from playbooks.engine import remedies_recover
+
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)
+    coupon = Remedy.objects.get(action="coupon")
+    # As if the worker paid, then died before recording it: the remedy is still "executing".
+    Remedy.objects.filter(pk=coupon.pk).update(state=RemedyState.EXECUTING, started_at=NOW, executed_at=None)
+
+    assert remedies_recover(now=NOW + dt.timedelta(minutes=5)) == 0  # still within its lease
+    assert remedies_recover(now=NOW + dt.timedelta(minutes=11)) == 1
+    run_jobs()
+
+    coupon.refresh_from_db()
+    assert coupon.state == RemedyState.DONE
+    assert ActionRecord.objects.filter(operation="coupon").count() == 1
