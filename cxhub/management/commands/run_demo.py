@@ -55,6 +55,7 @@ class Command(BaseCommand):
         env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"), "PYTHONUNBUFFERED": "1"}
         # Demo emails are written to files rather than flooding the terminal (SMS needs Twilio settings).
         env.setdefault("EMAIL_URL", f"filemail:///{mail_dir}")
+        env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
         env.update(self.redis_env())
         os.environ.update(env)
 
