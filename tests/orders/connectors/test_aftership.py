@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils.datastructures import CaseInsensitiveMapping
 
 from orders.connectors.aftership import AfterShipConnector, normalize_status, status_map
 from orders.connectors.base import PayloadError, SignatureError, UnsupportedEvent
@@ -42,14 +43,9 @@ def sign(body: bytes, secret: str = SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode()
 
 
-class Headers(dict):
+def Headers(**values: str) -> CaseInsensitiveMapping:
     """Case-insensitive lookups, like Django's request.headers."""
-
-    def __init__(self, **values: str) -> None:
-        super().__init__({k.lower(): v for k, v in values.items()})
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return super().get(key.lower(), default)
+    return CaseInsensitiveMapping(values)
 
 
 # -- the parcel's seven checkpoints, as the hub should record them -----------------------------------

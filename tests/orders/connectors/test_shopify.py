@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils.datastructures import CaseInsensitiveMapping
 
 from orders.connectors.base import PayloadError, SignatureError, UnsupportedEvent
 from orders.connectors.shopify import ShopifyConnector, carrier_slug, normalize_status, status_map
@@ -104,14 +105,9 @@ def sign(body: bytes, secret: str = SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode()
 
 
-class Headers(dict):
+def Headers(**values: str) -> CaseInsensitiveMapping:
     """Case-insensitive lookups, like Django's request.headers."""
-
-    def __init__(self, **values: str) -> None:
-        super().__init__({k.lower(): v for k, v in values.items()})
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return super().get(key.lower(), default)
+    return CaseInsensitiveMapping(values)
 
 
 def delivery_headers(name: str, body: bytes | None = None) -> Headers:
