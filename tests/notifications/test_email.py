@@ -22,7 +22,7 @@ from tests.factories import CustomerFactory, OrderFactory, StoreFactory
 from tests.services import free_port
 
 pytest_plugins = ["tests.fakes.smtp"]
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.notifications.email_urls")]
+pytestmark = pytest.mark.django_db
 
 
 def make_message(kind: str = MessageKind.DELAY, **values) -> Message:

@@ -16,7 +16,7 @@ from orders.choices import Channel
 from tests.factories import OrderFactory, ShipmentFactory, StoreFactory
 
 pytest_plugins = ["tests.fakes.smtp"]
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.notifications.email_urls")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

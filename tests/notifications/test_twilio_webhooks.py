@@ -19,7 +19,7 @@ from orders.models import Customer, Ticket
 from tests.factories import CustomerFactory, OrderFactory, StoreFactory
 
 pytest_plugins = ["tests.fakes.twilio"]
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.notifications.twilio_urls")]
+pytestmark = pytest.mark.django_db
 
 TOKEN = "twilio-auth-token-0123456789abcdef"
 ACCOUNT = "AC" + "5" * 32
