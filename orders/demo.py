@@ -320,7 +320,7 @@ def _seed_shipment(
             t += timedelta(days=rng.uniform(1, 3))
             scan(ShipmentStatus.IN_TRANSIT, t, "in_transit", "Cleared customs", f"{address.city}, {address.country}")
         t += timedelta(hours=rng.uniform(8, 20))
-        if journey in ("delivered", "international", "address_problem") and t < now:
+        if journey in ("delivered", "international") and t < now:
             scan(ShipmentStatus.OUT_FOR_DELIVERY, t, "out_for_delivery", "Out for delivery", destination)
             scan(ShipmentStatus.DELIVERED, t + timedelta(hours=rng.uniform(2, 8)), "delivered",
                  rng.choice(["Delivered, front door", "Delivered, mailroom", "Delivered, handed to resident"]),
