@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# Debian packages the test suite needs: a Redis server and PostgreSQL server binaries.
-TEST_PACKAGES := redis-server postgresql
+# Debian packages the test suite needs: a Redis server, PostgreSQL server binaries, and Chromium for the
+# browser tests of the customer pages (Playwright drives it; it downloads no browser of its own).
+TEST_PACKAGES := redis-server postgresql chromium
 
 .PHONY: demo test install test-services lint format clean
 

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "orders",
     "playbooks",
     "notifications",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +161,8 @@ DEFAULT_STORE_SLUG = env("DEFAULT_STORE_SLUG", default="")
 COMMERCE_PROVIDER = env("COMMERCE_PROVIDER", default="playbooks.providers.LocalProvider")
 # Jobs told which shipments/orders changed whenever facts arrive (event-driven detection).
 FACT_LISTENERS = ["playbooks.jobs.facts_changed_job"]
+# Builds the customer's signed tracking link for messages ({{ tracking_url }}): order -> URL.
+TRACKING_URL_BUILDER = "portal.links.tracking_url"
 # Sections the apps above add to GET /api/v1/orders/{number}/ (each: order -> dict of keys).
 ORDER_DETAIL_SECTIONS = ["playbooks.api.order_sections"]
 # How often the periodic detector sweeps run (seconds).

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import jinja2
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.module_loading import import_string
 from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -42,10 +43,7 @@ PLACEHOLDERS: dict[str, str] = {
     "first_name": 'The customer\'s first name, or "there" when unknown ("Hi {{ first_name }}" stays friendly).',
     "order_number": "The order number as the store shows it, e.g. 1042 or #1042.",
     "store_name": "The store's name.",
-    "tracking_url": (
-        "Where the customer follows the parcel. For now the hub's tracking page address "
-        "(PUBLIC_BASE_URL/track/); the branded per-order tracking page replaces it later."
-    ),
+    "tracking_url": "The customer's own tracking page: a signed, unguessable link to this order.",
     "carrier_tracking_url": 'The carrier\'s own tracking page for the newest parcel, or "" if unknown.',
     "carrier": "The carrier of the newest parcel, e.g. USPS, UPS, FedEx.",
     "tracking_code": "The tracking number of the newest parcel.",
@@ -131,7 +129,7 @@ def message_context(*, order: Order, extra: dict | None = None) -> dict[str, str
         "first_name": (customer.first_name.strip() if customer else "") or "there",
         "order_number": order.order_number,
         "store_name": store.name,
-        "tracking_url": f"{settings.PUBLIC_BASE_URL}/track/",
+        "tracking_url": import_string(settings.TRACKING_URL_BUILDER)(order),
         "carrier_tracking_url": carrier_tracking_url(shipment.carrier, shipment.tracking_code) if shipment else "",
         "carrier": carrier_name(shipment.carrier) if shipment else "",
         "tracking_code": shipment.tracking_code if shipment else "",

@@ -20,6 +20,7 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         "SECURE_SSL_REDIRECT",
         "ALLOWED_HOSTS",
         "PUBLIC_BASE_URL",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",  # the browser tests need it; production never has it
     }
     clean = {k: v for k, v in os.environ.items() if k not in session}
     return subprocess.run(

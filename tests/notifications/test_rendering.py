@@ -24,6 +24,7 @@ from notifications.rendering import (
     validate_template,
 )
 from orders.choices import Channel
+from portal.links import tracking_url
 from tests.factories import CustomerFactory, OrderFactory, ShipmentFactory, StoreFactory
 
 
@@ -69,7 +70,7 @@ def test_placeholders_are_filled_from_the_order_its_customer_store_and_newest_sh
         "first_name": "Maya",
         "order_number": "#1042",
         "store_name": "Northwind",
-        "tracking_url": "http://testserver/track/",
+        "tracking_url": tracking_url(order),  # the signed per-order link
         "carrier_tracking_url": "https://www.ups.com/track?tracknum=1Z999",
         "carrier": "UPS",
         "tracking_code": "1Z999",

@@ -1,0 +1,246 @@
+"""The customer pages: order lookup (`/track/`) and the branded tracking page (`/track/<token>/`).
+
+Both are server-rendered and work without JavaScript. Nothing here tells a visitor whether an order
+they cannot prove is theirs exists: a failed lookup reads the same whatever went wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.core.cache import cache
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from orders.carriers import carrier_name, carrier_tracking_url
+from orders.choices import ShipmentStatus
+from orders.models import Order, Shipment, Store, TrackingEvent
+from orders.services import store_get_default
+from playbooks.actions import ACTIONS
+
+from .forms import LookupForm
+from .links import order_id_from_token, tracking_token
+from .selectors import EtaRange, etas_from_history, order_for_tracking
+
+LOOKUP_WINDOW_SECONDS = 10 * 60
+MAX_LOOKUPS_PER_IP = 10
+MAX_FAILURES_PER_ORDER_NUMBER = 5
+NOT_FOUND_MESSAGE = "We couldn't find that order. Check the order number and the email or postal code, and try again."
+TOO_MANY_MESSAGE = "Too many attempts, try again in a few minutes."
+
+# What happened, in the customer's words, per exception kind.
+EXCEPTION_HEADLINES = {
+    "no_first_scan": "Your parcel hasn't been picked up by the carrier yet.",
+    "transit_stall": "Your parcel is taking longer than usual.",
+    "failed_attempt": "The carrier tried to deliver but couldn't.",
+    "carrier_disruption": "The carrier reported a delay.",
+    "address_problem": "We need to check your delivery address.",
+    "late_to_ship": "Your order is taking longer to ship than we promised.",
+    "delivered_not_received": "You told us your parcel didn't arrive.",
+}
+# Remedies the customer never sees (internal bookkeeping).
+INTERNAL_ACTIONS = frozenset({"helpdesk_note", "survey"})
+
+STATUS_LABELS = {
+    ShipmentStatus.LABEL_CREATED: "Preparing to ship",
+    ShipmentStatus.IN_TRANSIT: "On its way",
+    ShipmentStatus.OUT_FOR_DELIVERY: "Out for delivery",
+    ShipmentStatus.ATTEMPTED_DELIVERY: "Delivery attempted",
+    ShipmentStatus.AVAILABLE_FOR_PICKUP: "Ready for pickup",
+    ShipmentStatus.DELIVERED: "Delivered",
+    ShipmentStatus.EXCEPTION: "Delayed",
+    ShipmentStatus.RETURNED_TO_SENDER: "Returned to sender",
+    ShipmentStatus.CANCELLED: "Cancelled",
+    ShipmentStatus.UNKNOWN: "Status unknown",
+}
+
+
+# --- Branding ------------------------------------------------------------------------------------------
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+DEFAULT_PRIMARY = "#1f2937"
+DEFAULT_ACCENT = "#2563eb"
+
+
+def branding(store: Store | None) -> dict[str, str]:
+    """The store's colours as CSS values, adjusted so text stays readable (WCAG AA, 4.5:1)."""
+    primary = getattr(store, "primary_colour", "") or DEFAULT_PRIMARY
+    accent = getattr(store, "accent_colour", "") or DEFAULT_ACCENT
+    try:
+        on_primary = "#ffffff" if contrast(primary, "#ffffff") >= contrast(primary, "#111111") else "#111111"
+        # Links and buttons sit on white: a pale accent falls back to the primary, then to dark grey.
+        link = next(c for c in (accent, primary, DEFAULT_PRIMARY) if contrast(c, "#ffffff") >= 4.5)
+    except (ValueError, IndexError):
+        primary, accent, on_primary, link = DEFAULT_PRIMARY, DEFAULT_ACCENT, "#ffffff", DEFAULT_ACCENT
+    on_link = "#ffffff" if contrast(link, "#ffffff") >= 4.5 else "#111111"
+    return {"primary": primary, "on_primary": on_primary, "accent": accent, "link": link, "on_link": on_link}
+
+
+# --- Lookup ----------------------------------------------------------------------------------------------
+
+
+def _client_ip(request: HttpRequest) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is the client's to forge. Behind a proxy, the proxy sets it.
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _hit(key: str) -> int:
+    """Count one more in a fixed window that starts with the first hit."""
+    cache.add(key, 0, LOOKUP_WINDOW_SECONDS)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, LOOKUP_WINDOW_SECONDS)
+        return 1
+
+
+def _failures_key(order_number: str) -> str:
+    return "portal:lookup:fail:" + hashlib.sha256(order_number.lower().encode()).hexdigest()
+
+
+def _normalize_postal(value: str) -> str:
+    return "".join(value.split()).lower()
+
+
+def find_order(order_number: str, contact: str) -> Order | None:
+    """The order with this number whose customer email or delivery postal code is `contact`."""
+    contact_email = contact.strip().lower()
+    contact_postal = _normalize_postal(contact)
+    candidates = (
+        Order.objects.filter(Q(order_number__iexact=order_number) | Q(order_number__iexact=f"#{order_number}"))
+        .select_related("customer")
+        .order_by("-placed_at")[:20]
+    )
+    for order in candidates:
+        email = (order.customer.email if order.customer else "").strip().lower()
+        if email and email == contact_email:
+            return order
+        postal = _normalize_postal(order.ship_postal_code)
+        if postal and postal == contact_postal:
+            return order
+    return None
+
+
+def _lookup_page(request: HttpRequest, form: LookupForm, *, error: str = "", status: int = 200) -> HttpResponse:
+    store = store_get_default()
+    context = {"form": form, "error": error, "store": store, "brand": branding(store)}
+    return render(request, "portal/lookup.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def lookup(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _lookup_page(request, LookupForm())
+    if _hit(f"portal:lookup:ip:{_client_ip(request)}") > MAX_LOOKUPS_PER_IP:
+        return _lookup_page(request, LookupForm(request.POST), error=TOO_MANY_MESSAGE, status=429)
+    form = LookupForm(request.POST)
+    if not form.is_valid():
+        return _lookup_page(request, form)
+    order_number = form.cleaned_data["order_number"]
+    failures_key = _failures_key(order_number)
+    if (cache.get(failures_key) or 0) >= MAX_FAILURES_PER_ORDER_NUMBER:
+        return _lookup_page(request, form, error=TOO_MANY_MESSAGE, status=429)
+    order = find_order(order_number, form.cleaned_data["contact"])
+    if order is None:
+        _hit(failures_key)
+        return _lookup_page(request, form, error=NOT_FOUND_MESSAGE)
+    return redirect("portal:tracking", token=tracking_token(order))
+
+
+# --- Tracking page ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ShipmentView:
+    shipment: Shipment
+    carrier: str
+    carrier_url: str
+    status: str
+    delivered: bool
+    events: list[TrackingEvent]
+    carrier_eta: date | None = None
+    history_eta: EtaRange | None = None
+
+
+@dataclass
+class Notice:
+    headline: str
+    done: list[str] = field(default_factory=list)
+
+
+def masked_address(order: Order) -> list[str]:
+    """Enough for the customer to recognise their address, too little to learn anyone's."""
+    street = f"{order.ship_line1.strip()[0]}…" if order.ship_line1.strip() else ""
+    place = ", ".join(p for p in [order.ship_city, order.ship_region, order.ship_country] if p)
+    return [p for p in [street, place] if p]
+
+
+def _notices(order: Order) -> list[Notice]:
+    notices: dict[str, Notice] = {}
+    for case in order.live_cases:
+        headline = EXCEPTION_HEADLINES.get(case.kind, "There's a problem with your delivery. We're on it.")
+        notice = notices.setdefault(headline, Notice(headline))
+        for remedy in case.remedies.all():
+            if remedy.action in INTERNAL_ACTIONS or remedy.action not in ACTIONS:
+                continue
+            line = ACTIONS[remedy.action].describe(case, remedy.params, remedy.amount)
+            if line not in notice.done:
+                notice.done.append(line)
+    return list(notices.values())
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/not_found.html", {"brand": branding(None)}, status=404)
+
+
+def tracking(request: HttpRequest, token: str) -> HttpResponse:
+    order_id = order_id_from_token(token)
+    order = order_for_tracking(order_id) if order_id is not None else None
+    if order is None:
+        return _not_found(request)
+    store = order.store
+    with timezone.override(store.timezone or "UTC"):
+        shipments = list(order.shipments.all())
+        history = etas_from_history(order, shipments)
+        views = [
+            ShipmentView(
+                shipment=s,
+                carrier=carrier_name(s.carrier),
+                carrier_url=carrier_tracking_url(s.carrier, s.tracking_code),
+                status=STATUS_LABELS.get(s.status, s.get_status_display()),
+                delivered=s.status == ShipmentStatus.DELIVERED,
+                events=list(s.events.all()),
+                carrier_eta=timezone.localtime(s.carrier_estimated_delivery).date()
+                if s.carrier_estimated_delivery and s.status != ShipmentStatus.DELIVERED
+                else None,
+                history_eta=history.get(s.pk),
+            )
+            for s in shipments
+        ]
+        context = {
+            "order": order,
+            "store": store,
+            "brand": branding(store),
+            "items": list(order.line_items.all()),
+            "shipments": views,
+            "notices": _notices(order),
+            "address": masked_address(order),
+            "any_delivered": any(v.delivered for v in views),
+        }
+        return render(request, "portal/tracking.html", context)
