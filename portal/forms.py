@@ -29,3 +29,21 @@ class LookupForm(forms.Form):
 
     def clean_contact(self) -> str:
         return self.cleaned_data["contact"].strip()
+
+
+class FeedbackForm(forms.Form):
+    rating = forms.TypedChoiceField(
+        label="Did everything arrive OK?",
+        choices=[(n, str(n)) for n in range(1, 6)],
+        coerce=int,
+        widget=forms.RadioSelect,
+        help_text="1 is very unhappy, 5 is very happy.",
+        error_messages={"required": "Choose a rating from 1 to 5."},
+    )
+    comment = forms.CharField(label="Anything to add? (optional)", required=False, max_length=2000,
+                              widget=forms.Textarea(attrs={"rows": 3}))  # fmt: skip
+
+
+class NotReceivedForm(forms.Form):
+    note = forms.CharField(label="Tell us more (optional)", required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))  # fmt: skip

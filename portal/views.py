@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -23,9 +24,11 @@ from orders.models import Order, Shipment, Store, TrackingEvent
 from orders.services import store_get_default
 from playbooks.actions import ACTIONS
 
-from .forms import LookupForm
+from .forms import FeedbackForm, LookupForm, NotReceivedForm
 from .links import order_id_from_token, tracking_token
+from .models import DeliveryFeedback
 from .selectors import EtaRange, etas_from_history, order_for_tracking
+from .services import feedback_record, not_received_claim
 
 LOOKUP_WINDOW_SECONDS = 10 * 60
 MAX_LOOKUPS_PER_IP = 10
@@ -210,10 +213,20 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 
 
 def tracking(request: HttpRequest, token: str) -> HttpResponse:
-    order_id = order_id_from_token(token)
-    order = order_for_tracking(order_id) if order_id is not None else None
+    order = _order_for(token)
     if order is None:
         return _not_found(request)
+    return _tracking_page(request, order, token)
+
+
+def _order_for(token: str) -> Order | None:
+    order_id = order_id_from_token(token)
+    return order_for_tracking(order_id) if order_id is not None else None
+
+
+def _tracking_page(
+    request: HttpRequest, order: Order, token: str, *, feedback_form: FeedbackForm | None = None, status: int = 200
+) -> HttpResponse:
     store = order.store
     with timezone.override(store.timezone or "UTC"):
         shipments = list(order.shipments.all())
@@ -233,14 +246,49 @@ def tracking(request: HttpRequest, token: str) -> HttpResponse:
             )
             for s in shipments
         ]
+        any_delivered = any(v.delivered for v in views)
+        feedback = DeliveryFeedback.objects.filter(order=order).first() if any_delivered else None
         context = {
             "order": order,
             "store": store,
             "brand": branding(store),
+            "token": token,
             "items": list(order.line_items.all()),
             "shipments": views,
             "notices": _notices(order),
             "address": masked_address(order),
-            "any_delivered": any(v.delivered for v in views),
+            "any_delivered": any_delivered,
+            "feedback": feedback,
+            "feedback_form": feedback_form or FeedbackForm(),
+            "not_received_form": NotReceivedForm(),
+            "done": request.GET.get("done", ""),
         }
-        return render(request, "portal/tracking.html", context)
+        return render(request, "portal/tracking.html", context, status=status)
+
+
+@require_http_methods(["POST"])
+def feedback(request: HttpRequest, token: str) -> HttpResponse:
+    """ "Did everything arrive OK?" — only once something was delivered."""
+    order = _order_for(token)
+    if order is None:
+        return _not_found(request)
+    if not order.shipments.filter(status=ShipmentStatus.DELIVERED).exists():
+        return redirect("portal:tracking", token=token)
+    form = FeedbackForm(request.POST)
+    if not form.is_valid():
+        return _tracking_page(request, order, token, feedback_form=form, status=400)
+    feedback_record(order=order, rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"])
+    return redirect(reverse("portal:tracking", args=[token]) + "?done=feedback#after-delivery")
+
+
+@require_http_methods(["POST"])
+def not_received(request: HttpRequest, token: str) -> HttpResponse:
+    """ "I didn't receive it" on a delivered parcel: a claim the playbook takes over."""
+    order = _order_for(token)
+    if order is None:
+        return _not_found(request)
+    form = NotReceivedForm(request.POST)
+    if not order.shipments.filter(status=ShipmentStatus.DELIVERED).exists() or not form.is_valid():
+        return redirect("portal:tracking", token=token)
+    not_received_claim(order=order, note=form.cleaned_data["note"])
+    return redirect(reverse("portal:tracking", args=[token]) + "?done=claim#after-delivery")

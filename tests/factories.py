@@ -39,6 +39,7 @@ from playbooks.models import (
     Remedy,
     SweepRun,
 )
+from portal.models import DeliveryFeedback
 
 
 class StoreFactory(factory.django.DjangoModelFactory):
@@ -349,3 +350,14 @@ class MessageFactory(factory.django.DjangoModelFactory):
     to = factory.SelfAttribute("customer.phone")
     body_text = "Your order is running late. We're on it."
     idempotency_key = factory.Sequence(lambda n: f"test:{n}")
+
+
+# --- portal -----------------------------------------------------------------------------------------------------
+
+
+class DeliveryFeedbackFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeliveryFeedback
+
+    order = factory.SubFactory(OrderFactory)
+    rating = 5

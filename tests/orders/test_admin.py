@@ -14,6 +14,7 @@ from tests.factories import (
     ApprovalFactory,
     AuditEventFactory,
     CompensationCapFactory,
+    DeliveryFeedbackFactory,
     DetectorConfigFactory,
     ExceptionCaseFactory,
     InboundDeliveryFactory,
@@ -51,6 +52,7 @@ def order_with_everything():
     PlaybookVersionFactory()
     ReturnItemFactory(return_request__order=shipment.order)
     MessageFactory(order=shipment.order)
+    DeliveryFeedbackFactory(order=shipment.order)
     MessageTemplateFactory(store=shipment.store)
     NotificationSettingsFactory(store=shipment.store)
     for factory in (DetectorConfigFactory, CompensationCapFactory, AgentProfileFactory, SweepRunFactory):
@@ -59,7 +61,7 @@ def order_with_everything():
 
 
 def project_models():
-    return [m for m in apps.get_models() if m._meta.app_label in {"orders", "playbooks", "notifications"}]
+    return [m for m in apps.get_models() if m._meta.app_label in {"orders", "playbooks", "notifications", "portal"}]
 
 
 def test_every_project_model_is_registered_or_edited_inline():
