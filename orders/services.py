@@ -18,7 +18,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .choices import (
-    FINAL_SHIPMENT_STATUSES,
     NON_SCAN_STATUSES,
     AddressVerification,
     FinancialStatus,
@@ -350,10 +349,6 @@ def shipment_refresh_status(shipment: Shipment) -> None:
         setattr(shipment, name, values[name])
     if changed:
         shipment.save(update_fields=[*changed, "updated_at"])
-
-
-def shipment_is_moving(shipment: Shipment) -> bool:
-    return shipment.status not in FINAL_SHIPMENT_STATUSES
 
 
 @transaction.atomic

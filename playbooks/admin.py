@@ -24,7 +24,7 @@ from orders.models import Order
 from .actions import ACTIONS, action_choices
 from .approvals import approval_decide, approval_limit
 from .choices import ApprovalDecision, PlaybookState
-from .detectors import DETECTORS, detector_choices
+from .detectors import DETECTORS, DETECTORS_PATHS, detector_choices
 from .engine import case_dismiss, case_resolve, playbook_record_version
 from .models import (
     ActionRecord,
@@ -89,8 +89,9 @@ class DetectorConfigAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         # Every registered detector has a row to edit, with the defaults until a manager changes them.
-        for kind in DETECTORS.keys() | {d.kind for d in DETECTORS.all()}:
-            DetectorConfig.objects.get_or_create(kind=kind)
+        DetectorConfig.objects.bulk_create(
+            [DetectorConfig(kind=kind) for kind in DETECTORS_PATHS], ignore_conflicts=True
+        )
         return super().changelist_view(request, extra_context)
 
 

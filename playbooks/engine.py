@@ -41,9 +41,10 @@ logger = logging.getLogger(__name__)
 # --- Detection -------------------------------------------------------------------------------------------
 
 
-def detector_settings(kind: str) -> tuple[bool, dict[str, Any]]:
-    """(enabled, params) for a detector: the CX manager's settings over the defaults."""
-    config = DetectorConfig.objects.filter(kind=kind).first()
+def detector_settings(kind: str, configs: dict[str, DetectorConfig] | None = None) -> tuple[bool, dict[str, Any]]:
+    """(enabled, params) for a detector: the CX manager's settings over the defaults. `configs`, when
+    given, is every DetectorConfig by kind, loaded once by a caller that checks many detectors."""
+    config = configs.get(kind) if configs is not None else DetectorConfig.objects.filter(kind=kind).first()
     detector = DETECTORS[kind]
     return (config.enabled if config else True), resolve_params(detector.params, config.params if config else {})
 
@@ -101,8 +102,9 @@ def subject_check(*, shipment_ids: list[int] = (), order_ids: list[int] = (), no
     cases for them only. Returns how many cases it opened."""
     now = now or timezone.now()
     opened = 0
+    configs = {config.kind: config for config in DetectorConfig.objects.all()}
     for detector in DETECTORS.all():
-        enabled, params = detector_settings(detector.kind)
+        enabled, params = detector_settings(detector.kind, configs)
         if not enabled:
             continue
         ids = shipment_ids if detector.subject == "shipment" else order_ids
