@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "playbooks",
     "notifications",
     "portal",
+    "insights",
 ]
 
 MIDDLEWARE = [

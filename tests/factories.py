@@ -361,3 +361,17 @@ class DeliveryFeedbackFactory(factory.django.DjangoModelFactory):
 
     order = factory.SubFactory(OrderFactory)
     rating = 5
+
+
+# --- insights ---------------------------------------------------------------------------------------------------
+
+from insights.models import KpiSettings  # noqa: E402  (appended: the imports above are shared by several hands)
+
+
+class KpiSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KpiSettings
+        django_get_or_create = ("store",)
+
+    store = factory.SubFactory(StoreFactory)
+    cost_per_ticket = Decimal("5.00")
