@@ -363,6 +363,19 @@ class DeliveryFeedbackFactory(factory.django.DjangoModelFactory):
     rating = 5
 
 
+from portal.models import FaqEntry  # noqa: E402  (appended: the imports above are shared by several hands)
+
+
+class FaqEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FaqEntry
+
+    store = factory.SubFactory(StoreFactory)
+    question = factory.Sequence(lambda n: f"Question {n}?")
+    answer = "An answer."
+    order_states = factory.LazyFunction(lambda: ["in_transit"])
+
+
 # --- insights ---------------------------------------------------------------------------------------------------
 
 from insights.models import KpiSettings  # noqa: E402  (appended: the imports above are shared by several hands)
