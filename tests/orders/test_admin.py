@@ -17,10 +17,8 @@ from tests.factories import (
     DeliveryFeedbackFactory,
     DetectorConfigFactory,
     ExceptionCaseFactory,
-    ExchangeVariantFactory,
     FaqEntryFactory,
     InboundDeliveryFactory,
-    KpiSettingsFactory,
     LineItemFactory,
     MessageFactory,
     MessageTemplateFactory,
@@ -28,7 +26,6 @@ from tests.factories import (
     PlaybookStepFactory,
     PlaybookVersionFactory,
     ReturnItemFactory,
-    ReturnReasonRuleFactory,
     ShipmentFactory,
     StoreFactory,
     SweepRunFactory,
@@ -54,25 +51,19 @@ def order_with_everything():
     ActionRecordFactory(remedy=approval.remedy)
     PlaybookStepFactory()
     PlaybookVersionFactory()
-    ReturnItemFactory(return_request__order=shipment.order, exchange_for=ExchangeVariantFactory(store=shipment.store))
-    ReturnReasonRuleFactory(policy__store=shipment.store)
+    ReturnItemFactory(return_request__order=shipment.order)
     MessageFactory(order=shipment.order)
     DeliveryFeedbackFactory(order=shipment.order)
     FaqEntryFactory(store=shipment.store)
     MessageTemplateFactory(store=shipment.store)
     NotificationSettingsFactory(store=shipment.store)
-    KpiSettingsFactory(store=shipment.store)
     for factory in (DetectorConfigFactory, CompensationCapFactory, AgentProfileFactory, SweepRunFactory):
         factory()
     return shipment.order
 
 
 def project_models():
-    return [
-        m
-        for m in apps.get_models()
-        if m._meta.app_label in {"orders", "playbooks", "notifications", "portal", "insights"}
-    ]
+    return [m for m in apps.get_models() if m._meta.app_label in {"orders", "playbooks", "notifications", "portal"}]
 
 
 def test_every_project_model_is_registered_or_edited_inline():
