@@ -24,6 +24,7 @@ from orders.models import Order, Shipment, Store, TrackingEvent
 from orders.services import store_get_default
 from playbooks.actions import ACTIONS
 
+from .faq import faq_for, order_situations
 from .forms import FeedbackForm, LookupForm, NotReceivedForm
 from .links import order_id_from_token, tracking_token
 from .models import DeliveryFeedback
@@ -256,6 +257,7 @@ def _tracking_page(
             "items": list(order.line_items.all()),
             "shipments": views,
             "notices": _notices(order),
+            "faqs": faq_for(order, order_situations(order, shipments, order.live_cases)),
             "address": masked_address(order),
             "any_delivered": any_delivered,
             "feedback": feedback,

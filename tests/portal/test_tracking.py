@@ -333,7 +333,7 @@ def test_it_loads_the_page_in_a_constant_number_of_queries(order, shipments, dja
     client = Client()
     with django_assert_max_num_queries(8) as queries:
         response = page(order, client)
-    assert len(queries) == 7  # order+store, items, shipments, events, cases, remedies, delivery history
+    assert len(queries) == 8  # order+store, items, shipments, events, cases, remedies, delivery history, FAQ
     assert response.text.count('class="card shipment"') == shipments
 
 
