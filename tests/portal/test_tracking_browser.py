@@ -12,8 +12,14 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from orders.choices import ShipmentStatus
+from orders.models import Ticket
 from playbooks.choices import CaseState, RemedyState
+from playbooks.defaults import caps_seed, playbooks_seed
+from playbooks.models import ExceptionCase, Playbook
+from portal.defaults import faq_seed
 from portal.links import tracking_token
+from portal.models import DeliveryFeedback
 from tests.factories import (
     CustomerFactory,
     ExceptionCaseFactory,
@@ -147,3 +153,112 @@ def test_it_shows_a_friendly_page_for_a_broken_link(page, live_server):
     response = page.goto(f"{live_server.url}/track/not-a-real-token/")
     assert response.status == 404
     assert page.get_by_role("link", name="Look up your order with its number instead").is_visible()
+
+
+def delivered_order():
+    """The shipped order, delivered just now (after its last scan), with the default FAQ entries in place."""
+    order, shipment = shipped_order()
+    delivered_at = timezone.now()
+    shipment.status = ShipmentStatus.DELIVERED
+    shipment.delivered_at = delivered_at
+    shipment.carrier_estimated_delivery = None
+    shipment.save()
+    TrackingEventFactory(
+        shipment=shipment,
+        status=ShipmentStatus.DELIVERED,
+        message="Delivered, front porch",
+        location="San Francisco, CA",
+        occurred_at=delivered_at,
+    )
+    faq_seed()
+    return order, shipment
+
+
+def look_up(page, live_server) -> None:
+    page.goto(f"{live_server.url}/track/")
+    page.get_by_label("Order number").fill("1042")
+    page.get_by_label("Email or postal code").fill("jane@example.com")
+    page.get_by_role("button", name="Find my order").click()
+    page.wait_for_load_state()
+
+
+def rate_the_delivery(page) -> None:
+    """From the tracking page of a delivered order: the timeline, an FAQ answer, then the survey."""
+    assert page.get_by_role("heading", level=1).inner_text() == "Order 1042"
+    assert "Delivered, front porch" in page.locator("ol.timeline li").first.inner_text()
+    faq = page.locator("section.faq")
+    assert faq.get_by_role("heading").inner_text() == "Questions you may have"
+    question = faq.get_by_text("It says delivered, but I can't find it.")
+    answer = faq.get_by_text("Have a look around your door")
+    assert question.is_visible() and not answer.is_visible()  # closed until asked
+    question.click()
+    assert answer.is_visible()
+    assert not faq.get_by_text("When will my order ship?").count()  # another situation's answer
+    screenshot(page, "faq-after-delivery")
+
+    survey = page.locator("#after-delivery")
+    survey.get_by_role("radio", name="4").check()
+    survey.get_by_label("Anything to add? (optional)").fill("Box was a little dented, shirt is fine.")
+    survey.get_by_role("button", name="Send").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("status").inner_text() == "Thanks for your rating: 4/5. You can change it below."
+    assert page.url.endswith("?done=feedback#after-delivery")
+    feedback = DeliveryFeedback.objects.get()
+    assert (feedback.rating, feedback.comment) == (4, "Box was a little dented, shirt is fine.")
+
+
+def test_it_takes_a_customer_from_lookup_through_the_faq_to_rating_the_delivery(page, live_server):
+    delivered_order()
+    look_up(page, live_server)
+
+    rate_the_delivery(page)
+
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "survey-thanks")
+
+
+def test_it_takes_a_customer_claim_for_a_parcel_that_never_came_to_the_playbook(page, live_server, run_jobs):
+    order, _ = delivered_order()
+    playbooks_seed()
+    Playbook.objects.update(holdout_percent=0)
+    caps_seed(order.store)
+    page.goto(f"{live_server.url}/track/{tracking_token(order)}/")
+
+    claim = page.locator("#after-delivery details")
+    claim.get_by_text("I didn't receive it").click()
+    claim.get_by_label("Tell us more (optional)").fill("Nothing on the porch or with the neighbours.")
+    screenshot(page, "not-received-claim")
+    claim.get_by_role("button", name="Tell Acme Linen it didn't arrive").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("status").inner_text() == (
+        "Thanks for telling us. We're on it and will be in touch shortly."
+    )
+    run_jobs()
+
+    ticket = Ticket.objects.get()
+    assert (ticket.order, ticket.reason, ticket.body) == (
+        order,
+        "delivery_problem",
+        "Nothing on the porch or with the neighbours.",
+    )
+    case = ExceptionCase.objects.get(kind="delivered_not_received")
+    assert case.playbook_version.playbook.name == "Delivered but not received: instant replacement"
+    page.goto(f"{live_server.url}/track/{tracking_token(order)}/")
+    notice = page.locator("section.notice")
+    assert notice.get_by_role("heading").inner_text() == "You told us your parcel didn't arrive."
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "not-received-on-it")
+
+
+def test_the_lookup_faq_and_survey_work_with_javascript_off(browser, live_server):
+    delivered_order()
+    context = browser.new_context(viewport=VIEWPORTS["phone"], java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.viewport_name = "phone-no-js"
+        look_up(page, live_server)
+        assert page.locator("noscript, script").count() == 0  # nothing on these pages needs scripts
+        rate_the_delivery(page)
+        screenshot(page, "survey-thanks")
+    finally:
+        context.close()
