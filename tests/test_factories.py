@@ -22,7 +22,11 @@ def factory_for(model):
 
 @pytest.mark.parametrize(
     "model",
-    [m for m in apps.get_models() if m._meta.app_label in {"orders", "playbooks", "notifications", "portal"}],
+    [
+        m
+        for m in apps.get_models()
+        if m._meta.app_label in {"orders", "playbooks", "notifications", "portal", "insights"}
+    ],
     ids=lambda m: m._meta.label,
 )
 def test_every_model_has_a_factory_that_builds_a_valid_row(model):

@@ -19,6 +19,7 @@ from tests.factories import (
     ExceptionCaseFactory,
     FaqEntryFactory,
     InboundDeliveryFactory,
+    KpiSettingsFactory,
     LineItemFactory,
     MessageFactory,
     MessageTemplateFactory,
@@ -57,13 +58,18 @@ def order_with_everything():
     FaqEntryFactory(store=shipment.store)
     MessageTemplateFactory(store=shipment.store)
     NotificationSettingsFactory(store=shipment.store)
+    KpiSettingsFactory(store=shipment.store)
     for factory in (DetectorConfigFactory, CompensationCapFactory, AgentProfileFactory, SweepRunFactory):
         factory()
     return shipment.order
 
 
 def project_models():
-    return [m for m in apps.get_models() if m._meta.app_label in {"orders", "playbooks", "notifications", "portal"}]
+    return [
+        m
+        for m in apps.get_models()
+        if m._meta.app_label in {"orders", "playbooks", "notifications", "portal", "insights"}
+    ]
 
 
 def test_every_project_model_is_registered_or_edited_inline():

@@ -1,0 +1,116 @@
+"""The KPI dashboard in a real headless Chromium (Playwright): it renders its charts with nothing fetched from
+elsewhere. The screenshot lands in test-artifacts/screenshots/kpi-dashboard-desktop.png for a person to look at."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from playbooks.choices import CaseState, RemedyState
+from tests.factories import (
+    DeliveryFeedbackFactory,
+    ExceptionCaseFactory,
+    KpiSettingsFactory,
+    MessageFactory,
+    OrderFactory,
+    PlaybookFactory,
+    PlaybookVersionFactory,
+    RemedyFactory,
+    StoreFactory,
+    TicketFactory,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra has it)")
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def page():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def month_of_activity(django_user_model) -> None:
+    """A manager, and two playbooks over the last 30 days: one measured against its holdout, one too small
+    to tell. A fixture, so that it runs before Playwright starts: ORM calls made inside Playwright's
+    greenlet would open a database connection of their own that nothing closes."""
+    django_user_model.objects.create_superuser("manager", "manager@example.com", "kpi-secret-42")
+    now = timezone.now()
+    store = StoreFactory(name="Northwind Outfitters", slug="northwind")
+    KpiSettingsFactory(store=store, cost_per_ticket=Decimal("6.50"))
+    groups = [
+        ("Lost-maybe: stalled in transit", 60, 6, False),
+        ("Lost-maybe: stalled in transit", 40, 12, True),
+        ("Failed delivery attempt", 12, 2, False),
+        ("Failed delivery attempt", 2, 1, True),
+    ]
+    versions = {}
+    for index, (name, orders, contacted, holdout) in enumerate(groups):
+        if name not in versions:
+            versions[name] = PlaybookVersionFactory(playbook=PlaybookFactory(name=name, holdout_percent=10))
+        for n in range(orders):
+            day = now - timedelta(days=(n * 7 + index) % 28, hours=n % 9)
+            order = OrderFactory(store=store, placed_at=day - timedelta(days=1))
+            case = ExceptionCaseFactory(
+                order=order, store=store, shipment=None, kind="transit_stall", detected_at=day,
+                playbook_version=versions[name], is_holdout=holdout,
+                state=CaseState.RESOLVED if n % 3 else CaseState.ACTING,
+            )  # fmt: skip
+            if n < contacted:
+                TicketFactory(store=store, order=order, created_at=day + timedelta(hours=5))
+            if not holdout:
+                MessageFactory(order=order, kind="delay", status="sent", detected_at=day,
+                               sent_at=day + timedelta(seconds=20 + n * 7))  # fmt: skip
+                if n % 10 == 0:
+                    RemedyFactory(case=case, action="coupon", amount=Decimal("10.00"), state=RemedyState.DONE)
+            if n % 4 == 0:
+                DeliveryFeedbackFactory(order=order, rating=5 - n % 3)
+
+
+def test_the_dashboard_renders_its_charts_in_a_real_browser(live_server, month_of_activity, page):
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/insights/kpisettings/dashboard/")
+    page.get_by_label("Username").fill("manager")
+    page.get_by_label("Password").fill("kpi-secret-42")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+    assert page.url.endswith("/admin/insights/kpisettings/dashboard/")
+    assert page.get_by_role("heading", name="Key figures").is_visible()
+    assert page.locator("svg.kpi-chart").count() == 7
+    orders_chart = page.get_by_role("img", name="Orders placed per day")
+    assert orders_chart.is_visible()
+    assert orders_chart.bounding_box()["width"] > 200  # drawn at a readable size, not collapsed
+    assert page.locator("#chart-holdout circle").count() == 1  # only the measured playbook gets a dot
+    assert page.get_by_text("Too few orders to tell.").first.is_visible()
+    assert page.locator("#table-holdout tbody tr").count() == 2
+    # Charts and page come from the hub alone: no CDN, no chart library from elsewhere.
+    assert [url for url in requested if not url.startswith(live_server.url)] == []
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "kpi-dashboard-desktop.png"), full_page=True)
