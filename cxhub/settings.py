@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "notifications",
     "portal",
     "insights",
+    "returns",
 ]
 
 MIDDLEWARE = [
@@ -170,6 +171,12 @@ ORDER_DETAIL_SECTIONS = ["playbooks.api.order_sections"]
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=300)
 # Hours an approval may wait before it escalates.
 APPROVAL_SLA_HOURS = env.int("APPROVAL_SLA_HOURS", default=4)
+
+# --- Returns ---------------------------------------------------------------------------------------------------
+# Issues return labels (carrier, tracking number, drop-off QR code). The built-in provider needs no carrier.
+RETURN_LABEL_PROVIDER = env("RETURN_LABEL_PROVIDER", default="returns.labels.local.LocalLabelProvider")
+# Largest photo a customer may attach to a return (bytes).
+RETURN_PHOTO_MAX_BYTES = env.int("RETURN_PHOTO_MAX_BYTES", default=8 * 1024 * 1024)
 
 # --- REST API --------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

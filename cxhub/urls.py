@@ -16,6 +16,7 @@ urlpatterns = [
     path("webhooks/<slug:source>/", receive_webhook, name="webhook"),
     path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
     path("track/", include("portal.urls")),
+    path("returns/", include("returns.urls")),
     path("api/v1/", include("orders.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

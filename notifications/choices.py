@@ -37,7 +37,9 @@ TIME_SENSITIVE_KINDS = frozenset(
 # Kinds that may go out during quiet hours: waiting would make them useless.
 URGENT_KINDS = frozenset({MessageKind.OUT_FOR_DELIVERY, MessageKind.HELP_REPLY, MessageKind.TEST})
 # Transactional kinds carry no unsubscribe link and ignore frequency caps (the customer asked for them).
-TRANSACTIONAL_KINDS = frozenset({MessageKind.ORDER_CONFIRMED, MessageKind.HELP_REPLY, MessageKind.TEST})
+TRANSACTIONAL_KINDS = frozenset(
+    {MessageKind.ORDER_CONFIRMED, MessageKind.RETURN_UPDATE, MessageKind.HELP_REPLY, MessageKind.TEST}
+)
 
 
 class MessageStatus(models.TextChoices):

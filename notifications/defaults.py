@@ -228,14 +228,15 @@ DEFAULT_TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
     },
     MessageKind.RETURN_UPDATE: {
         Channel.SMS: sms(
-            "{{ store_name }}: update on your return for order {{ order_number }}: "
-            "{{ action or 'it is being processed' }}. Questions? Reply here."
+            "{{ store_name }}: your return for order {{ order_number }}: {{ action or 'it is being processed' }}. "
+            "{% if return_url %}Follow it: {{ return_url }}{% else %}Questions? Reply here.{% endif %}"
         ),
         Channel.EMAIL: email(
             "An update on your return for order {{ order_number }}",
             "Hi {{ first_name }},",
             "Here's where your return for order {{ order_number }} stands: {{ action or 'it is being processed' }}.",
             "We'll keep you updated each step. Questions? Just reply to this email.",
+            button=("Follow your return", "return_url"),
         ),
     },
     MessageKind.HELP_REPLY: {

@@ -54,6 +54,7 @@ PLACEHOLDERS: dict[str, str] = {
     "support_phone": "The store's support phone number.",
     "support_url": "The store's help centre address.",
     "support_contact": "The best way to reach support: the support email, else phone, else help centre address.",
+    "return_url": 'The customer\'s page for a return (QR code, label, status), in return updates; "" otherwise.',
 }
 
 # Realistic values used to check templates on save, to measure SMS length and to preview without orders.
@@ -72,6 +73,7 @@ SAMPLE_CONTEXT: dict[str, str] = {
     "support_phone": "+14155550123",
     "support_url": "https://northwind.example/help",
     "support_contact": "help@northwind.example",
+    "return_url": "https://cx.example.com/returns/r/R10234-1/",
 }
 assert SAMPLE_CONTEXT.keys() == PLACEHOLDERS.keys()
 
@@ -143,6 +145,7 @@ def message_context(*, order: Order, extra: dict | None = None) -> dict[str, str
         "support_phone": store.support_phone,
         "support_url": store.support_url,
         "support_contact": support_contact,
+        "return_url": "",
     }
     for key, value in (extra or {}).items():
         context[str(key)] = "" if value is None else str(value)

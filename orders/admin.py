@@ -29,8 +29,6 @@ from .models import (
     InboundDelivery,
     LineItem,
     Order,
-    ReturnItem,
-    ReturnRequest,
     Shipment,
     Store,
     Ticket,
@@ -586,23 +584,3 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"{count} tokens revoked.", messages.SUCCESS)
-
-
-# --- Returns ---------------------------------------------------------------------------------------------------------
-
-
-class ReturnItemInline(ReadOnlyInline):
-    model = ReturnItem
-    fields = ("line_item", "quantity", "reason", "exchange_variant", "comment")
-    readonly_fields = fields
-    show_change_link = False
-
-
-@admin.register(ReturnRequest)
-class ReturnRequestAdmin(ReadOnlyAdmin):
-    list_display = ("number", "order", "store", "resolution", "state", "created_at", "received_at")
-    list_filter = ("state", "resolution", "store")
-    search_fields = ("=number", "=order__order_number", "=return_tracking_code")
-    list_select_related = ("order", "store")
-    date_hierarchy = "created_at"
-    inlines = [ReturnItemInline]

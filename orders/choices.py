@@ -104,12 +104,26 @@ class ReturnState(models.TextChoices):
     IN_TRANSIT = "in_transit", "On its way back"
     RECEIVED = "received", "Received"
     REFUNDED = "refunded", "Refunded"
+    CREDITED = "credited", "Store credit issued"
     EXCHANGED = "exchanged", "Exchanged"
     REJECTED = "rejected", "Rejected"
 
 
 # A return in one of these states has not reached the warehouse yet.
 RETURN_OPEN_STATES = [ReturnState.REQUESTED, ReturnState.LABEL_ISSUED, ReturnState.IN_TRANSIT]
+# Approved and on its way (or about to be): the label exists.
+RETURN_APPROVED_STATES = [ReturnState.LABEL_ISSUED, ReturnState.IN_TRANSIT]
+# Nothing more happens to a return in one of these states.
+RETURN_FINAL_STATES = [ReturnState.REFUNDED, ReturnState.CREDITED, ReturnState.EXCHANGED, ReturnState.REJECTED]
+
+
+class ReservationState(models.TextChoices):
+    """Stock set aside for an exchange."""
+
+    NONE = "", "None"
+    HELD = "held", "Held"
+    RELEASED = "released", "Released"
+    SHIPPED = "shipped", "Shipped"
 
 
 class ReturnResolution(models.TextChoices):

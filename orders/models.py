@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -19,6 +19,7 @@ from .choices import (
     EventSource,
     FinancialStatus,
     FulfillmentStatus,
+    ReservationState,
     ReturnReason,
     ReturnResolution,
     ReturnState,
@@ -380,6 +381,102 @@ class ApiToken(models.Model):
         return token, key
 
 
+class ReturnPolicy(models.Model):
+    """A store's rules for returns, edited by CX managers. The returns portal checks every item against
+    them; a store without a policy gets these defaults."""
+
+    store = models.OneToOneField(Store, on_delete=models.CASCADE, related_name="return_policy")
+    window_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Days from delivery during which items can be returned."
+    )
+    allow_refund = models.BooleanField("offer a refund", default=True, help_text="To the original payment.")
+    allow_store_credit = models.BooleanField("offer store credit", default=True)
+    store_credit_bonus_percent = models.PositiveSmallIntegerField(
+        "store credit bonus (%)",
+        default=0,
+        validators=[MaxValueValidator(100)],
+        help_text="Extra credit for choosing credit over a refund: 10 turns a $50 return into $55 of credit.",
+    )
+    allow_exchange = models.BooleanField("offer exchanges", default=True, help_text="For another variant in stock.")
+    ship_exchange_early = models.BooleanField(
+        "ship exchanges before the return arrives",
+        default=False,
+        help_text="The exchange playbook ships the new variant as soon as the return label is issued, within "
+        "its caps. Otherwise the exchange ships when the return is received.",
+    )
+    return_shipping_fee = models.DecimalField(
+        **MONEY, help_text="Deducted from refunds (not from credit), unless the reason ships free."
+    )
+    auto_approve = models.BooleanField(
+        default=True,
+        help_text="Issue the label at once for eligible returns. Off: an agent approves each return first.",
+    )
+    non_returnable_skus = models.TextField(
+        "non-returnable SKUs",
+        blank=True,
+        help_text="One SKU per line; end with * for every SKU starting so (GIFT-*). Items marked final sale on "
+        "the order are never returnable either.",
+    )
+    return_address = models.TextField(blank=True, help_text="Where returns go, as printed on the label.")
+    instructions = models.TextField(
+        blank=True, help_text="Shown on the customer's return page: how to pack, where to drop off."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "return policies"
+
+    def __str__(self) -> str:
+        return f"Return policy of {self.store}"
+
+    def sku_is_returnable(self, sku: str) -> bool:
+        for pattern in self.non_returnable_skus.split():
+            if sku == pattern or (pattern.endswith("*") and sku.startswith(pattern[:-1])):
+                return False
+        return True
+
+
+class ReturnReasonRule(models.Model):
+    """How one return reason is handled, e.g. damaged: return shipping free, photo requested."""
+
+    policy = models.ForeignKey(ReturnPolicy, on_delete=models.CASCADE, related_name="reason_rules")
+    reason = models.CharField(max_length=20, choices=ReturnReason.choices)
+    accepted = models.BooleanField(default=True, help_text="Offer this reason to customers.")
+    free_return_shipping = models.BooleanField(default=False, help_text="No return shipping fee for this reason.")
+    photo_required = models.BooleanField(default=False, help_text="Ask for a photo of the item.")
+    needs_approval = models.BooleanField(default=False, help_text="An agent approves these returns first.")
+    window_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="A different return window for this reason (e.g. 90 days for damaged)."
+    )
+
+    class Meta:
+        ordering = ["reason"]
+        constraints = [models.UniqueConstraint(fields=["policy", "reason"], name="reason_rule_once_per_policy")]
+
+    def __str__(self) -> str:
+        return self.get_reason_display()
+
+
+class ExchangeVariant(models.Model):
+    """A variant customers may exchange into, with the stock the store sets aside for exchanges."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="exchange_variants")
+    product = models.CharField(
+        max_length=255, help_text="The product's title as on order lines: its variants are offered in exchange."
+    )
+    title = models.CharField(max_length=255, help_text="e.g. Size M / Blue")
+    sku = models.CharField("SKU", max_length=64)
+    available = models.PositiveIntegerField(default=0, help_text="Units that can still be reserved for exchanges.")
+
+    class Meta:
+        ordering = ["product", "title"]
+        constraints = [models.UniqueConstraint(fields=["store", "sku"], name="exchange_variant_unique_sku")]
+        indexes = [models.Index(fields=["store", "product"], name="exchange_variant_product")]
+
+    def __str__(self) -> str:
+        return f"{self.product} ({self.title})"
+
+
 class ReturnRequest(models.Model):
     """A customer's return or exchange of some of an order's items."""
 
@@ -388,16 +485,34 @@ class ReturnRequest(models.Model):
     number = models.CharField(max_length=32, help_text="The return's reference, e.g. R1001-1.")
     state = models.CharField(max_length=14, choices=ReturnState.choices, default=ReturnState.REQUESTED)
     resolution = models.CharField(max_length=14, choices=ReturnResolution.choices)
+    awaiting_approval_because = models.CharField(max_length=255, blank=True)
     return_carrier = models.CharField(max_length=40, blank=True)
     return_tracking_code = models.CharField(max_length=64, blank=True)
+    drop_off_code = models.CharField(
+        max_length=64, blank=True, help_text="What the QR code at drop-off encodes (no printer needed)."
+    )
+    label_provider = models.CharField(max_length=40, blank=True)
+    return_shipping_fee = models.DecimalField(**MONEY)
+    refund_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    credit_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    resolution_reference = models.CharField(max_length=64, blank=True, help_text="The refund, credit or shipment id.")
+    rejection_reason = models.TextField(blank=True, help_text="Shown to the customer.")
+    label_issued_at = models.DateTimeField(null=True, blank=True)
+    in_transit_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    exchange_shipped_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("process_returnrequest", "Can approve, reject and receive returns")]
         constraints = [models.UniqueConstraint(fields=["store", "number"], name="return_unique_number")]
-        indexes = [models.Index(fields=["resolution", "state"], name="return_resolution_state")]
+        indexes = [
+            models.Index(fields=["resolution", "state"], name="return_resolution_state"),
+            models.Index(fields=["state", "created_at"], name="return_state_created"),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -409,7 +524,14 @@ class ReturnItem(models.Model):
     quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
     reason = models.CharField(max_length=20, choices=ReturnReason.choices)
     exchange_variant = models.CharField(max_length=255, blank=True, help_text="The variant wanted instead.")
+    exchange_for = models.ForeignKey(
+        ExchangeVariant, on_delete=models.PROTECT, null=True, blank=True, related_name="return_items"
+    )
+    reservation = models.CharField(
+        max_length=10, choices=ReservationState.choices, blank=True, default=ReservationState.NONE
+    )
     comment = models.TextField(blank=True)
+    photo = models.FileField(upload_to="returns/photos/%Y/%m/", blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -20,6 +20,7 @@ def audit(
     actor_type: str | None = None,
     playbook_version: PlaybookVersion | None = None,
     store: Any = None,
+    order: Any = None,
     **parameters: Any,
 ) -> AuditEvent:
     """Append an event. The why (thresholds, facts, cap arithmetic) goes in `parameters`."""
@@ -29,8 +30,8 @@ def audit(
         message=message,
         case=case,
         remedy=remedy,
-        order=case.order if case else None,
-        store=case.store if case else store,
+        order=case.order if case else order,
+        store=case.store if case else (store or (order.store if order else None)),
         actor_type=actor_type or (ActorType.USER if user else ActorType.SYSTEM),
         actor_user=user,
         playbook_version=playbook_version or (case.playbook_version if case else None),

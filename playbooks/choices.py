@@ -63,3 +63,4 @@ class AuditKind(models.TextChoices):
     EXECUTED = "executed", "Action executed"
     FAILED = "failed", "Action failed"
     PLAYBOOK_CHANGED = "playbook_changed", "Playbook changed"
+    RETURN_UPDATED = "return_updated", "Return updated"

@@ -302,10 +302,13 @@ class SweepRun(models.Model):
 
 
 class ActionRecord(models.Model):
-    """What the built-in local provider did for an action that changes another system (a refund, a
-    re-ship, a coupon): exactly what a Shopify or Stripe provider would have been asked to do."""
+    """What the built-in local provider did in another system (a refund, a re-ship, a coupon): exactly
+    what a Shopify or Stripe provider would have been asked to do, for a remedy or a return."""
 
-    remedy = models.ForeignKey(Remedy, on_delete=models.CASCADE, related_name="records")
+    remedy = models.ForeignKey(Remedy, on_delete=models.CASCADE, related_name="records", null=True, blank=True)
+    return_request = models.ForeignKey(
+        "orders.ReturnRequest", on_delete=models.CASCADE, related_name="records", null=True, blank=True
+    )
     provider = models.CharField(max_length=20, default="local")
     operation = models.CharField(max_length=40)
     payload = models.JSONField(default=dict, blank=True)
@@ -315,8 +318,14 @@ class ActionRecord(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            # The remedy is the idempotency key: one record per remedy and operation, ever.
-            models.UniqueConstraint(fields=["remedy", "operation"], name="action_record_once")
+            # The remedy (or the return) is the idempotency key: one record per operation, ever.
+            models.UniqueConstraint(fields=["remedy", "operation"], name="action_record_once"),
+            models.UniqueConstraint(fields=["return_request", "operation"], name="action_record_once_per_return"),
+            models.CheckConstraint(
+                condition=Q(remedy__isnull=False, return_request__isnull=True)
+                | Q(remedy__isnull=True, return_request__isnull=False),
+                name="action_record_one_subject",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -143,27 +143,37 @@ def find_order(order_number: str, contact: str) -> Order | None:
 
 def _lookup_page(request: HttpRequest, form: LookupForm, *, error: str = "", status: int = 200) -> HttpResponse:
     store = store_get_default()
-    context = {"form": form, "error": error, "store": store, "brand": branding(store)}
+    context = {"form": form, "error": error, "store": store, "brand": branding(store), "purpose": "track"}
     return render(request, "portal/lookup.html", context, status=status)
+
+
+def lookup_attempt(request: HttpRequest) -> tuple[LookupForm, Order | None, str, int]:
+    """Check a posted lookup under the rate limits: (form, order or None, error for the visitor, status).
+
+    Shared by tracking and returns, so both count against the same limits."""
+    if _hit(f"portal:lookup:ip:{_client_ip(request)}") > MAX_LOOKUPS_PER_IP:
+        return LookupForm(request.POST), None, TOO_MANY_MESSAGE, 429
+    form = LookupForm(request.POST)
+    if not form.is_valid():
+        return form, None, "", 200
+    order_number = form.cleaned_data["order_number"]
+    failures_key = _failures_key(order_number)
+    if (cache.get(failures_key) or 0) >= MAX_FAILURES_PER_ORDER_NUMBER:
+        return form, None, TOO_MANY_MESSAGE, 429
+    order = find_order(order_number, form.cleaned_data["contact"])
+    if order is None:
+        _hit(failures_key)
+        return form, None, NOT_FOUND_MESSAGE, 200
+    return form, order, "", 200
 
 
 @require_http_methods(["GET", "POST"])
 def lookup(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _lookup_page(request, LookupForm())
-    if _hit(f"portal:lookup:ip:{_client_ip(request)}") > MAX_LOOKUPS_PER_IP:
-        return _lookup_page(request, LookupForm(request.POST), error=TOO_MANY_MESSAGE, status=429)
-    form = LookupForm(request.POST)
-    if not form.is_valid():
-        return _lookup_page(request, form)
-    order_number = form.cleaned_data["order_number"]
-    failures_key = _failures_key(order_number)
-    if (cache.get(failures_key) or 0) >= MAX_FAILURES_PER_ORDER_NUMBER:
-        return _lookup_page(request, form, error=TOO_MANY_MESSAGE, status=429)
-    order = find_order(order_number, form.cleaned_data["contact"])
+    form, order, error, status = lookup_attempt(request)
     if order is None:
-        _hit(failures_key)
-        return _lookup_page(request, form, error=NOT_FOUND_MESSAGE)
+        return _lookup_page(request, form, error=error, status=status)
     return redirect("portal:tracking", token=tracking_token(order))
 
 

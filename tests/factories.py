@@ -14,10 +14,13 @@ from orders.choices import DeliveryState, EventSource, FinancialStatus, Shipment
 from orders.models import (
     ApiToken,
     Customer,
+    ExchangeVariant,
     InboundDelivery,
     LineItem,
     Order,
     ReturnItem,
+    ReturnPolicy,
+    ReturnReasonRule,
     ReturnRequest,
     Shipment,
     Store,
@@ -171,6 +174,7 @@ class ReturnRequestFactory(factory.django.DjangoModelFactory):
     store = factory.SelfAttribute("order.store")
     number = factory.Sequence(lambda n: f"R{n}")
     resolution = "exchange"
+    state = "label_issued"  # approved: the label exists
 
 
 class ReturnItemFactory(factory.django.DjangoModelFactory):
@@ -181,6 +185,37 @@ class ReturnItemFactory(factory.django.DjangoModelFactory):
     line_item = factory.SubFactory(LineItemFactory, order=factory.SelfAttribute("..return_request.order"))
     reason = "does_not_fit"
     exchange_variant = "L / Blue"
+
+
+class ReturnPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReturnPolicy
+        django_get_or_create = ("store",)
+
+    store = factory.SubFactory(StoreFactory)
+    window_days = 30
+    return_address = "Returns dept.\n1 Warehouse Way\nReno NV 89501"
+
+
+class ReturnReasonRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReturnReasonRule
+
+    policy = factory.SubFactory(ReturnPolicyFactory)
+    reason = "damaged"
+    free_return_shipping = True
+    photo_required = True
+
+
+class ExchangeVariantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ExchangeVariant
+
+    store = factory.SubFactory(StoreFactory)
+    product = "Linen shirt"
+    title = factory.Sequence(lambda n: f"Size {n}")
+    sku = factory.Sequence(lambda n: f"SHIRT-{n}")
+    available = 5
 
 
 # --- playbooks ---------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Return started with an exchange chosen: the customer wants another variant.
 
 Waiting for the return to reach the warehouse before shipping the exchange makes the customer wait a
-week or more with nothing. Stores that trust their customers ship the exchange at once ("replacement on
-the way"); the playbook does that, within the caps the store sets for it.
+week or more with nothing. Stores that trust their customers (their return policy says "ship exchanges
+before the return arrives") ship it as soon as the return is approved; the playbook does that, within
+the caps the store sets for it. Otherwise the exchange ships when the return is received.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from orders.choices import RETURN_OPEN_STATES, ReturnResolution
-from orders.models import Order, ReturnRequest
+from orders.choices import RETURN_APPROVED_STATES, ReturnResolution
+from orders.models import Order, ReturnPolicy, ReturnRequest
 from playbooks.detectors.base import Detector
 
 
 def open_exchanges() -> QuerySet[ReturnRequest]:
-    return ReturnRequest.objects.filter(resolution=ReturnResolution.EXCHANGE, state__in=RETURN_OPEN_STATES)
+    """Approved exchanges not shipped yet, in stores whose return policy ships them early."""
+    return ReturnRequest.objects.filter(
+        resolution=ReturnResolution.EXCHANGE, state__in=RETURN_APPROVED_STATES, exchange_shipped_at__isnull=True
+    ).filter(Exists(ReturnPolicy.objects.filter(store=OuterRef("store"), ship_exchange_early=True)))
 
 
 class ReturnExchangeDetector(Detector):

@@ -81,6 +81,7 @@ def test_placeholders_are_filled_from_the_order_its_customer_store_and_newest_sh
         "support_phone": "+14155550100",
         "support_url": "https://northwind.example/help",
         "support_contact": "care@northwind.example",
+        "return_url": "",
         "amount": "10",
     }
     assert all(type(value) is str for value in context.values())

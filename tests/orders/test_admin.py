@@ -17,6 +17,7 @@ from tests.factories import (
     DeliveryFeedbackFactory,
     DetectorConfigFactory,
     ExceptionCaseFactory,
+    ExchangeVariantFactory,
     FaqEntryFactory,
     InboundDeliveryFactory,
     KpiSettingsFactory,
@@ -27,6 +28,7 @@ from tests.factories import (
     PlaybookStepFactory,
     PlaybookVersionFactory,
     ReturnItemFactory,
+    ReturnReasonRuleFactory,
     ShipmentFactory,
     StoreFactory,
     SweepRunFactory,
@@ -52,7 +54,8 @@ def order_with_everything():
     ActionRecordFactory(remedy=approval.remedy)
     PlaybookStepFactory()
     PlaybookVersionFactory()
-    ReturnItemFactory(return_request__order=shipment.order)
+    ReturnItemFactory(return_request__order=shipment.order, exchange_for=ExchangeVariantFactory(store=shipment.store))
+    ReturnReasonRuleFactory(policy__store=shipment.store)
     MessageFactory(order=shipment.order)
     DeliveryFeedbackFactory(order=shipment.order)
     FaqEntryFactory(store=shipment.store)

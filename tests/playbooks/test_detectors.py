@@ -29,7 +29,7 @@ from playbooks.detectors.address_problem import ADDRESS_DETAILS
 from playbooks.detectors.base import Detector
 from playbooks.detectors.transit_stall import business_days_before, business_days_between
 from playbooks.params import resolve_params
-from tests.factories import OrderFactory, ReturnItemFactory, ShipmentFactory, TicketFactory
+from tests.factories import OrderFactory, ReturnItemFactory, ReturnPolicyFactory, ShipmentFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,13 @@ def delivered(ago: timedelta, **kwargs: Any) -> Shipment:
     return ShipmentFactory(status=S.DELIVERED, delivered_at=NOW - ago, last_event_at=NOW - ago, **kwargs)
 
 
+def early_exchange() -> Order:
+    """An approved exchange in a store whose policy ships exchanges before the return arrives."""
+    order = ReturnItemFactory().return_request.order
+    ReturnPolicyFactory(store=order.store, ship_exchange_early=True)
+    return order
+
+
 def claim(shipment: Shipment, at: datetime, reason: str = TicketReason.DELIVERY_PROBLEM, **kwargs: Any):
     return TicketFactory(store=shipment.store, order=shipment.order, reason=reason, created_at=at, **kwargs)
 
@@ -96,7 +103,7 @@ BUILDERS: dict[str, Callable[[], Model]] = {
     "failed_payment": lambda: OrderFactory(financial_status=FinancialStatus.FAILED),
     "carrier_disruption": lambda: ShipmentFactory(status=S.EXCEPTION),
     "post_delivery": lambda: delivered(timedelta(days=3)),
-    "return_exchange": lambda: ReturnItemFactory().return_request.order,
+    "return_exchange": early_exchange,
     "milestone_confirmed": lambda: OrderFactory(placed_at=NOW - timedelta(hours=2)),
     "milestone_shipped": lambda: ShipmentFactory(status=S.IN_TRANSIT, first_scan_at=NOW - timedelta(hours=3)),
     "milestone_out_for_delivery": lambda: ShipmentFactory(

@@ -1,0 +1,173 @@
+"""The returns portal: find the order (`/returns/`), choose items and a resolution (`/returns/<order
+link>/`), then follow the return on its own page with a QR code for drop-off (`/returns/r/<return link>/`).
+
+Thin doors: eligibility and every rule live in `returns.eligibility` and `returns.services`. The order
+link is the same signed token as the tracking page's, so a customer who can track an order can return it.
+"""
+
+from __future__ import annotations
+
+import segno
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_http_methods
+
+from orders.choices import ReturnResolution, ReturnState
+from orders.models import Order, ReturnRequest
+from orders.services import store_get_default
+from portal.forms import LookupForm
+from portal.links import order_from_token, tracking_token
+from portal.views import branding, lookup_attempt
+
+from .eligibility import order_eligibility, policy_for
+from .forms import ReturnStartForm
+from .links import return_id_from_token, return_token
+from .services import return_request_create
+
+
+def _page(request: HttpRequest, template: str, store, context: dict, status: int = 200) -> HttpResponse:
+    return render(request, template, {"store": store, "brand": branding(store), **context}, status=status)
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return _page(request, "portal/not_found.html", None, {}, status=404)
+
+
+@require_http_methods(["GET", "POST"])
+def lookup(request: HttpRequest) -> HttpResponse:
+    store = store_get_default()
+    if request.method == "GET":
+        return _page(request, "portal/lookup.html", store, {"form": LookupForm(), "purpose": "return"})
+    form, order, error, status = lookup_attempt(request)
+    if order is None:
+        context = {"form": form, "error": error, "purpose": "return"}
+        return _page(request, "portal/lookup.html", store, context, status=status)
+    return redirect("returns:start", token=tracking_token(order))
+
+
+@require_http_methods(["GET", "POST"])
+def start(request: HttpRequest, token: str) -> HttpResponse:
+    order = order_from_token(token)
+    if order is None:
+        return _not_found(request)
+    eligibility = order_eligibility(order, now=timezone.now())
+    if request.method == "POST":
+        form = ReturnStartForm(eligibility, request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                created = return_request_create(
+                    order=order, lines=form.lines(), resolution=form.cleaned_data["resolution"]
+                )
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                return redirect("returns:status", token=return_token(created))
+        status = 400
+    else:
+        form, status = ReturnStartForm(eligibility), 200
+    context = {
+        "order": order,
+        "token": token,
+        "form": form,
+        "eligibility": eligibility,
+        "policy": eligibility.policy,
+        "returns": _returns_of(order),
+    }
+    return _page(request, "returns/start.html", order.store, context, status=status)
+
+
+def _returns_of(order: Order) -> list[tuple[ReturnRequest, str]]:
+    return [(r, return_token(r)) for r in order.returns.order_by("created_at")]
+
+
+# The steps a customer follows, in order; the last one depends on the resolution chosen.
+STEPS = [
+    (ReturnState.REQUESTED, "Requested", "created_at"),
+    (ReturnState.LABEL_ISSUED, "Label issued", "label_issued_at"),
+    (ReturnState.IN_TRANSIT, "On its way back", "in_transit_at"),
+    (ReturnState.RECEIVED, "Received", "received_at"),
+]
+FINAL_STEP = {
+    ReturnResolution.REFUND: (ReturnState.REFUNDED, "Refunded"),
+    ReturnResolution.STORE_CREDIT: (ReturnState.CREDITED, "Store credit issued"),
+    ReturnResolution.EXCHANGE: (ReturnState.EXCHANGED, "Exchanged"),
+}
+
+
+def steps(request: ReturnRequest) -> list[dict]:
+    """The timeline: each step done (with its time), current, or still to come."""
+    final_state, final_label = FINAL_STEP[request.resolution]
+    rows = [(state, label, getattr(request, attr)) for state, label, attr in STEPS]
+    rows.append((final_state, final_label, request.resolved_at))
+    order = [state for state, _, _ in rows]
+    reached = order.index(request.state) if request.state in order else -1
+    return [
+        {"label": label, "at": at if i <= reached else None, "done": i <= reached, "current": i == reached}
+        for i, (state, label, at) in enumerate(rows)
+    ]
+
+
+def sender_name(order: Order) -> str:
+    """ "Jane D." — enough for the warehouse to greet the parcel, too little to find the person."""
+    parts = order.ship_name.split()
+    if not parts:
+        return "Customer"
+    return f"{parts[0]} {parts[-1][0]}." if len(parts) > 1 else parts[0]
+
+
+def _qr_svg(payload: str) -> str:
+    # segno escapes nothing it is not given; the payload is our own code (letters, digits, ':' and '-').
+    return mark_safe(segno.make(payload, error="m").svg_inline(scale=5, border=2, dark="#111111", omitsize=True))
+
+
+def _return_for(token: str) -> ReturnRequest | None:
+    return_id = return_id_from_token(token)
+    if return_id is None:
+        return None
+    return (
+        ReturnRequest.objects.select_related("order__store", "order__customer")
+        .prefetch_related("items__line_item", "items__exchange_for")
+        .filter(pk=return_id)
+        .first()
+    )
+
+
+def status(request: HttpRequest, token: str) -> HttpResponse:
+    ret = _return_for(token)
+    if ret is None:
+        return _not_found(request)
+    order = ret.order
+    with timezone.override(order.store.timezone or "UTC"):
+        context = {
+            "ret": ret,
+            "order": order,
+            "token": token,
+            "steps": steps(ret),
+            "items": list(ret.items.all()),
+            "qr": _qr_svg(ret.drop_off_code) if ret.drop_off_code and ret.state == ReturnState.LABEL_ISSUED else "",
+            "policy": policy_for(order.store_id),
+            "tracking_token": tracking_token(order),
+        }
+        return _page(request, "returns/status.html", order.store, context)
+
+
+def label(request: HttpRequest, token: str) -> HttpResponse:
+    """A printable label for those who want one: addresses, tracking number, the same QR code."""
+    ret = _return_for(token)
+    if ret is None or not ret.drop_off_code:
+        return _not_found(request)
+    order = ret.order
+    context = {
+        "ret": ret,
+        "order": order,
+        "token": token,
+        "qr": _qr_svg(ret.drop_off_code),
+        "policy": policy_for(order.store_id),
+        # A prepaid return needs no sender address: the return number identifies it, so a forwarded link
+        # shows no more than the tracking page does.
+        "sender": sender_name(order),
+    }
+    return _page(request, "returns/label.html", order.store, context)
