@@ -35,9 +35,6 @@ def browser():
 
 @pytest.fixture(params=list(VIEWPORTS))
 def page(request, browser):
-    from django.core.cache import cache
-
-    cache.clear()  # the lookup rate limits start afresh for each page
     context = browser.new_context(viewport=VIEWPORTS[request.param])
     page = context.new_page()
     page.viewport_name = request.param

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import django_rq
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.db import connection
 from rq import SimpleWorker
 
@@ -15,8 +16,9 @@ from cxhub.jobs import QUEUES
 
 @pytest.fixture(autouse=True)
 def _clean_redis() -> Iterator[None]:
-    """Each test starts with empty queues."""
+    """Each test starts with empty queues and an empty cache (so rate limits start afresh)."""
     django_rq.get_connection("default").flushdb()
+    cache.clear()
     yield
 
 

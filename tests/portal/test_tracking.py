@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -30,13 +29,6 @@ pytestmark = pytest.mark.django_db
 NOT_FOUND = "We couldn&#x27;t find that order"
 TOO_MANY = "Too many attempts, try again in a few minutes"
 DASH = "\u2013"
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

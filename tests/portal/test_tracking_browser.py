@@ -1,13 +1,9 @@
-"""The customer pages in a real headless Chromium (Playwright), at phone and desktop sizes.
-
-Screenshots land in test-artifacts/screenshots/<test>-<viewport>.png for a person to look at.
-"""
+"""The tracking page in a real headless Chromium (Playwright), at phone and desktop sizes (the `page`
+fixture and `screenshot` come from the tests.browser plugin)."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -20,6 +16,7 @@ from playbooks.models import ExceptionCase, Playbook
 from portal.defaults import faq_seed
 from portal.links import tracking_token
 from portal.models import DeliveryFeedback
+from tests.browser import VIEWPORTS, screenshot
 from tests.factories import (
     CustomerFactory,
     ExceptionCaseFactory,
@@ -31,51 +28,7 @@ from tests.factories import (
     TrackingEventFactory,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra has it)")
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(params=list(VIEWPORTS))
-def page(request, browser):
-    context = browser.new_context(viewport=VIEWPORTS[request.param])
-    page = context.new_page()
-    page.viewport_name = request.param
-    yield page
-    context.close()
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    from django.core.cache import cache
-
-    cache.clear()
-
-
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-{page.viewport_name}.png"), full_page=True)
 
 
 def shipped_order(**order_fields):

@@ -1,7 +1,6 @@
 """The returns portal through its real URLs: find the order, choose, follow the return."""
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -15,11 +14,6 @@ from tests.factories import ReturnReasonRuleFactory
 from .conftest import item
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
 
 
 def start_url(order) -> str:

@@ -40,7 +40,7 @@ def order():
         ship_name="Jane Doe",
     )
     LineItemFactory(order=order, title="Linen shirt", variant="M", sku="SHIRT-M", unit_price=Decimal("40.00"))
-    LineItemFactory(order=order, title="Gift card", variant="", sku="GIFT", unit_price=Decimal("25.00"), returnable=False)
+    LineItemFactory(order=order, title="Gift card", sku="GIFT", unit_price=Decimal("25.00"), returnable=False)
     delivered = timezone.now() - dt.timedelta(days=3)
     ShipmentFactory(order=order, status=ShipmentStatus.DELIVERED, delivered_at=delivered, first_scan_at=delivered)
     ExchangeVariantFactory(store=store, product="Linen shirt", title="L", sku="SHIRT-L", available=3)

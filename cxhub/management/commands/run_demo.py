@@ -66,6 +66,7 @@ class Command(BaseCommand):
                 call_command("seed_playbooks", stdout=self.stdout)
                 call_command("seed_templates", stdout=self.stdout)
                 call_command("seed_faq", stdout=self.stdout)
+                call_command("seed_returns", demo=True, stdout=self.stdout)
                 self.stdout.write("Running the detectors over the demo data…")
                 call_command("run_sweeps", stdout=self.stdout)
             self.ensure_demo_users()
