@@ -390,20 +390,17 @@ def repeat_purchase(scope: KpiScope) -> RepeatPurchase:
     about one of those orders; a customer "repeats" when they placed another order after their first one
     of the period (up to today). Observational, not randomised: notified customers are the ones whose
     orders had news or trouble. One query: orders since the period began, grouped by customer."""
-    notified = Message.objects.filter(
-        customer_id=OuterRef("customer_id"),
-        kind__in=PROACTIVE_KINDS,
-        sent_at__isnull=False,
-        order__placed_at__gte=scope.start,
-        order__placed_at__lt=scope.end,
-    )
+    # Per order: did the hub tell its customer anything on its own initiative? (indexed on Message.order_id)
+    told = Message.objects.filter(order_id=OuterRef("pk"), kind__in=PROACTIVE_KINDS, sent_at__isnull=False)
+    in_period = Q(placed_at__lt=scope.end)
     per_customer = (
         Order.objects.filter(scope.of_store(), placed_at__gte=scope.start, customer__isnull=False)
+        .annotate(told=Exists(told))
         .values("customer_id")
         .annotate(
-            in_period=Count("pk", filter=Q(placed_at__lt=scope.end)),
+            in_period=Count("pk", filter=in_period),
             since_start=Count("pk"),
-            notified=Exists(notified),
+            told_in_period=Count("pk", filter=in_period & Q(told=True)),
         )
         .filter(in_period__gt=0)
         .order_by()
@@ -411,10 +408,10 @@ def repeat_purchase(scope: KpiScope) -> RepeatPurchase:
     # Counting orders from the start of the period on: a customer whose first order of the period is
     # followed by any later one has at least two.
     figures = per_customer.aggregate(
-        notified_customers=Count("customer_id", filter=Q(notified=True)),
-        notified_repeat=Count("customer_id", filter=Q(notified=True, since_start__gt=1)),
-        other_customers=Count("customer_id", filter=Q(notified=False)),
-        other_repeat=Count("customer_id", filter=Q(notified=False, since_start__gt=1)),
+        notified_customers=Count("customer_id", filter=Q(told_in_period__gt=0)),
+        notified_repeat=Count("customer_id", filter=Q(told_in_period__gt=0, since_start__gt=1)),
+        other_customers=Count("customer_id", filter=Q(told_in_period=0)),
+        other_repeat=Count("customer_id", filter=Q(told_in_period=0, since_start__gt=1)),
     )
     return RepeatPurchase(
         figures["notified_customers"], figures["notified_repeat"], figures["other_customers"], figures["other_repeat"]
