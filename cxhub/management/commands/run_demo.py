@@ -27,6 +27,7 @@ from orders.models import Order
 
 DEMO_USER = "admin"
 DEMO_AGENT = "agent"
+DEMO_ROLES = {"manager": "CX manager", DEMO_AGENT: "Agent", "analyst": "Analyst"}
 DEMO_PASSWORD = "cxhub-demo"  # printed on start; the demo listens on loopback only
 
 
@@ -101,26 +102,30 @@ class Command(BaseCommand):
         return {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
 
     def ensure_demo_users(self) -> None:
-        """A superuser, and an agent who may approve remedies up to 100 in their store's currency."""
+        """A superuser, and one login per role: a CX manager, an agent who may approve remedies up to 100
+        in their store's currency, and an analyst."""
         from django.contrib.auth import get_user_model
-        from django.contrib.auth.models import Permission
+        from django.contrib.auth.models import Group
 
+        from cxhub.roles import roles_setup
         from playbooks.models import AgentProfile
 
+        roles_setup()
         users = get_user_model().objects
         admin, _ = users.get_or_create(username=DEMO_USER, defaults={"email": "admin@localhost"})
         admin.is_staff = admin.is_superuser = True
         admin.set_password(DEMO_PASSWORD)
         admin.save()
-        agent, _ = users.get_or_create(username=DEMO_AGENT, defaults={"email": "agent@localhost"})
-        agent.is_staff = True
-        agent.set_password(DEMO_PASSWORD)
-        agent.save()
-        codenames = ["decide_approval", "view_approval", "change_approval", "view_exceptioncase",
-                     "change_exceptioncase", "view_order", "view_shipment", "view_customer", "view_remedy",
-                     "view_auditevent", "view_trackingevent", "view_ticket"]  # fmt: skip
-        agent.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-        AgentProfile.objects.update_or_create(user=agent, defaults={"approval_limit": Decimal("100.00")})
+        for username, role in DEMO_ROLES.items():
+            user, _ = users.get_or_create(username=username, defaults={"email": f"{username}@localhost"})
+            user.is_staff = True
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            user.groups.set([Group.objects.get(name=role)])
+        AgentProfile.objects.update_or_create(user=users.get(username=DEMO_AGENT),
+                                              defaults={"approval_limit": Decimal("100.00")})  # fmt: skip
+        AgentProfile.objects.update_or_create(user=users.get(username="manager"),
+                                              defaults={"approval_limit": Decimal("500.00")})  # fmt: skip
 
     def start(self, command: list[str], env: dict[str, str], quiet: bool = False) -> None:
         # A new process group per child, so Ctrl-C reaches them only through us, in order.
@@ -137,6 +142,8 @@ class Command(BaseCommand):
             f"  Admin (control tower):  {base}/admin/   login {DEMO_USER} / {DEMO_PASSWORD}",
             f"  Approval queue:         {base}/admin/playbooks/approval/?pending=yes   "
             f"agent login {DEMO_AGENT} / {DEMO_PASSWORD} (may approve up to 100)",
+            f"  Other roles:            manager / {DEMO_PASSWORD} (CX manager, approves up to 500), "
+            f"analyst / {DEMO_PASSWORD} (read-only, KPIs)",
             f"  Open exceptions:        {base}/admin/playbooks/exceptioncase/?state__exact=acting",
             f"  API docs:               {base}/api/docs/",
             f"  Health:                 {base}/healthz",
