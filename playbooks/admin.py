@@ -19,11 +19,12 @@ from django.utils.html import format_html
 
 from orders.admin import OrderAdmin as BaseOrderAdmin
 from orders.admin import ReadOnlyAdmin, ReadOnlyInline
-from orders.models import Order
+from orders.models import Order, Store
 
 from .actions import ACTIONS, action_choices
 from .approvals import approval_decide, approval_limit
-from .choices import ApprovalDecision, PlaybookState
+from .choices import ACTIVE_CASE_STATES, ApprovalDecision, PlaybookState
+from .dashboard import exceptions_overview
 from .detectors import DETECTORS, DETECTORS_PATHS, detector_choices
 from .engine import case_dismiss, case_resolve, playbook_record_version
 from .models import (
@@ -325,6 +326,19 @@ class CategoryFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OpenFilter(admin.SimpleListFilter):
+    """Open, acting or escalated: the cases someone may still need to look at."""
+
+    title = "open"
+    parameter_name = "open"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Not resolved yet")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(state__in=ACTIVE_CASE_STATES) if self.value() == "yes" else queryset
+
+
 class TypeFilter(admin.SimpleListFilter):
     title = "exception type"
     parameter_name = "kind"
@@ -340,7 +354,8 @@ class TypeFilter(admin.SimpleListFilter):
 class ExceptionCaseAdmin(ReadOnlyAdmin):
     list_display = ("detected_at", "type_label", "state", "order_link", "shipment", "store", "carrier", "age",
                     "is_holdout")  # fmt: skip
-    list_filter = (CategoryFilter, "state", TypeFilter, "store", "is_holdout", "shipment__carrier", AgeFilter)
+    list_filter = (CategoryFilter, OpenFilter, "state", TypeFilter, "store", "is_holdout", "shipment__carrier",
+                   "order__ship_region", AgeFilter)  # fmt: skip
     search_fields = ("=order__order_number", "=shipment__tracking_code", "order__customer__email")
     list_select_related = ("order", "shipment", "store")
     date_hierarchy = "detected_at"
@@ -354,6 +369,28 @@ class ExceptionCaseAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # Agents act on exceptions through the actions; every field stays read-only.
         return request.user.has_perm("playbooks.change_exceptioncase")
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view(self.dashboard_view)
+        return [path("dashboard/", view, name="playbooks_exceptions_dashboard"), *super().get_urls()]
+
+    def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
+        """Open problems by type, carrier, store, region and age; the oldest first; approvals waiting."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        store_id = request.GET.get("store", "")
+        store_id = int(store_id) if store_id.isdigit() else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Exception dashboard",
+            "opts": self.model._meta,
+            "overview": exceptions_overview(now=timezone.now(), store_id=store_id),
+            "stores": Store.objects.order_by("name"),
+            "store_id": store_id,
+            "store_query": f"&store__id__exact={store_id}" if store_id else "",
+            "can_act": self.has_change_permission(request),
+        }
+        return TemplateResponse(request, "admin/playbooks/exceptions_dashboard.html", context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return [f.name for f in ExceptionCase._meta.fields if f.name != "facts"] + ["pretty_facts"]

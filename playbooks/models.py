@@ -83,6 +83,7 @@ class ExceptionCase(models.Model):
         indexes = [
             models.Index(fields=["kind", "state"], name="case_kind_state"),
             models.Index(fields=["store", "state", "detected_at"], name="case_store_state_detected"),
+            models.Index(fields=["state", "detected_at"], name="case_state_detected"),
         ]
 
     def __str__(self) -> str:
