@@ -18,8 +18,12 @@ from .models import Approval, ExceptionCase
 
 OLDEST_SHOWN = 50
 # Age buckets: (label, lower bound). Cases are counted in the last bucket they are older than.
-AGE_BUCKETS = [("Under 4 hours", timedelta(0)), ("4–24 hours", timedelta(hours=4)), ("1–3 days", timedelta(days=1)),
-               ("Over 3 days", timedelta(days=3))]  # fmt: skip
+AGE_BUCKETS = [
+    ("Under 4 hours", timedelta(0)),
+    ("4 to 24 hours", timedelta(hours=4)),
+    ("1 to 3 days", timedelta(days=1)),
+    ("Over 3 days", timedelta(days=3)),
+]
 
 
 def open_problems(store_id: int | None = None) -> QuerySet[ExceptionCase]:
@@ -61,7 +65,7 @@ def age_counts(cases: QuerySet, now: datetime) -> list[tuple[str, int]]:
     """How many open cases fall in each age bucket, in one query."""
     bounds = [now - lower for _, lower in AGE_BUCKETS] + [None]
     aggregates = {}
-    for i, (label, _) in enumerate(AGE_BUCKETS):
+    for i in range(len(AGE_BUCKETS)):
         newer_than_next = Q(detected_at__gt=bounds[i + 1]) if bounds[i + 1] else Q()
         aggregates[f"b{i}"] = Count("id", filter=Q(detected_at__lte=bounds[i]) & newer_than_next)
     counts = cases.aggregate(**aggregates)

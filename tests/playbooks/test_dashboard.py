@@ -49,7 +49,7 @@ def test_it_counts_open_problems_by_type_carrier_store_region_and_age(cases):
     assert [(b.key, b.count) for b in overview.by_carrier] == [("usps", 2), ("ups", 1)]
     assert [(b.label, b.count) for b in overview.by_store] == [("North", 2), ("South", 1)]
     assert [(b.key, b.count) for b in overview.by_region] == [("CA", 2), ("NY", 1)]
-    assert overview.by_age == [("Under 4 hours", 1), ("4–24 hours", 0), ("1–3 days", 1), ("Over 3 days", 1)]
+    assert overview.by_age == [("Under 4 hours", 1), ("4 to 24 hours", 0), ("1 to 3 days", 1), ("Over 3 days", 1)]
     assert [c.pk for c in overview.oldest] == [cases["oldest"].pk, cases["stall"].pk, cases["scan"].pk]
 
 
