@@ -12,6 +12,15 @@ class CXAdminSite(admin.AdminSite):
     site_title = "CX hub"
     index_title = "Control tower"
 
+    def each_context(self, request: HttpRequest) -> dict:
+        context = super().each_context(request)
+        # The incident banner on every admin page, for those who may see incidents (one indexed count).
+        if request.user.is_active and request.user.has_perm("playbooks.view_incident"):
+            from playbooks.anomalies import open_incidents_count
+
+            context["cx_open_incidents"] = open_incidents_count()
+        return context
+
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
         context = {"overview": dashboard.overview()} if request.user.has_perm("orders.view_order") else {}
         return super().index(request, {**context, **(extra_context or {})})

@@ -9,7 +9,7 @@ from rq import cron
 
 from notifications.jobs import messages_dispatch_job
 from orders.jobs import inbound_reconcile_job
-from playbooks.jobs import approvals_escalate_job, remedies_recover_job, sweeps_job
+from playbooks.jobs import approvals_escalate_job, incidents_watch_job, remedies_recover_job, sweeps_job
 
 # Every minute: enqueue deliveries stored while Redis was down, due retries and expired claims.
 cron.register(inbound_reconcile_job, queue_name="low", interval=60)
@@ -21,3 +21,5 @@ cron.register(approvals_escalate_job, queue_name="low", interval=300)
 cron.register(remedies_recover_job, queue_name="default", interval=300)
 # Every minute: send messages held for quiet hours or merging once due; flag interrupted sends.
 cron.register(messages_dispatch_job, queue_name="high", interval=60)
+# Every 15 minutes: the anomaly watch opens incidents for carriers spiking in a region.
+cron.register(incidents_watch_job, queue_name="low", interval=900)

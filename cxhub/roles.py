@@ -5,7 +5,7 @@ hand is reset), so the list below is the single description of who may do what. 
 several roles. Superusers see everything.
 
 - CX manager: edits playbooks, detectors, caps, templates, return policies, exchange stock and FAQ
-  entries; sees everything else; decides approvals and returns; reads the KPIs.
+  entries; sees everything else; decides approvals, returns and incidents; reads the KPIs.
 - Agent: sees orders, customers, shipments, tickets, exceptions, remedies, messages and returns; acts
   on exceptions, decides approvals up to their own limit (their agent profile), processes returns.
 - Analyst: sees the same as an agent plus the configuration, changes nothing; reads and exports KPIs.
@@ -26,7 +26,7 @@ CASEWORK = [
     "orders.store", "orders.customer", "orders.order", "orders.lineitem", "orders.shipment", "orders.trackingevent",
     "orders.ticket", "orders.returnrequest", "orders.returnitem", "playbooks.exceptioncase", "playbooks.remedy",
     "playbooks.approval", "playbooks.auditevent", "playbooks.actionrecord", "notifications.message",
-    "portal.deliveryfeedback",
+    "portal.deliveryfeedback", "playbooks.incident", "playbooks.carrierpause",
 ]  # fmt: skip
 # What CX managers configure (viewed by analysts and agents too, so they can see why the hub acted).
 CONFIGURATION = [
@@ -55,6 +55,9 @@ ROLES: dict[str, list[str]] = {
         "playbooks.decide_approval",
         "orders.process_returnrequest",
         "insights.view_kpis",
+        "playbooks.change_incident",  # adjust an incident's proposal, then approve or dismiss it
+        "playbooks.decide_incident",
+        "playbooks.change_carrierpause",  # lift a pause
     ],
     AGENT: [
         *_model_perms(CASEWORK + CONFIGURATION, ["view"]),

@@ -172,6 +172,14 @@ SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=300)
 # Hours an approval may wait before it escalates.
 APPROVAL_SLA_HOURS = env.int("APPROVAL_SLA_HOURS", default=4)
 
+# The anomaly watch: a carrier's problems to one region in the last ANOMALY_WINDOW_HOURS, against the
+# ANOMALY_BASELINE_DAYS before. An incident needs ANOMALY_FACTOR times the baseline rate and at least
+# ANOMALY_MIN_COUNT problems (so small numbers never alarm).
+ANOMALY_WINDOW_HOURS = env.int("ANOMALY_WINDOW_HOURS", default=6)
+ANOMALY_BASELINE_DAYS = env.int("ANOMALY_BASELINE_DAYS", default=14)
+ANOMALY_FACTOR = env.float("ANOMALY_FACTOR", default=5.0)
+ANOMALY_MIN_COUNT = env.int("ANOMALY_MIN_COUNT", default=10)
+
 # --- Returns ---------------------------------------------------------------------------------------------------
 # Issues return labels (carrier, tracking number, drop-off QR code). The built-in provider needs no carrier.
 RETURN_LABEL_PROVIDER = env("RETURN_LABEL_PROVIDER", default="returns.labels.local.LocalLabelProvider")

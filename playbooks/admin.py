@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -22,8 +22,9 @@ from orders.admin import ReadOnlyAdmin, ReadOnlyInline
 from orders.models import Order, Store
 
 from .actions import ACTIONS, action_choices
+from .anomalies import WAVE_KINDS, affected_shipments, carrier_pauses_lift, incident_approve, incident_dismiss
 from .approvals import approval_decide, approval_limit
-from .choices import ACTIVE_CASE_STATES, ApprovalDecision, PlaybookState
+from .choices import ACTIVE_CASE_STATES, ApprovalDecision, IncidentState, PlaybookState
 from .dashboard import exceptions_overview
 from .detectors import DETECTORS, DETECTORS_PATHS, detector_choices
 from .engine import case_dismiss, case_resolve, playbook_record_version
@@ -32,9 +33,11 @@ from .models import (
     AgentProfile,
     Approval,
     AuditEvent,
+    CarrierPause,
     CompensationCap,
     DetectorConfig,
     ExceptionCase,
+    Incident,
     Playbook,
     PlaybookStep,
     PlaybookVersion,
@@ -587,6 +590,97 @@ class ActionRecordAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "provider", "operation", "reference", "remedy")
     list_filter = ("provider", "operation")
     search_fields = ("=reference",)
+
+
+# --- Incidents (the anomaly watch) ----------------------------------------------------------------------------------
+
+
+class IncidentAuditInline(AuditInline):
+    fk_name = "incident"
+
+
+class IncidentForm(forms.ModelForm):
+    notify_kind = forms.ChoiceField(
+        label="Notify affected customers with",
+        required=False,
+        choices=[("", "No message"), *[(k.value, k.label) for k in WAVE_KINDS]],
+        help_text="Sent once to every customer with a parcel still on its way with this carrier to this region.",
+    )
+
+    class Meta:
+        model = Incident
+        fields = ("notify_kind", "pause_carrier")
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Managers review the watch's proposal, adjust it, then approve (one message wave) or dismiss."""
+
+    form = IncidentForm
+    list_display = ("detected_at", "carrier", "region", "ratio", "recent_count", "baseline_count", "state",
+                    "messages_queued", "decided_by")  # fmt: skip
+    list_filter = ("state", "carrier")
+    readonly_fields = ("explanation", "state", "detected_at", "carrier", "region", "ratio", "recent_count",
+                       "baseline_count", "window_hours", "baseline_hours", "affected", "decided_by", "decided_at",
+                       "messages_queued")  # fmt: skip
+    fieldsets = [
+        ("What the watch saw", {"fields": ["explanation", "state", "detected_at", "carrier", "region", "ratio",
+                                           "recent_count", "baseline_count", "window_hours", "baseline_hours"]}),
+        ("Proposed actions", {"fields": ["affected", "notify_kind", "pause_carrier"]}),
+        ("Decision", {"fields": ["decided_by", "decided_at", "messages_queued"]}),
+    ]  # fmt: skip
+    inlines = [IncidentAuditInline]
+    change_form_template = "admin/playbooks/incident/change_form.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Incident | None = None) -> bool:
+        # The proposal can be adjusted while the incident waits for its decision, never after.
+        allowed = request.user.has_perm("playbooks.decide_incident")
+        return allowed and (obj is None or obj.state == IncidentState.OPEN)
+
+    @admin.display(description="Customers with a parcel on its way")
+    def affected(self, incident: Incident) -> int:
+        return affected_shipments(incident).values("order").distinct().count()
+
+    def response_change(self, request: HttpRequest, obj: Incident) -> HttpResponse:
+        decision = "_approve" if "_approve" in request.POST else "_dismiss" if "_dismiss" in request.POST else None
+        if decision is None:
+            return super().response_change(request, obj)
+        try:
+            if decision == "_approve":
+                incident = incident_approve(incident=obj, user=request.user)
+                self.message_user(request, f"Approved: {incident.messages_queued} customers will be told.",
+                                  messages.SUCCESS)  # fmt: skip
+            else:
+                incident_dismiss(incident=obj, user=request.user)
+                self.message_user(request, "Incident dismissed.", messages.SUCCESS)
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:playbooks_incident_change", args=[obj.pk]))
+
+
+@admin.register(CarrierPause)
+class CarrierPauseAdmin(admin.ModelAdmin):
+    list_display = ("carrier", "region", "created_at", "created_by", "lifted_at", "incident")
+    list_filter = ("carrier", ("lifted_at", admin.EmptyFieldListFilter))
+    readonly_fields = ("carrier", "region", "incident", "created_at", "created_by", "lifted_at")
+    actions = ["lift"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Lift the selected pauses", permissions=["change"])
+    def lift(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = carrier_pauses_lift(queryset, user=request.user)
+        self.message_user(request, f"{count} pauses lifted.", messages.SUCCESS)
 
 
 # --- The order page shows its exceptions and the audit trail ------------------------------------------------------

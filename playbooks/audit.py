@@ -21,6 +21,7 @@ def audit(
     playbook_version: PlaybookVersion | None = None,
     store: Any = None,
     order: Any = None,
+    incident: Any = None,
     **parameters: Any,
 ) -> AuditEvent:
     """Append an event. The why (thresholds, facts, cap arithmetic) goes in `parameters`."""
@@ -30,6 +31,7 @@ def audit(
         message=message,
         case=case,
         remedy=remedy,
+        incident=incident,
         order=case.order if case else order,
         store=case.store if case else (store or (order.store if order else None)),
         actor_type=actor_type or (ActorType.USER if user else ActorType.SYSTEM),

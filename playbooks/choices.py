@@ -49,6 +49,12 @@ class ActorType(models.TextChoices):
     USER = "user", "User"
 
 
+class IncidentState(models.TextChoices):
+    OPEN = "open", "Open: waiting for a manager"
+    APPROVED = "approved", "Approved: actions taken"
+    DISMISSED = "dismissed", "Dismissed"
+
+
 class AuditKind(models.TextChoices):
     DETECTED = "detected", "Exception detected"
     RESOLVED = "resolved", "Exception resolved"
@@ -64,3 +70,4 @@ class AuditKind(models.TextChoices):
     FAILED = "failed", "Action failed"
     PLAYBOOK_CHANGED = "playbook_changed", "Playbook changed"
     RETURN_UPDATED = "return_updated", "Return updated"
+    INCIDENT = "incident", "Incident"

@@ -1,5 +1,6 @@
 """RQ jobs of the playbooks app: thin, take ids, call one service. Each is safe to run twice."""
 
+from .anomalies import incident_wave, incidents_watch
 from .approvals import approvals_escalate_overdue
 from .engine import case_act, case_run_steps, remedies_recover, subject_check, sweeps_run
 
@@ -27,3 +28,11 @@ def approvals_escalate_job() -> int:
 
 def remedies_recover_job() -> int:
     return remedies_recover()
+
+
+def incidents_watch_job() -> int:
+    return len(incidents_watch())
+
+
+def incident_wave_job(incident_id: int) -> int:
+    return incident_wave(incident_id)

@@ -21,6 +21,7 @@ from .choices import (
     AuditKind,
     CaseState,
     Destination,
+    IncidentState,
     PlaybookState,
     RemedyState,
 )
@@ -84,6 +85,7 @@ class ExceptionCase(models.Model):
             models.Index(fields=["kind", "state"], name="case_kind_state"),
             models.Index(fields=["store", "state", "detected_at"], name="case_store_state_detected"),
             models.Index(fields=["state", "detected_at"], name="case_state_detected"),
+            models.Index(fields=["detected_at"], name="case_detected"),
         ]
 
     def __str__(self) -> str:
@@ -254,6 +256,73 @@ class AgentProfile(models.Model):
         return f"{self.user} (up to {self.approval_limit})"
 
 
+class Incident(models.Model):
+    """A spike: one carrier's exception rate to one destination region, far above its own baseline.
+
+    The anomaly watch opens it and proposes actions; nothing reaches customers until a manager approves,
+    and one approval sends one message wave."""
+
+    carrier = models.CharField(max_length=40)
+    region = models.CharField("destination region", max_length=100)
+    state = models.CharField(max_length=10, choices=IncidentState.choices, default=IncidentState.OPEN)
+    detected_at = models.DateTimeField()
+    window_hours = models.PositiveSmallIntegerField()
+    recent_count = models.PositiveIntegerField(help_text="Problems in the window.")
+    baseline_count = models.PositiveIntegerField(help_text="Problems in the baseline period before it.")
+    baseline_hours = models.PositiveIntegerField()
+    ratio = models.DecimalField(max_digits=8, decimal_places=1, help_text="Window rate over baseline rate.")
+    explanation = models.TextField()
+    # What the manager approves (proposed by the watch, editable before approving).
+    notify_kind = models.CharField(
+        "notify affected customers with", max_length=30, default="delay", blank=True,
+        help_text="The message template sent to every customer with a parcel on its way; blank to send nothing.",
+    )  # fmt: skip
+    pause_carrier = models.BooleanField(
+        "pause the carrier in this region", default=True, help_text="For new shipments, until a manager lifts it."
+    )
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    messages_queued = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-detected_at"]
+        constraints = [
+            # One open incident per carrier and region: the watch running again adds nothing.
+            models.UniqueConstraint(
+                fields=["carrier", "region"], condition=Q(state="open"), name="incident_one_open_per_pair"
+            )
+        ]
+        permissions = [("decide_incident", "Can approve or dismiss incidents")]
+
+    def __str__(self) -> str:
+        return f"{self.carrier.upper()} to {self.region or 'unknown region'}: {self.ratio}x"
+
+
+class CarrierPause(models.Model):
+    """Don't hand new shipments to this carrier for this region. The store's shipping rules read it
+    (admin and GET /api/v1/carrier-pauses/); lifting it is a manager's call."""
+
+    carrier = models.CharField(max_length=40)
+    region = models.CharField("destination region", max_length=100)
+    incident = models.ForeignKey(Incident, on_delete=models.SET_NULL, null=True, blank=True, related_name="pauses")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "region"], condition=Q(lifted_at__isnull=True), name="carrier_pause_one_active"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier.upper()} paused for {self.region}"
+
+
 class AuditEvent(models.Model):
     """Append-only: every detection, decision and action, with its why."""
 
@@ -265,6 +334,7 @@ class AuditEvent(models.Model):
         ExceptionCase, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events"
     )
     remedy = models.ForeignKey(Remedy, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events")
     actor_type = models.CharField(max_length=10, choices=ActorType.choices)
     actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     playbook_version = models.ForeignKey(PlaybookVersion, on_delete=models.SET_NULL, null=True, blank=True)

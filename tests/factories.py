@@ -33,9 +33,11 @@ from playbooks.models import (
     AgentProfile,
     Approval,
     AuditEvent,
+    CarrierPause,
     CompensationCap,
     DetectorConfig,
     ExceptionCase,
+    Incident,
     Playbook,
     PlaybookStep,
     PlaybookVersion,
@@ -339,6 +341,30 @@ class SweepRunFactory(factory.django.DjangoModelFactory):
 
     detector = "no_first_scan"
     started_at = factory.LazyFunction(timezone.now)
+
+
+class IncidentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Incident
+
+    carrier = "usps"
+    region = "CA"
+    detected_at = factory.LazyFunction(timezone.now)
+    window_hours = 6
+    recent_count = 40
+    baseline_count = 20
+    baseline_hours = 336
+    ratio = Decimal("112.0")
+    explanation = "40 problems with USPS to CA in the last 6 hours: 112.0x the rate of the 14 days before."
+
+
+class CarrierPauseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CarrierPause
+
+    carrier = "usps"
+    region = "CA"
+    incident = factory.SubFactory(IncidentFactory)
 
 
 class ActionRecordFactory(factory.django.DjangoModelFactory):

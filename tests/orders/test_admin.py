@@ -13,6 +13,7 @@ from tests.factories import (
     ApiTokenFactory,
     ApprovalFactory,
     AuditEventFactory,
+    CarrierPauseFactory,
     CompensationCapFactory,
     DeliveryFeedbackFactory,
     DetectorConfigFactory,
@@ -52,6 +53,7 @@ def order_with_everything():
     approval = ApprovalFactory(remedy__case=case)
     AuditEventFactory(case=case)
     ActionRecordFactory(remedy=approval.remedy)
+    CarrierPauseFactory()
     PlaybookStepFactory()
     PlaybookVersionFactory()
     ReturnItemFactory(return_request__order=shipment.order, exchange_for=ExchangeVariantFactory(store=shipment.store))
