@@ -299,8 +299,8 @@ class Incident(models.Model):
 
 
 class CarrierPause(models.Model):
-    """Don't hand new shipments to this carrier for this region. The store's shipping rules read it
-    (admin and GET /api/v1/carrier-pauses/); lifting it is a manager's call."""
+    """Don't hand new shipments to this carrier for this region, until a manager lifts it. The store's
+    shipping rules follow it (the admin lists the active ones)."""
 
     carrier = models.CharField(max_length=40)
     region = models.CharField("destination region", max_length=100)
