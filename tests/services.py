@@ -145,9 +145,14 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     os.environ["SECURE_SSL_REDIRECT"] = "false"
     os.environ["ALLOWED_HOSTS"] = "testserver,localhost,127.0.0.1"
     os.environ["PUBLIC_BASE_URL"] = "http://testserver"
+    # Uploads (return photos) go to a throwaway folder, never into the checkout.
+    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="cxhub-test-media-")
     return (yield)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     while _servers:
         _servers.pop().stop()
+    media = os.environ.get("MEDIA_ROOT", "")
+    if "cxhub-test-media-" in media:
+        shutil.rmtree(media, ignore_errors=True)
