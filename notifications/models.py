@@ -97,6 +97,8 @@ class Message(models.Model):
             models.Index(fields=["order", "created_at"], name="message_order_created"),
             models.Index(fields=["customer", "created_at"], name="message_customer_created"),
             models.Index(fields=["provider_id"], name="message_provider_id"),
+            # KPIs: messages sent per day, time to notify.
+            models.Index(fields=["sent_at"], name="message_sent", condition=Q(sent_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
