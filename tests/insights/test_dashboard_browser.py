@@ -1,17 +1,16 @@
 """The KPI dashboard in a real headless Chromium (Playwright): it renders its charts with nothing fetched from
-elsewhere. The screenshot lands in test-artifacts/screenshots/kpi-dashboard-desktop.png for a person to look at."""
+elsewhere. Screenshots land in test-artifacts/screenshots/kpi-dashboard-<viewport>.png for a person to look at."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from playbooks.choices import CaseState, RemedyState
+from tests.browser import screenshot
 from tests.factories import (
     DeliveryFeedbackFactory,
     ExceptionCaseFactory,
@@ -25,31 +24,7 @@ from tests.factories import (
     TicketFactory,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra has it)")
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def page():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 @pytest.fixture
@@ -112,5 +87,4 @@ def test_the_dashboard_renders_its_charts_in_a_real_browser(live_server, month_o
     # Charts and page come from the hub alone: no CDN, no chart library from elsewhere.
     assert [url for url in requested if not url.startswith(live_server.url)] == []
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "kpi-dashboard-desktop.png"), full_page=True)
+    screenshot(page, "kpi-dashboard")
