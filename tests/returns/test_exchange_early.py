@@ -68,17 +68,15 @@ def test_an_exchange_worth_more_than_the_cap_waits_for_an_agent(order, store, ru
     assert not ActionRecord.objects.filter(operation="replacement").exists()
 
 
-def test_an_exchange_waiting_for_approval_does_not_ship_early(order, policy, size_large, run_jobs):
-    policy.auto_approve = False
-    policy.save()
-    exchange(order, size_large)
-    run_jobs()
-
-    assert not ExceptionCase.objects.filter(kind="return_exchange").exists()
-
-
-def test_without_the_policy_the_exchange_waits_for_the_return(order, policy, size_large, run_jobs):
-    policy.ship_exchange_early = False
+@pytest.mark.parametrize(
+    "policy_change",
+    [{"auto_approve": False}, {"ship_exchange_early": False}],
+    ids=["waiting-for-approval", "policy-says-wait-for-the-return"],
+)
+def test_the_exchange_does_not_ship_early_unless_approved_and_allowed(order, policy, size_large, run_jobs,
+                                                                      policy_change):  # fmt: skip
+    for field, value in policy_change.items():
+        setattr(policy, field, value)
     policy.save()
     exchange(order, size_large)
     run_jobs()
