@@ -8,6 +8,7 @@ link is the same signed token as the tracking page's, so a customer who can trac
 from __future__ import annotations
 
 import segno
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -54,6 +55,10 @@ def start(request: HttpRequest, token: str) -> HttpResponse:
     if order is None:
         return _not_found(request)
     eligibility = order_eligibility(order, now=timezone.now())
+    if request.method == "POST" and _too_large(request, eligibility):
+        context = {"order": order, "token": token, "eligibility": eligibility, "too_large": True,
+                   "photo_limit_mb": settings.RETURN_PHOTO_MAX_BYTES // (1024 * 1024)}  # fmt: skip
+        return _page(request, "returns/start.html", order.store, context, status=413)
     if request.method == "POST":
         form = ReturnStartForm(eligibility, request.POST, request.FILES)
         if form.is_valid():
@@ -77,6 +82,15 @@ def start(request: HttpRequest, token: str) -> HttpResponse:
         "returns": _returns_of(order),
     }
     return _page(request, "returns/start.html", order.store, context, status=status)
+
+
+def _too_large(request: HttpRequest, eligibility) -> bool:
+    """A body larger than one photo per item (plus the form) is refused before it is read."""
+    allowed = settings.RETURN_PHOTO_MAX_BYTES * max(1, len(eligibility.items)) + 64 * 1024
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > allowed
+    except ValueError:
+        return True
 
 
 def _returns_of(order: Order) -> list[tuple[ReturnRequest, str]]:

@@ -171,3 +171,13 @@ def test_the_tracking_page_links_to_returns_after_delivery(client, order):
     page = client.get(reverse("portal:tracking", args=[tracking_token(order)])).content.decode()
 
     assert start_url(order) in page
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(client, order, settings):
+    settings.RETURN_PHOTO_MAX_BYTES = 1024
+    photo = SimpleUploadedFile("huge.jpg", b"\xff\xd8\xff" + b"\x00" * 400_000, "image/jpeg")
+
+    response = client.post(start_url(order), choose(order, **{"ITEM-photo": photo}))
+
+    assert response.status_code == 413 and "That upload is too large" in response.content.decode()
+    assert not ReturnRequest.objects.exists()
