@@ -9,6 +9,9 @@ class CxhubConfig(AppConfig):
     verbose_name = "CX hub"
     default = True
 
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)
+
 
 class CXAdminConfig(admin_apps.AdminConfig):
     """The Django admin, branded and with a landing page for CX managers."""

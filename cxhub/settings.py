@@ -105,6 +105,11 @@ STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 MEDIA_URL = "media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 
+# The customer pages' rate limits (lookups per IP and per order number) live in the cache. The default is
+# per process: with several web processes, point CACHE_URL at Redis (rediscache://host:6379/1) so every
+# process counts the same attempts (`check --deploy` warns otherwise).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 # --- Redis and jobs ------------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # RQ_SYNC runs jobs in the process that enqueues them, with no Redis at all: the demo's fallback on a

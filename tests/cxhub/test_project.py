@@ -52,12 +52,21 @@ def test_check_deploy_is_clean_with_production_settings():
         "SECRET_KEY": "p" * 20 + "-production-secret-key-with-enough-entropy-9f8e7d6c5b4a",
         "ALLOWED_HOSTS": "cx.example.com",
         "PUBLIC_BASE_URL": "https://cx.example.com",
+        "CACHE_URL": "rediscache://127.0.0.1:6379/1",
     }
 
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_rate_limits_live_in_a_per_process_cache():
+    env = {"DEBUG": "false", "SECRET_KEY": "p" * 60, "ALLOWED_HOSTS": "cx.example.com", "CACHE_URL": "locmemcache://"}
+
+    result = manage("check", "--deploy", env=env)
+
+    assert "cxhub.W001" in result.stderr + result.stdout
 
 
 def test_migrations_are_complete():
