@@ -8,14 +8,20 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Debian packages the test suite needs: a Redis server, PostgreSQL server binaries, and Chromium for the
 # browser tests of the customer pages (Playwright drives it; it downloads no browser of its own).
 TEST_PACKAGES := redis-server postgresql chromium
+# What the benchmarks add: wrk, the HTTP load generator (see bench/README.md).
+BENCH_PACKAGES := wrk
 
-.PHONY: demo test install test-services lint format clean
+.PHONY: demo test bench install test-services bench-services lint format clean
 
 demo: install demo-services
 	$(PY) manage.py run_demo
 
 test: install test-services
 	$(PY) -m pytest
+
+# Every benchmark, or some: `make bench BENCH="sweeps tracking"`; quick check: `BENCH_SCALE=small make bench`.
+bench: install test-services bench-services
+	$(PY) -m bench $(BENCH)
 
 lint:
 	$(VENV)/bin/ruff check .
@@ -53,6 +59,9 @@ endef
 
 test-services:
 	$(call apt_install,$(TEST_PACKAGES),1)
+
+bench-services:
+	$(call apt_install,$(BENCH_PACKAGES),1)
 
 # The demo runs without Redis if it must (jobs in-process), so a failed install is not fatal.
 demo-services:

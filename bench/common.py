@@ -1,0 +1,452 @@
+"""What every benchmark shares: the scale, the servers, load generators, memory sampling and results.
+
+Servers are real and throwaway: PostgreSQL and Redis from `tests/services.py` (the ones the test suite
+uses) on free loopback ports, gunicorn and `manage.py rqworker` processes started from this checkout
+with `bench.settings`. Only processes started here are ever stopped, each by its own pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+WRK_SCRIPTS = ROOT / "bench" / "wrk"
+PYTHON = sys.executable
+SETTINGS = "bench.settings"
+SECRET_KEY = "bench-secret-key-not-for-production-0123456789abcdef"
+# Requests look like they came through the production TLS proxy (see bench/settings.py).
+PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big and how long. `full` is what the issue asks for; `small` checks that everything works."""
+
+    name: str
+    sweep_sizes: tuple[int, int]  # shipments at the two sweep measurements (the larger one is kept)
+    wrk_seconds: int  # each wrk run (bare view, webhook, tracking page)
+    paced_seconds: int  # the paced webhook run that shows the workers keeping up
+    notify_seconds: int  # the steady time-to-notify run
+    notify_rate: float  # events per second in the time-to-notify run
+    drain_seconds: int  # how long to wait for workers to work off a backlog
+    ingest_pool: int  # shipments the ingestion webhooks scan
+    tracking_orders: int  # distinct orders whose tracking pages wrk requests
+
+    @property
+    def shipments(self) -> int:
+        return self.sweep_sizes[1]
+
+
+SCALES = {
+    "full": Scale("full", (100_000, 1_000_000), 30, 45, 60, 100.0, 180, 20_000, 5_000),
+    "small": Scale("small", (2_000, 20_000), 8, 15, 15, 100.0, 60, 2_000, 1_000),
+}
+
+
+def scale_from_env() -> Scale:
+    name = os.environ.get("BENCH_SCALE", "full").strip().lower() or "full"
+    if name not in SCALES:
+        raise SystemExit(f"BENCH_SCALE must be one of {', '.join(SCALES)}, not {name!r}")
+    return SCALES[name]
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- Figures ---------------------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """Nearest-rank percentile (share in 0..100) of unsorted values; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary_ms(values_s: Sequence[float]) -> dict[str, float | int | None]:
+    """Count, p50/p90/p99/max and mean of durations given in seconds, in milliseconds."""
+
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 1)
+
+    return {
+        "count": len(values_s),
+        "p50_ms": ms(percentile(values_s, 50)),
+        "p90_ms": ms(percentile(values_s, 90)),
+        "p99_ms": ms(percentile(values_s, 99)),
+        "max_ms": ms(max(values_s) if values_s else None),
+        "mean_ms": ms(sum(values_s) / len(values_s) if values_s else None),
+    }
+
+
+def target(description: str, value: float | None, limit: float, *, at_least: bool = False) -> dict[str, Any]:
+    """A target as reported in the JSON: what it is, the measured value and whether it was met."""
+    met = value is not None and (value >= limit if at_least else value < limit)
+    return {"target": description, "value": value, "met": met}
+
+
+# --- Machine ------------------------------------------------------------------------------------------------------
+
+
+def _first_line(command: list[str]) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr).strip() else ""
+
+
+def machine_info() -> dict[str, Any]:
+    """What the figures came from: they mean little without the machine (and its load) next to them."""
+    import django
+    import gunicorn
+    from django.db import connection
+    from django_rq import get_connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres = cursor.fetchone()[0]
+        cursor.execute("SHOW shared_buffers")
+        shared_buffers = cursor.fetchone()[0]
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    mem_kb = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:")), 0)
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpu_cores": os.cpu_count(),
+        "cpu_model": model or platform.processor(),
+        "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "gunicorn": gunicorn.__version__,
+        "postgresql": postgres,
+        "postgresql_shared_buffers": shared_buffers,
+        "redis": get_connection("default").info("server").get("redis_version"),
+        "wrk": _first_line(["wrk", "--version"]),
+    }
+
+
+def write_result(name: str, scale: Scale, figures: dict[str, Any], **sections: Any) -> Path:
+    """bench/results/<name>.json: figures, targets and config next to the machine they came from."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    document = {"benchmark": name, "scale": scale.name, "scale_config": asdict(scale), **sections}
+    document["figures"] = figures
+    document["machine"] = machine_info()
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    log(f"wrote {path.relative_to(ROOT)}")
+    return path
+
+
+# --- Processes ----------------------------------------------------------------------------------------------------
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment of every process started here: the bench settings and the throwaway servers."""
+    env = dict(os.environ)
+    env.update({"DJANGO_SETTINGS_MODULE": SETTINGS, "SECRET_KEY": SECRET_KEY, "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
+    return env
+
+
+class Process:
+    """A child process whose output goes to a log file; stopped by its own pid (and waited for)."""
+
+    def __init__(self, name: str, command: list[str], logdir: Path, env: dict[str, str]) -> None:
+        self.name = name
+        self.logfile = logdir / f"{name}.log"
+        with self.logfile.open("ab") as out:
+            self.popen = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(5)
+
+    def check_running(self) -> None:
+        if self.popen.poll() is not None:
+            tail = self.logfile.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{tail}")
+
+
+class Gunicorn:
+    """The project's WSGI app under gunicorn on loopback, as production runs it (sync workers)."""
+
+    def __init__(self, logdir: Path, workers: int, env: dict[str, str]) -> None:
+        from tests.services import free_port
+
+        self.workers = workers
+        self.port = free_port()
+        command = [PYTHON, "-m", "gunicorn", "cxhub.wsgi", "--bind", f"127.0.0.1:{self.port}"]
+        command += ["--workers", str(workers), "--backlog", "2048", "--timeout", "60"]
+        self.process = Process("gunicorn", command, logdir, env)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.process.check_running()
+            try:
+                request = urllib.request.Request(self.base_url + "/healthz", headers=PROXY_HEADERS)
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("gunicorn did not answer /healthz in time")
+
+    def warm_up(self, paths: Iterable[str]) -> None:
+        """One request per worker and path, so imports and connections are not in the measurement."""
+        import urllib.request
+
+        for path in paths:
+            for _ in range(self.workers * 3):
+                request = urllib.request.Request(self.base_url + path, headers=PROXY_HEADERS)
+                with contextlib.suppress(Exception), urllib.request.urlopen(request, timeout=10):
+                    pass
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+class RqWorkers:
+    """`manage.py rqworker high default low` processes, as the README runs them; the first one also runs the
+    scheduler (delayed retries)."""
+
+    def __init__(self, logdir: Path, count: int, env: dict[str, str]) -> None:
+        self.processes = []
+        for index in range(count):
+            command = [PYTHON, "manage.py", "rqworker", "high", "default", "low"]
+            if index == 0:
+                command.append("--with-scheduler")
+            self.processes.append(Process(f"rqworker-{index + 1}", command, logdir, env))
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until every worker has registered with Redis (it then takes jobs at once)."""
+        from django_rq import get_connection
+        from rq import Worker
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                process.check_running()
+            if len(Worker.all(connection=get_connection("default"))) >= len(self.processes):
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the RQ workers did not register in time")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.popen.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            process.stop()
+
+
+def queues_empty() -> None:
+    """Drop every queued job (left over by a benchmark that ran without workers)."""
+    import django_rq
+
+    from cxhub.jobs import QUEUES
+
+    for name in QUEUES:
+        django_rq.get_queue(name).empty()
+
+
+def queued_jobs() -> int:
+    import django_rq
+
+    from cxhub.jobs import QUEUES
+
+    queues = [django_rq.get_queue(name) for name in QUEUES]
+    return sum(q.count for q in queues) + sum(q.started_job_registry.count for q in queues)
+
+
+# --- Memory -------------------------------------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of one process from /proc (VmRSS), in MB; None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class RoleMemory:
+    processes_max: int = 0
+    total_max_mb: float = 0.0
+    per_process_max_mb: float = 0.0
+    total_samples: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        samples = self.total_samples
+        return {
+            "processes": self.processes_max,
+            "total_rss_max_mb": round(self.total_max_mb, 1),
+            "total_rss_mean_mb": round(sum(samples) / len(samples), 1) if samples else None,
+            "largest_process_rss_max_mb": round(self.per_process_max_mb, 1),
+        }
+
+
+class MemorySampler:
+    """Samples the RSS of process trees (gunicorn master + workers; each rqworker + its work horse)
+    twice a second while a load runs."""
+
+    def __init__(self, roles: dict[str, list[int]], interval: float = 0.5) -> None:
+        self.roles = roles
+        self.interval = interval
+        self.memory = {role: RoleMemory() for role in roles}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        for role, roots in self.roles.items():
+            pids = list(roots)
+            for root in roots:
+                pids += _children(root)
+            sizes = [size for size in (rss_mb(pid) for pid in pids) if size is not None]
+            memory = self.memory[role]
+            memory.processes_max = max(memory.processes_max, len(sizes))
+            memory.total_samples.append(sum(sizes))
+            memory.total_max_mb = max(memory.total_max_mb, sum(sizes))
+            memory.per_process_max_mb = max([memory.per_process_max_mb, *sizes])
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sample()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {role: memory.as_dict() for role, memory in self.memory.items()}
+
+
+# Every benchmark's memory figures, collected for bench/results/memory.json.
+MEMORY_RECORDS: dict[str, dict[str, Any]] = {}
+
+
+# --- wrk ------------------------------------------------------------------------------------------------------------
+
+
+def run_wrk(
+    url: str,
+    script: str,
+    *,
+    seconds: int,
+    connections: int,
+    threads: int = 2,
+    args: Sequence[str] = (),
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run wrk with one of bench/wrk/*.lua; their done() prints a JSON summary, parsed here."""
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: `make bench` installs it (Debian package wrk)")
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
+    for name, value in {**PROXY_HEADERS, **(headers or {})}.items():
+        command += ["-H", f"{name}: {value}"]
+    command += ["-s", str(WRK_SCRIPTS / script), url]
+    if args:
+        command += ["--", *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 120)
+    marker = "BENCH_JSON "
+    line = next((line for line in done.stdout.splitlines() if line.startswith(marker)), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary:\n{done.stdout}\n{done.stderr}")
+    raw = json.loads(line[len(marker) :])
+    seconds_run = raw["duration_us"] / 1e6
+    errors = raw["errors"]
+    failed = errors["status"] + errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
+    return {
+        "seconds": round(seconds_run, 2),
+        "threads": threads,
+        "connections": connections,
+        "requests": raw["requests"],
+        "requests_per_s": round(raw["requests"] / seconds_run, 1),
+        "ok_per_s": round((raw["requests"] - failed) / seconds_run, 1),
+        "non_2xx_3xx": errors["status"],
+        "socket_errors": {k: v for k, v in errors.items() if k != "status"},
+        "latency_ms": {k: round(v / 1000, 2) for k, v in raw["latency_us"].items()},
+    }
+
+
+# --- Temporary files ------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def workdir() -> Iterator[Path]:
+    """Logs of the servers and data files for wrk; kept (and named) if a benchmark fails."""
+    path = Path(tempfile.mkdtemp(prefix="cxhub-bench-"))
+    try:
+        yield path
+    except BaseException:
+        log(f"server logs kept in {path}")
+        raise
+    shutil.rmtree(path, ignore_errors=True)
