@@ -84,11 +84,15 @@ def incidents_watch(*, now: datetime | None = None) -> list[Incident]:
         ratio = pair.ratio(window, baseline)
         if pair.recent < settings.ANOMALY_MIN_COUNT or ratio < settings.ANOMALY_FACTOR:
             continue
+        lane = f"{pair.carrier.upper()} to {pair.region or 'an unknown region'}"
+        before = (
+            f"{ratio}x the rate of the {settings.ANOMALY_BASELINE_DAYS} days before ({pair.baseline} problems)"
+            if pair.baseline
+            else f"the {settings.ANOMALY_BASELINE_DAYS} days before had none"
+        )
         explanation = (
-            f"{pair.recent} problems with {pair.carrier.upper()} to {pair.region or 'an unknown region'} in the "
-            f"last {window} hours: {ratio}x the rate of the {settings.ANOMALY_BASELINE_DAYS} days before "
-            f"({pair.baseline} problems). Thresholds: {settings.ANOMALY_FACTOR}x and at least "
-            f"{settings.ANOMALY_MIN_COUNT} problems."
+            f"{pair.recent} problems with {lane} in the last {window} hours: {before}. Thresholds: "
+            f"{settings.ANOMALY_FACTOR}x the baseline and at least {settings.ANOMALY_MIN_COUNT} problems."
         )
         try:
             with transaction.atomic():

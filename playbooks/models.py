@@ -295,7 +295,10 @@ class Incident(models.Model):
         permissions = [("decide_incident", "Can approve or dismiss incidents")]
 
     def __str__(self) -> str:
-        return f"{self.carrier.upper()} to {self.region or 'unknown region'}: {self.ratio}x"
+        lane = f"{self.carrier.upper()} to {self.region or 'unknown region'}"
+        if not self.baseline_count:
+            return f"{lane}: {self.recent_count} problems, none before"
+        return f"{lane}: {self.ratio}x the usual rate"
 
 
 class CarrierPause(models.Model):
