@@ -1,0 +1,207 @@
+"""What the fault tests share: signed carrier events made to order, the cron as rqcron runs it, a Redis
+server that can crash and come back, and real `rqworker` processes against the test database."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import django_rq
+from django.conf import settings
+from django.db import connection
+from rq.cron import CronScheduler
+from rq.registry import ScheduledJobRegistry
+from rq.scheduler import RQScheduler
+
+from cxhub.jobs import QUEUES
+from tests import signing
+from tests.services import RedisServer
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+# --- signed deliveries --------------------------------------------------------------------------------------------
+
+
+def easypost_event(*, event_id: str, tracking_code: str, name: str = "03_tracker_updated_delivery_attempted") -> bytes:
+    """A captured EasyPost tracker event, re-addressed to another parcel under another event id."""
+    payload = signing.load_json("easypost", name)
+    payload["id"] = event_id
+    payload["result"]["tracking_code"] = tracking_code
+    return json.dumps(payload).encode()
+
+
+def post_easypost(client, body: bytes, secret: str):
+    return client.post(
+        "/webhooks/easypost/", body, content_type="application/json", **signing.easypost_headers(body, secret)
+    )
+
+
+def shopify_order(*, number: int) -> bytes:
+    """The captured orders/create, as another order (id, number, line item ids)."""
+    payload = copy.deepcopy(signing.load_json("shopify", "orders_create"))
+    payload["id"] = 820982911946154508 + number
+    payload["name"] = f"#{number}"
+    payload["order_number"] = number
+    for index, line in enumerate(payload.get("line_items", [])):
+        line["id"] = number * 100 + index
+    return json.dumps(payload).encode()
+
+
+def post_shopify(client, body: bytes, secret: str, *, topic: str, webhook_id: str, shop: str):
+    headers = signing.shopify_headers(body, secret, topic=topic, webhook_id=webhook_id, shop=shop)
+    return client.post("/webhooks/shopify/", body, content_type="application/json", **headers)
+
+
+# --- jobs ---------------------------------------------------------------------------------------------------------
+
+
+def cron_tick(*, only: Iterable[str] = ()) -> list[str]:
+    """Enqueue every periodic job of cxhub/cron.py (or those named in `only`), as a freshly started
+    `manage.py rqcron cxhub.cron` does (interval jobs fire at once), through RQ's own cron scheduler.
+    Returns the jobs' dotted names."""
+    scheduler = CronScheduler(connection=django_rq.get_connection("default"))
+    scheduler.load_config_from_file("cxhub.cron")
+    wanted = set(only)
+    jobs = [job for job in scheduler.get_jobs() if not wanted or job.func_name.rpartition(".")[2] in wanted]
+    for job in jobs:
+        job.enqueue(scheduler.connection)
+    return [job.func_name for job in jobs]
+
+
+def scheduler_tick() -> None:
+    """Move the jobs whose time has come from RQ's scheduled registries to their queues: what the
+    scheduler of `rqworker --with-scheduler` does every second."""
+    scheduler = RQScheduler(QUEUES, connection=django_rq.get_connection("default"))
+    scheduler.prepare_registries(QUEUES)
+    scheduler.enqueue_scheduled_jobs()
+
+
+def scheduled_at(queue: str, job_id: str) -> dt.datetime | None:
+    """When RQ will enqueue the job `job_id` (None when it is not scheduled)."""
+    registry = ScheduledJobRegistry(queue, connection=django_rq.get_connection(queue))
+    if job_id not in registry.get_job_ids():
+        return None
+    return registry.get_scheduled_time(job_id)
+
+
+def queued_jobs() -> int:
+    return sum(django_rq.get_queue(name).count for name in QUEUES)
+
+
+# --- servers and processes ------------------------------------------------------------------------------------------
+
+
+class CrashableRedis(RedisServer):
+    """A redis-server of the test's own (never the session's), which can crash and restart on its port.
+    It keeps nothing on disk, so a crash loses every queued job, as an unpersisted Redis does."""
+
+    def crash(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def restart(self) -> None:
+        self.start()
+
+    def queues(self) -> dict[str, dict]:
+        return {name: {"URL": self.url, "DEFAULT_TIMEOUT": 300} for name in QUEUES}
+
+
+def live_database_url() -> str:
+    """The database this test's rows are committed to (pytest-django's test_… database)."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+class WorkerProcess:
+    """`manage.py rqworker high default low` in a process group of its own, as production runs it (a
+    parent that forks a work horse per job), sharing the test's PostgreSQL database and Redis."""
+
+    def __init__(self, log: Path, env: dict[str, str], *args: str) -> None:
+        self.log = log
+        self.env = env
+        self.args = args
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> WorkerProcess:
+        command = [sys.executable, "manage.py", "rqworker", *QUEUES, *self.args]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=PROJECT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return self
+
+    def kill_9(self) -> None:
+        """SIGKILL the worker and its work horse: a machine or container that dies. (RQ puts each work
+        horse in a process group of its own, so killing the worker's group alone would spare the horse.)"""
+        assert self.process is not None
+        horses = children_of(self.process.pid)
+        os.killpg(self.process.pid, signal.SIGKILL)
+        for pid in horses:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_9()
+            raise AssertionError(f"the worker did not finish in {timeout}s:\n{self.output()}") from None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.kill_9()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-5000:]
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc: Linux only, like the rest of the test services)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # "pid (comm) state ppid …": comm may hold spaces, so split after its closing parenthesis.
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": live_database_url(),
+        "REDIS_URL": settings.RQ_QUEUES["default"]["URL"],
+        "CONN_MAX_AGE": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra)
+    return env
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, poll: float = 0.01) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(poll)
+
+
+def count_by(values: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts

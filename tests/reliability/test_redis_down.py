@@ -1,0 +1,143 @@
+"""Redis stopped while webhooks arrive: every delivery is answered 2xx and stored; once Redis is back, the
+reconciler (as `rqcron cxhub.cron` runs it) processes all of them; counts in equal counts processed.
+
+The test runs a redis-server of its own and crashes it (the session's Redis serves the other tests). That
+Redis keeps nothing on disk, so the jobs queued before the crash are lost with it: the database, not the
+queue, is what remembers them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+
+import pytest
+import time_machine
+
+from orders.choices import DeliveryState, ShipmentStatus
+from orders.models import InboundDelivery, Order, Shipment, TrackingEvent
+from tests import signing
+from tests.factories import ShipmentFactory, StoreFactory
+from tests.reliability.helpers import (
+    CrashableRedis,
+    count_by,
+    cron_tick,
+    easypost_event,
+    post_easypost,
+    post_shopify,
+    queued_jobs,
+    shopify_order,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHOP = "acme-outdoor.myshopify.com"
+SHOPIFY_SECRET = "shpss_reliability_secret"
+EASYPOST_SECRET = "easypost-reliability-secret"
+NOW = dt.datetime(2026, 11, 18, 17, 0, tzinfo=dt.UTC)
+# Not one answer may wait for Redis (Shopify gives up after 5 s); generous for a loaded CI machine.
+ANSWER_WITHIN_SECONDS = 2.0
+SCANS = len(signing.load_json("easypost", "02_tracker_updated_in_transit")["result"]["tracking_details"])
+
+
+@pytest.fixture
+def redis(settings) -> Iterator[CrashableRedis]:
+    server = CrashableRedis()
+    server.start()
+    settings.RQ_QUEUES = server.queues()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def store():
+    return StoreFactory(
+        slug="acme", shopify_domain=SHOP, shopify_webhook_secret=SHOPIFY_SECRET, easypost_webhook_secret=EASYPOST_SECRET
+    )
+
+
+class Provider:
+    """Sends one delivery after another, as Shopify and EasyPost would, and times each answer."""
+
+    def __init__(self, client, parcels: list[Shipment]) -> None:
+        self.client = client
+        self.parcels = parcels
+        self.answers: list[tuple[int, str]] = []
+        self.slowest = 0.0
+
+    def order_created(self, number: int):
+        body = shopify_order(number=number)
+        return self._timed(
+            lambda: post_shopify(
+                self.client, body, SHOPIFY_SECRET, topic="orders/create", webhook_id=f"order-{number}", shop=SHOP
+            )
+        )
+
+    def parcel_scanned(self, index: int):
+        code = self.parcels[index].tracking_code
+        body = easypost_event(event_id=f"evt_{code}", tracking_code=code, name="02_tracker_updated_in_transit")
+        return self._timed(lambda: post_easypost(self.client, body, EASYPOST_SECRET))
+
+    def _timed(self, post):
+        started = time.monotonic()
+        response = post()
+        self.slowest = max(self.slowest, time.monotonic() - started)
+        self.answers.append((response.status_code, response.json().get("status", "")))
+        return response
+
+
+def test_webhooks_arriving_while_redis_is_down_are_answered_stored_and_all_processed_once_it_is_back(
+    client, store, redis, run_jobs
+):
+    parcels = [
+        ShipmentFactory(order__store=store, carrier="usps", status=ShipmentStatus.LABEL_CREATED) for _ in range(5)
+    ]
+    provider = Provider(client, parcels)
+
+    with time_machine.travel(NOW, tick=False):
+        # Redis is up: two deliveries are stored and queued, but no worker has taken them yet...
+        provider.order_created(5001)
+        provider.parcel_scanned(0)
+        assert queued_jobs() == 2
+        # ...when Redis dies, and its queue with it. Deliveries keep coming, and one is redelivered.
+        redis.crash()
+        for number in (5002, 5003, 5004):
+            provider.order_created(number)
+        for index in (1, 2, 3, 4):
+            provider.parcel_scanned(index)
+        provider.order_created(5003)  # Shopify retries: it is stored and marked duplicate
+
+    assert provider.answers == [(200, "received")] * 9 + [(200, "duplicate")]
+    assert provider.slowest < ANSWER_WITHIN_SECONDS
+    stored = count_by(InboundDelivery.objects.values_list("state", flat=True))
+    assert stored == {DeliveryState.RECEIVED: 9, DeliveryState.DUPLICATE: 1}
+    assert not Order.objects.filter(order_number__startswith="500").exists()
+    assert not TrackingEvent.objects.exists()
+
+    redis.restart()
+    assert queued_jobs() == 0  # what was queued before the crash is gone
+
+    # The next minute's cron tick: the reconciler hands every stored delivery to the workers.
+    with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
+        assert "orders.jobs.inbound_reconcile_job" in cron_tick()
+        run_jobs()
+
+    processed = count_by(InboundDelivery.objects.values_list("state", flat=True))
+    assert processed == {DeliveryState.PROCESSED: 9, DeliveryState.DUPLICATE: 1}  # counts in == counts processed
+    assert sorted(Order.objects.filter(order_number__startswith="500").values_list("order_number", flat=True)) == [
+        "5001", "5002", "5003", "5004"
+    ]  # fmt: skip
+    for parcel in parcels:
+        parcel.refresh_from_db()
+        assert parcel.status == ShipmentStatus.IN_TRANSIT
+        assert parcel.events.count() == SCANS  # the tracker's whole history, once
+
+    # Reconciling again finds nothing left and changes nothing.
+    with time_machine.travel(NOW + dt.timedelta(minutes=2), tick=False):
+        cron_tick()
+        run_jobs()
+    assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == processed
+    assert TrackingEvent.objects.count() == SCANS * len(parcels)

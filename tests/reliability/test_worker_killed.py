@@ -1,0 +1,145 @@
+"""`kill -9` of an RQ worker in the middle of a batch of sends: after a new worker starts (and the cron's
+recovery jobs run), every message went out exactly once or waits for review; no carrier event is lost.
+
+Real processes throughout: signed EasyPost webhooks through the real URL, `manage.py rqworker` subprocesses
+on the test's PostgreSQL database and Redis, the real Twilio SDK against the fake Twilio on loopback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from notifications.choices import MessageStatus
+from notifications.models import Message
+from orders.choices import DeliveryState, ShipmentStatus
+from orders.models import InboundDelivery, Shipment
+from playbooks.choices import RemedyState
+from playbooks.models import ExceptionCase, Remedy
+from tests.factories import (
+    MessageTemplateFactory,
+    NotificationSettingsFactory,
+    PlaybookFactory,
+    PlaybookStepFactory,
+    ShipmentFactory,
+    StoreFactory,
+)
+from tests.reliability.helpers import (
+    WorkerProcess,
+    count_by,
+    cron_tick,
+    easypost_event,
+    post_easypost,
+    queued_jobs,
+    wait_until,
+    worker_env,
+)
+
+pytest_plugins = ["tests.fakes.twilio"]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "easypost-reliability-secret"
+BEFORE_THE_KILL = 6  # failed delivery attempts reported before the worker dies
+WHILE_DEAD = 2  # and while no worker runs
+KILL_AT_SEND = 3  # the worker dies while Twilio holds the answer to this send
+# Past every lease: inbound claims and remedies (10 minutes), sends (2 minutes).
+LEASES_EXPIRED = dt.timedelta(minutes=11)
+
+
+@pytest.fixture
+def store():
+    store = StoreFactory(slug="acme", easypost_webhook_secret=SECRET)
+    # No quiet hours: the workers run on the real clock, whatever the time of day.
+    NotificationSettingsFactory(store=store, quiet_start=dt.time(0), quiet_end=dt.time(0))
+    MessageTemplateFactory(
+        store=store, kind="failed_attempt", channel="sms", body_text="Order {{ order_number }}: the carrier missed you."
+    )
+    playbook = PlaybookFactory(name="Failed attempt", trigger="failed_attempt", holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="notify",
+                        params={"template": "failed_attempt", "channel": "sms"})  # fmt: skip
+    return store
+
+
+def announce_attempts(client, shipments: list[Shipment]) -> None:
+    for shipment in shipments:
+        body = easypost_event(event_id=f"evt_attempt_{shipment.tracking_code}", tracking_code=shipment.tracking_code)
+        response = post_easypost(client, body, SECRET)
+        assert response.status_code == 200, response.content
+
+
+def requests_for(fake_twilio, message: Message) -> list:
+    return [r for r in fake_twilio.requests if str(message.public_id) in r.status_callback]
+
+
+def accepted_for(fake_twilio, message: Message) -> list:
+    return [m for m in fake_twilio.messages if m["to"] == message.to]
+
+
+def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_loses_no_event(
+    client, store, fake_twilio, run_jobs, tmp_path
+):
+    parcels = [
+        ShipmentFactory(order__store=store, carrier="usps", status=ShipmentStatus.IN_TRANSIT, label_created_at=None)
+        for _ in range(BEFORE_THE_KILL + WHILE_DEAD)
+    ]
+    env = worker_env(
+        TWILIO_ACCOUNT_SID=fake_twilio.account_sid,
+        TWILIO_AUTH_TOKEN=fake_twilio.auth_token,
+        TWILIO_FROM_NUMBER=fake_twilio.from_number,
+        TWILIO_MESSAGING_SERVICE_SID="",
+        TWILIO_API_BASE_URL=fake_twilio.base_url,
+        TWILIO_TIMEOUT_SECONDS="3",
+    )
+    # Twilio accepts the first sends at once, then holds its answer to one of them: the worker is mid-call.
+    for _ in range(KILL_AT_SEND - 1):
+        fake_twilio.queue_delay(0)
+    fake_twilio.queue_delay(6)
+    announce_attempts(client, parcels[:BEFORE_THE_KILL])
+
+    first = WorkerProcess(tmp_path / "worker-1.log", env).start()
+    try:
+        wait_until(lambda: len(fake_twilio.requests) >= KILL_AT_SEND, timeout=90, what="the batch of sends to start")
+        first.kill_9()
+    finally:
+        first.stop()
+    in_flight = Message.objects.get(public_id=fake_twilio.requests[KILL_AT_SEND - 1].status_callback.split("m=")[1])
+    assert in_flight.status == MessageStatus.SENDING  # claimed, the outcome never recorded
+    assert queued_jobs() > 0  # the rest of the batch is still waiting in Redis
+
+    announce_attempts(client, parcels[BEFORE_THE_KILL:])  # events keep arriving while no worker runs
+    second = WorkerProcess(tmp_path / "worker-2.log", env, "--burst").start()
+    assert second.wait(timeout=120) == 0, second.output()
+
+    # The periodic jobs, once every lease has run out: claims of the dead worker are handed out again
+    # (deliveries, remedies) or flagged for review (a send whose outcome nobody knows).
+    with time_machine.travel(timezone.now() + LEASES_EXPIRED, tick=False):
+        for _ in range(2):
+            cron_tick()
+            run_jobs()
+
+    # No event lost: every delivery processed, every parcel's attempt became one case and one remedy.
+    assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED: len(parcels)}
+    assert all(p.status == ShipmentStatus.ATTEMPTED_DELIVERY for p in Shipment.objects.all())
+    cases = ExceptionCase.objects.filter(kind="failed_attempt")
+    assert sorted(cases.values_list("shipment_id", flat=True)) == sorted(p.pk for p in parcels)
+    assert count_by(Remedy.objects.filter(case__in=cases).values_list("state", flat=True)) == {
+        RemedyState.DONE: len(parcels)
+    }
+
+    # Every message sent exactly once, but the one the worker died sending: flagged, never resent.
+    messages = list(Message.objects.filter(kind="failed_attempt"))
+    assert sorted(m.order_id for m in messages) == sorted(p.order_id for p in parcels)
+    assert count_by(m.status for m in messages) == {MessageStatus.SENT: len(parcels) - 1, MessageStatus.REVIEW: 1}
+    for message in messages:
+        requests, accepted = requests_for(fake_twilio, message), accepted_for(fake_twilio, message)
+        if message.status == MessageStatus.SENT:
+            assert (len(requests), len(accepted)) == (1, 1), message
+            assert message.provider_id == accepted[0]["sid"]
+        else:
+            assert message.pk == in_flight.pk
+            assert "worker stopped" in message.error
+            assert len(requests) == 1 and len(accepted) == 1  # Twilio did get it: resending would double it
+    assert len(fake_twilio.requests) == len(parcels)
