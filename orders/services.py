@@ -245,6 +245,11 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
         same_carrier = [s for s in by_code if s.carrier == data.carrier]
         shipment = (same_carrier or by_code or [None])[0]
 
+    # An update whose news is older than the shipment's newest event (a late retry, a storm out of order)
+    # must not bring back the estimate it carried then: the estimate follows the newest news, not the last
+    # delivery to arrive.
+    newest = max((event.occurred_at for event in data.events), default=None)
+    stale = bool(shipment and shipment.last_event_at and newest and newest < shipment.last_event_at)
     values = {
         # Identity is filled in, never overwritten: two sources (a Shopify fulfillment, an AfterShip
         # tracking) each have their own id for the same parcel, and the first one found it.
@@ -253,7 +258,7 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
         "tracking_code": (data.tracking_code or None) if shipment is None or not shipment.tracking_code else None,
         "service_level": data.service_level,
         "label_created_at": data.label_created_at,
-        "carrier_estimated_delivery": data.carrier_estimated_delivery,
+        "carrier_estimated_delivery": None if stale else data.carrier_estimated_delivery,
     }
     created = False
     if shipment is None:
