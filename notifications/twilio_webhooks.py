@@ -43,6 +43,12 @@ def _signed_by_twilio(request: HttpRequest) -> bool:
     return RequestValidator(token).validate(url, request.POST, signature)
 
 
+def _form(request: HttpRequest) -> dict[str, str]:
+    """The posted fields (checked against the signature as received) as text PostgreSQL can store: it refuses
+    NUL characters, which a signed form may still carry."""
+    return {key: value.replace("\x00", "\ufffd") for key, value in request.POST.items()}
+
+
 def _refused() -> JsonResponse:
     return JsonResponse({"error": "invalid or missing X-Twilio-Signature"}, status=401)
 
@@ -57,11 +63,12 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     """A status callback for a message the hub sent (named by its public id in `m`, else by its sid)."""
     if not _signed_by_twilio(request):
         return _refused()
+    form = _form(request)
     sms_status_update(
-        public_id=request.GET.get("m", ""),
-        provider_id=request.POST.get("MessageSid", "") or request.POST.get("SmsSid", ""),
-        twilio_status=request.POST.get("MessageStatus", "") or request.POST.get("SmsStatus", ""),
-        error_code=request.POST.get("ErrorCode", ""),
+        public_id=request.GET.get("m", "").replace("\x00", ""),
+        provider_id=form.get("MessageSid", "") or form.get("SmsSid", ""),
+        twilio_status=form.get("MessageStatus", "") or form.get("SmsStatus", ""),
+        error_code=form.get("ErrorCode", ""),
     )
     return HttpResponse(status=200)
 
@@ -72,11 +79,12 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     """A customer's SMS to the hub's number: STOP/START/HELP keywords, or a message for the CX team."""
     if not _signed_by_twilio(request):
         return _refused()
-    phone = normalize_phone(request.POST.get("From", ""))
-    body = request.POST.get("Body", "")
+    form = _form(request)
+    phone = normalize_phone(form.get("From", ""))
+    body = form.get("Body", "")
     if not phone:
         return _twiml()
-    keyword = inbound_keyword(body, request.POST.get("OptOutType", ""))
+    keyword = inbound_keyword(body, form.get("OptOutType", ""))
     if keyword == "stop":
         # Twilio itself answers STOP with the confirmation carriers require: no reply of ours.
         sms_opt_out(phone)
@@ -90,16 +98,16 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
         if sender is not None:
             reply.message(help_text(sender.store))
         return _twiml(reply)
-    media = [request.POST.get(f"MediaUrl{i}", "") for i in range(_media_count(request))]
+    media = [form.get(f"MediaUrl{i}", "") for i in range(_media_count(form))]
     inbound_reply_to_ticket(
         phone=phone,
         body=body,
-        message_sid=request.POST.get("MessageSid", "") or request.POST.get("SmsSid", ""),
+        message_sid=form.get("MessageSid", "") or form.get("SmsSid", ""),
         media_urls=[url for url in media if url],
     )
     return _twiml()
 
 
-def _media_count(request: HttpRequest) -> int:
-    count = request.POST.get("NumMedia", "0")
+def _media_count(form: dict[str, str]) -> int:
+    count = form.get("NumMedia", "0")
     return min(int(count), 10) if count.isdigit() else 0

@@ -85,18 +85,18 @@ def inbound_receive(*, source: str, body: bytes, headers: Mapping[str, str], sto
         "source": source,
         "store": store,
         "headers": {k: v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS},
-        "body": body.decode("utf-8", errors="replace"),
+        "body": _storable(body.decode("utf-8", errors="replace")),
     }
     try:
         payload = connector.decode(body)
-        raw["event_type"] = connector.event_type(headers, payload)[:80]
-        raw["delivery_id"] = connector.delivery_id(headers, payload)[:200]
+        raw["event_type"] = _storable(connector.event_type(headers, payload)[:80])
+        raw["delivery_id"] = _storable(connector.delivery_id(headers, payload)[:200])
         connector.updates(raw["event_type"], payload)
     except PayloadError as exc:
-        InboundDelivery.objects.create(**raw, state=DeliveryState.FAILED, error=str(exc))
+        InboundDelivery.objects.create(**raw, state=DeliveryState.FAILED, error=_storable(str(exc)))
         return Answer(400, {"error": "invalid payload", "field": exc.field, "detail": str(exc)})
     except UnsupportedEvent as exc:
-        delivery = InboundDelivery.objects.create(**raw, state=DeliveryState.IGNORED, error=str(exc))
+        delivery = InboundDelivery.objects.create(**raw, state=DeliveryState.IGNORED, error=_storable(str(exc)))
         return Answer(202, {"status": "ignored", "id": delivery.pk, "detail": str(exc)})
 
     with transaction.atomic():
@@ -109,6 +109,12 @@ def inbound_receive(*, source: str, body: bytes, headers: Mapping[str, str], sto
         delivery = InboundDelivery.objects.create(**raw, state=DeliveryState.RECEIVED)
         _enqueue_processing([delivery.pk])
     return Answer(200, {"status": "received", "id": delivery.pk})
+
+
+def _storable(text: str) -> str:
+    """Text PostgreSQL can store: it refuses NUL characters. A body holding a raw NUL is not JSON anyway
+    (it is refused with 400), and an id or event type holding an escaped one is kept readable."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _verified_store(connector: Connector, body: bytes, headers: Mapping[str, str], store_slug: str) -> Store:
