@@ -91,12 +91,12 @@ def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_lose
         TWILIO_FROM_NUMBER=fake_twilio.from_number,
         TWILIO_MESSAGING_SERVICE_SID="",
         TWILIO_API_BASE_URL=fake_twilio.base_url,
-        TWILIO_TIMEOUT_SECONDS="3",
+        TWILIO_TIMEOUT_SECONDS="10",
     )
     # Twilio accepts the first sends at once, then holds its answer to one of them: the worker is mid-call.
     for _ in range(KILL_AT_SEND - 1):
         fake_twilio.queue_delay(0)
-    fake_twilio.queue_delay(6)
+    fake_twilio.queue_delay(15)  # beyond the 10 s time-out: only the kill ends that call
     announce_attempts(client, parcels[:BEFORE_THE_KILL])
 
     first = WorkerProcess(tmp_path / "worker-1.log", env).start()
