@@ -8,13 +8,18 @@ demo's fallback where no Redis server can be had).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import django_rq
 from django.conf import settings
 from django.db import transaction
+from django_rq.connection_utils import filter_connection_params, get_redis_connection
+from redis import Redis
+from rq import Queue
 
 logger = logging.getLogger(__name__)
 QUEUES = ("high", "default", "low")
@@ -33,6 +38,24 @@ def enqueue(queue: str, func: Callable[..., Any], *args: Any, job_id: str | None
         if settings.RQ_SYNC:
             func(*args)
             return
-        django_rq.get_queue(queue).enqueue(func, *args, job_id=job_id, **options)
+        get_queue(queue).enqueue(func, *args, job_id=job_id, **options)
 
     transaction.on_commit(_enqueue, robust=True)
+
+
+def get_queue(name: str) -> Queue:
+    """The RQ queue `name`, on a Redis client shared by the process (and its connection pool).
+
+    django_rq.get_queue() alone opens a new connection for every call: TCP connect, handshake, and
+    redis-py reading its own version from package metadata took ~4 ms per enqueue, a third of a
+    webhook's time (bench/README.md). The client is keyed by the queue's connection settings, read
+    each time, so a settings change (tests point RQ_QUEUES elsewhere) gets its own client.
+    """
+    config = filter_connection_params(settings.RQ_QUEUES[name])
+    return django_rq.get_queue(name, connection=_redis(json.dumps(config, sort_keys=True, default=str)))
+
+
+@lru_cache(maxsize=16)
+def _redis(config: str) -> Redis:
+    # redis-py's pool notices a fork (RQ's work horses) and opens new connections in the child.
+    return get_redis_connection(json.loads(config))
