@@ -380,10 +380,15 @@ def _set(payload: dict, path: str, value) -> dict:
 @pytest.mark.parametrize(
     ("case", "source", "name", "path", "value"),
     [
-        ("shopify_country_name_without_its_code", "shopify", "orders_create", "shipping_address.country_code", None),
-        ("aftership_overlong_tracking_number", "aftership", "02_in_transit", "msg.tracking_number", "1Z" + "9" * 90),
-        ("easypost_nul_in_a_scan_message", "easypost", "02_tracker_updated_in_transit",
-         "result.tracking_details.0.message", "Arrived\u0000"),
+        pytest.param(case, *rest, id=case)
+        for case, *rest in [
+            ("shopify_country_name_without_its_code", "shopify", "orders_create", "shipping_address.country_code",
+             None),
+            ("aftership_overlong_tracking_number", "aftership", "02_in_transit", "msg.tracking_number",
+             "1Z" + "9" * 90),
+            ("easypost_nul_in_a_scan_message", "easypost", "02_tracker_updated_in_transit",
+             "result.tracking_details.0.message", "Arrived\u0000"),
+        ]
     ],
 )  # fmt: skip
 def test_a_payload_whose_fields_do_not_fit_is_refused_at_the_door_or_applied(
