@@ -27,6 +27,7 @@ from .choices import DeliveryState
 from .connectors import CONNECTORS, get_connector
 from .connectors.base import Connector, PayloadError, SignatureError, UnsupportedEvent
 from .facts import facts_announce
+from .limits import updates_fit
 from .models import InboundDelivery, Order, Store
 from .services import (
     NotReady,
@@ -91,7 +92,7 @@ def inbound_receive(*, source: str, body: bytes, headers: Mapping[str, str], sto
         payload = connector.decode(body)
         raw["event_type"] = _storable(connector.event_type(headers, payload)[:80])
         raw["delivery_id"] = _storable(connector.delivery_id(headers, payload)[:200])
-        connector.updates(raw["event_type"], payload)
+        updates_fit(connector.updates(raw["event_type"], payload))
     except PayloadError as exc:
         InboundDelivery.objects.create(**raw, state=DeliveryState.FAILED, error=_storable(str(exc)))
         return Answer(400, {"error": "invalid payload", "field": exc.field, "detail": str(exc)})
@@ -193,7 +194,7 @@ def inbound_process(delivery_id: int) -> ProcessResult | None:
             )
             if already:
                 return _finish(delivery, DeliveryState.DUPLICATE)
-            updates = connector.updates(delivery.event_type, connector.decode(delivery.body.encode()))
+            updates = updates_fit(connector.updates(delivery.event_type, connector.decode(delivery.body.encode())))
             applied = [apply_update(delivery.store, update, source=delivery.source) for update in updates]
             facts_announce(
                 shipment_ids=[a.shipment_id for a in applied if isinstance(a, ShipmentChange)],
