@@ -42,7 +42,7 @@ pytest_plugins = ["tests.fakes.twilio"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "easypost-reliability-secret"
-BEFORE_THE_KILL = 6  # failed delivery attempts reported before the worker dies
+BEFORE_THE_KILL = 5  # failed delivery attempts reported before the worker dies
 WHILE_DEAD = 2  # and while no worker runs
 KILL_AT_SEND = 3  # the worker dies while Twilio holds the answer to this send
 # Past every lease: inbound claims and remedies (10 minutes), sends (2 minutes).
