@@ -32,7 +32,16 @@ from .caps import CapCheck, Ledger, cap_check, lock_cap
 from .choices import ACTIVE_CASE_STATES, ActorType, AuditKind, CaseState, Destination, PlaybookState, RemedyState
 from .detectors import DETECTORS
 from .detectors.base import Detector
-from .models import Approval, DetectorConfig, ExceptionCase, Playbook, PlaybookVersion, Remedy, SweepRun
+from .models import (
+    Approval,
+    AuditEvent,
+    DetectorConfig,
+    ExceptionCase,
+    Playbook,
+    PlaybookVersion,
+    Remedy,
+    SweepRun,
+)
 from .params import resolve_params
 
 logger = logging.getLogger(__name__)
@@ -324,14 +333,16 @@ def plan_case(case: ExceptionCase, *, ledger: Ledger, at: datetime, playbook: Pl
 
 def case_act(case_id: int) -> None:
     """Run the matching playbook for a newly opened case: plan remedies, ask for approvals, act."""
-    claimed = ExceptionCase.objects.filter(pk=case_id, state=CaseState.OPEN, playbook_version__isnull=True).update(
-        state=CaseState.ACTING
-    )
-    if not claimed:
-        return  # Acted on already, or resolved before its turn.
-    case = ExceptionCase.objects.select_related("order__customer", "shipment", "store").get(pk=case_id)
     now = timezone.now()
     with transaction.atomic():
+        # The claim commits with the plan: a worker killed in between leaves the case open and unclaimed,
+        # and cases_recover hands it out again.
+        claimed = ExceptionCase.objects.filter(pk=case_id, state=CaseState.OPEN, playbook_version__isnull=True).update(
+            state=CaseState.ACTING
+        )
+        if not claimed:
+            return  # Acted on already, or resolved before its turn.
+        case = ExceptionCase.objects.select_related("order__customer", "shipment", "store").get(pk=case_id)
         for step_action in _money_actions_of(case):
             lock_cap(store_id=case.store_id, action=step_action)
         plan = plan_case(case, ledger=Ledger(), at=now)
@@ -357,7 +368,8 @@ def case_act(case_id: int) -> None:
         ExceptionCase.objects.filter(pk=case.pk).update(playbook_version=version)
         for planned in plan.remedies:
             _remedy_create(case, planned, now=now)
-    enqueue("default", _case_run_steps_job(), case.pk, job_id=f"case-steps-{case.pk}-{int(now.timestamp() * 1e6)}")
+        # Enqueued on commit: a worker killed before it leaves approved remedies that remedies_recover finds.
+        enqueue("default", _case_run_steps_job(), case.pk, job_id=f"case-steps-{case.pk}-{int(now.timestamp() * 1e6)}")
 
 
 def _money_actions_of(case: ExceptionCase) -> list[str]:
@@ -480,21 +492,48 @@ def _case_after_steps(case_id: int) -> None:
 
 # A remedy claimed this long ago and still running means its worker died.
 REMEDY_LEASE = timezone.timedelta(minutes=10)
+# Recovery looks this far back; older leftovers are for agents (the exception dashboard shows them).
+RECOVERY_HORIZON = timezone.timedelta(days=1)
 
 
 def remedies_recover(*, now: datetime | None = None) -> int:
-    """Hand out again remedies whose worker died mid-action. Safe: providers and the outbox are keyed by
-    the remedy, so what was already done is not done twice."""
+    """Hand out again the work a dead worker left: remedies claimed but never finished, and approved
+    remedies whose job never ran (a worker killed before the enqueue, a job that failed on a provider's
+    passing error). Safe: providers and the outbox are keyed by the remedy, so what was already done is
+    not done twice. Remedies older than a day are left to agents."""
     now = now or timezone.now()
+    stale = now - REMEDY_LEASE
+    recent = Q(created_at__gte=now - RECOVERY_HORIZON)
     stuck = list(
-        Remedy.objects.filter(state=RemedyState.EXECUTING, started_at__lt=now - REMEDY_LEASE).values_list(
-            "pk", "case_id"
-        )
+        Remedy.objects.filter(recent, state=RemedyState.EXECUTING, started_at__lt=stale).values_list("pk", "case_id")
     )
+    waiting = Remedy.objects.filter(recent, state=RemedyState.APPROVED, case__state=CaseState.ACTING).filter(
+        Q(started_at__lt=stale) | Q(started_at__isnull=True, created_at__lt=stale)
+    )
+    case_ids = {case_id for _, case_id in stuck} | set(waiting.values_list("case_id", flat=True))
     with transaction.atomic():
         Remedy.objects.filter(pk__in=[pk for pk, _ in stuck], state=RemedyState.EXECUTING).update(
             state=RemedyState.APPROVED
         )
-        for case_id in {case_id for _, case_id in stuck}:
+        for case_id in sorted(case_ids):
             enqueue("default", _case_run_steps_job(), case_id, job_id=f"case-steps-{case_id}-r{int(now.timestamp())}")
-    return len(stuck)
+    return len(case_ids)
+
+
+def cases_recover(*, now: datetime | None = None) -> int:
+    """Act on cases a dead worker claimed but never planned (the claim rolled back: open, no playbook
+    version, no "no playbook" verdict), detected more than the lease ago and within a day."""
+    now = now or timezone.now()
+    verdict = AuditEvent.objects.filter(case=OuterRef("pk"), kind=AuditKind.NO_PLAYBOOK)
+    unplanned = ExceptionCase.objects.filter(
+        state=CaseState.OPEN,
+        playbook_version__isnull=True,
+        detected_at__lt=now - REMEDY_LEASE,
+        detected_at__gte=now - RECOVERY_HORIZON,
+    ).exclude(Exists(verdict))
+    case_ids = list(unplanned.values_list("pk", flat=True)[:1000])
+    from .jobs import case_act_job
+
+    for case_id in case_ids:
+        enqueue("default", case_act_job, case_id, job_id=f"case-act-{case_id}-r{int(now.timestamp())}")
+    return len(case_ids)

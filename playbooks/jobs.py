@@ -2,7 +2,7 @@
 
 from .anomalies import incident_wave, incidents_watch
 from .approvals import approvals_escalate_overdue
-from .engine import case_act, case_run_steps, remedies_recover, subject_check, sweeps_run
+from .engine import case_act, case_run_steps, cases_recover, remedies_recover, subject_check, sweeps_run
 
 
 def case_act_job(case_id: int) -> None:
@@ -27,7 +27,8 @@ def approvals_escalate_job() -> int:
 
 
 def remedies_recover_job() -> int:
-    return remedies_recover()
+    """What a dead worker left: unfinished or never-run remedies, and cases claimed but never planned."""
+    return remedies_recover() + cases_recover()
 
 
 def incidents_watch_job() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import django_rq
 import pytest
 import time_machine
 from django.contrib.auth.models import Permission
@@ -459,3 +460,59 @@ def test_a_remedy_whose_worker_died_runs_again_without_paying_twice(store, ship_
     coupon.refresh_from_db()
     assert coupon.state == RemedyState.DONE
     assert ActionRecord.objects.filter(operation="coupon").count() == 1
+
+
+def lose_pending_jobs() -> None:
+    """As if the worker died, or Redis restarted without its data: jobs not run yet are gone."""
+    from django.db import connection
+
+    connection.run_on_commit.clear()
+    for name in ("high", "default", "low"):
+        django_rq.get_queue(name).empty()
+
+
+def test_approved_remedies_whose_job_never_ran_are_handed_out_again(store, ship_slip_playbook, run_jobs):
+    from playbooks.engine import remedies_recover
+
+    slipped_shipment(store)
+    with time_machine.travel(NOW, tick=False):
+        detector_sweep("no_first_scan", now=NOW)
+        case_act(ExceptionCase.objects.get().pk)
+    lose_pending_jobs()  # the steps job is lost: remedies approved, never run
+    assert set(Remedy.objects.values_list("state", flat=True)) == {RemedyState.APPROVED}
+
+    assert remedies_recover(now=NOW + dt.timedelta(minutes=5)) == 0  # might still be on its way
+    with time_machine.travel(NOW + dt.timedelta(minutes=11), tick=False):
+        assert remedies_recover() == 1
+        run_jobs()
+
+    assert set(Remedy.objects.values_list("state", flat=True)) == {RemedyState.DONE}
+    assert ActionRecord.objects.filter(operation="coupon").count() == 1
+
+
+def test_a_case_whose_planning_died_is_planned_again_once(store, ship_slip_playbook, run_jobs):
+    from playbooks.engine import cases_recover
+
+    slipped_shipment(store)
+    with time_machine.travel(NOW, tick=False):
+        detector_sweep("no_first_scan", now=NOW)
+    lose_pending_jobs()  # the case-act job is lost, or its worker died: the claim rolled back with the plan
+    case = ExceptionCase.objects.get()
+    assert (case.state, case.playbook_version) == (CaseState.OPEN, None)
+
+    assert cases_recover(now=NOW + dt.timedelta(minutes=5)) == 0
+    with time_machine.travel(NOW + dt.timedelta(minutes=11), tick=False):
+        assert cases_recover() == 1
+        run_jobs()
+        assert cases_recover() == 0  # planned now: nothing more to hand out
+
+    assert Remedy.objects.filter(case=case, state=RemedyState.DONE).count() == 2
+
+
+def test_a_case_with_no_playbook_is_not_planned_again_and_again(store, run_jobs):
+    from playbooks.engine import cases_recover
+
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)  # no playbook for it: it waits for an agent
+
+    assert cases_recover(now=NOW + dt.timedelta(minutes=11)) == 0
