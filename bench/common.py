@@ -142,7 +142,8 @@ def machine_info() -> dict[str, Any]:
         "cpu_cores": os.cpu_count(),
         "cpu_model": model or platform.processor(),
         "ram_gb": round(mem_kb / 1024 / 1024, 1),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        # The machine may be shared: the load average as the benchmark ends says how busy it was meanwhile.
+        "load_average_1_5_15min_at_end": [round(x, 2) for x in os.getloadavg()],
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "django": django.get_version(),
@@ -257,13 +258,19 @@ class RqWorkers:
     """`manage.py rqworker high default low` processes, as the README runs them; the first one also runs the
     scheduler (delayed retries)."""
 
-    def __init__(self, logdir: Path, count: int, env: dict[str, str]) -> None:
+    def __init__(self, logdir: Path, count: int, env: dict[str, str], worker_class: str | None = None) -> None:
         self.processes = []
+        # "" is RQ's default Worker (a work horse forked per job); BENCH_RQ_WORKER_CLASS changes the default,
+        # e.g. rq.worker.SimpleWorker (jobs run in the worker process itself).
+        self.worker_class = os.environ.get("BENCH_RQ_WORKER_CLASS", "") if worker_class is None else worker_class
+        suffix = "-" + self.worker_class.rsplit(".", 1)[-1] if self.worker_class else ""
         for index in range(count):
             command = [PYTHON, "manage.py", "rqworker", "high", "default", "low"]
+            if self.worker_class:
+                command += ["--worker-class", self.worker_class]
             if index == 0:
                 command.append("--with-scheduler")
-            self.processes.append(Process(f"rqworker-{index + 1}", command, logdir, env))
+            self.processes.append(Process(f"rqworker-{index + 1}{suffix}", command, logdir, env))
 
     @property
     def pids(self) -> list[int]:
@@ -449,4 +456,7 @@ def workdir() -> Iterator[Path]:
     except BaseException:
         log(f"server logs kept in {path}")
         raise
+    if os.environ.get("BENCH_KEEP_LOGS"):
+        log(f"server logs kept in {path} (BENCH_KEEP_LOGS)")
+        return
     shutil.rmtree(path, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ class Context:
         return {
             "gunicorn_workers": self.gunicorn_workers,
             "rq_workers": self.rq_workers,
+            "rq_worker_class": os.environ.get("BENCH_RQ_WORKER_CLASS", "rq.worker.Worker (forks a work horse per job)"),
             "postgresql_settings": self.servers.settings,
             "dataset_shipments": self.dataset.shipments,
         }
