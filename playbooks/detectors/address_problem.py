@@ -51,13 +51,19 @@ class AddressProblemDetector(Detector):
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Order]:
         shipments = Shipment.objects.filter(order=OuterRef("pk"))
         address_events = TrackingEvent.objects.filter(shipment=OuterRef("pk"), raw_detail__in=ADDRESS_DETAILS)
-        carrier_reported = Exists(shipments.filter(Exists(address_events), status__in=HELD_STATUSES))
+        # Two small indexed sets, unioned: orders with a parcel held over its address (status index), and
+        # orders whose address is in doubt and not delivered yet (partial index). Written as an OR, the
+        # condition made PostgreSQL test every order: 4.4 s at a million shipments (bench/README.md).
+        reported = (
+            Shipment.objects.filter(status__in=HELD_STATUSES).filter(Exists(address_events)).order_by().values("order")
+        )
         unsure = Q(address_verification=AddressVerification.FAILED)
         if params["flag_unverified_at_fulfillment"]:
             fulfilled = Exists(shipments.exclude(status=ShipmentStatus.CANCELLED))
             unsure |= Q(fulfilled, address_verification=AddressVerification.UNVERIFIED)
         delivered = Exists(shipments.filter(status=ShipmentStatus.DELIVERED))
-        return Order.objects.filter(cancelled_at__isnull=True).filter((unsure & ~delivered) | carrier_reported)
+        doubtful = Order.objects.filter(unsure).exclude(delivered).order_by().values("pk")
+        return Order.objects.filter(cancelled_at__isnull=True, pk__in=reported.union(doubtful))
 
     def facts(self, subject: Order, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
         reported = [
