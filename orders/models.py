@@ -299,7 +299,11 @@ class Ticket(models.Model):
                 name="ticket_unique_external_id",
             )
         ]
-        indexes = [models.Index(fields=["store", "reason", "created_at"], name="ticket_store_reason_created")]
+        indexes = [
+            models.Index(fields=["store", "reason", "created_at"], name="ticket_store_reason_created"),
+            # Delivered-but-not-received: from the few claims to their orders.
+            models.Index(fields=["order"], condition=Q(reason="delivery_problem"), name="ticket_claim_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} ({self.created_at:%Y-%m-%d})"

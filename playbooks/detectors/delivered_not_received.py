@@ -27,12 +27,16 @@ class DeliveredNotReceivedDetector(Detector):
     resolves_when_cleared = False
 
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Shipment]:
+        # From the few claims to their orders' parcels (a partial index on claims), not from every
+        # delivered parcel to its claims: delivered parcels are most of the table (0.5 s at 1M shipments).
+        claimed_orders = _claims().filter(order__isnull=False).order_by().values("order")
         return Shipment.objects.filter(
             Exists(
                 _claims().filter(
                     store=OuterRef("store"), order=OuterRef("order"), created_at__gte=OuterRef("delivered_at")
                 )
             ),
+            order__in=claimed_orders,
             status=ShipmentStatus.DELIVERED,
             order__cancelled_at__isnull=True,
         )
