@@ -298,13 +298,16 @@ class RqWorkers:
 
 
 def queues_empty() -> None:
-    """Drop every queued job (left over by a benchmark that ran without workers)."""
+    """Drop every queued job (left over by a benchmark that ran without workers, or a saturated run)."""
     import django_rq
 
     from cxhub.jobs import QUEUES
 
     for name in QUEUES:
-        django_rq.get_queue(name).empty()
+        queue = django_rq.get_queue(name)
+        queue.empty()
+        # Finished jobs are kept for 500 s: forget them, so job_durations() covers the next run only.
+        queue.connection.delete(queue.finished_job_registry.key)
 
 
 def queued_jobs() -> int:
@@ -314,6 +317,26 @@ def queued_jobs() -> int:
 
     queues = [django_rq.get_queue(name) for name in QUEUES]
     return sum(q.count for q in queues) + sum(q.started_job_registry.count for q in queues)
+
+
+def job_durations(limit: int = 3000) -> dict[str, dict[str, float | int]]:
+    """How long each kind of job ran (started -> ended, inside the worker; RQ keeps finished jobs for 500 s),
+    per job function: what a worker spends per event, stage by stage."""
+    import django_rq
+    from rq.job import Job
+
+    from cxhub.jobs import QUEUES
+
+    durations: dict[str, list[float]] = {}
+    for name in QUEUES:
+        queue = django_rq.get_queue(name)
+        ids = queue.finished_job_registry.get_job_ids(0, limit - 1, desc=True)
+        for job in Job.fetch_many(ids, connection=queue.connection):
+            if job is None or job.started_at is None or job.ended_at is None:
+                continue
+            function = job.func_name.rsplit(".", 1)[-1]
+            durations.setdefault(function, []).append((job.ended_at - job.started_at).total_seconds())
+    return {function: summary_ms(values) for function, values in sorted(durations.items())}
 
 
 # --- Memory -------------------------------------------------------------------------------------------------------

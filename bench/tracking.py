@@ -4,7 +4,7 @@ Customers open their tracking link while they wait, so 80% of the requests are f
 days (parcels in flight, with ETAs computed from history) and 20% for any order. The tokens are the ones
 the hub puts in its messages (`portal.links.tracking_token`). wrk keeps as many connections open as
 gunicorn has workers, so the latency is the page's service time under full load, not queueing behind it.
-Queries per page are counted in-process for a sample of the same orders.
+Queries per page, their times and the slowest ones are measured in-process for 30 of the same orders.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import statistics
+import time
 from typing import Any
 
 from django.db import connection
@@ -38,18 +39,38 @@ def sample_orders(ctx: Context, count: int) -> list[int]:
 def queries_per_page(paths: list[str]) -> dict[str, Any]:
     """SQL queries and bytes per tracking page, in-process (Django's test client, same settings)."""
     client = Client(headers={"X-Forwarded-Proto": "https"}, HTTP_HOST="127.0.0.1")
-    counts, sizes = [], []
+    counts, sizes, pages_ms = [], [], []
+    by_query: dict[str, list[float]] = {}
+    client.get(paths[0])  # the first page pays for imports and template loading
     for path in paths:
+        started = time.perf_counter()
         with CaptureQueriesContext(connection) as queries:
             answer = client.get(path)
+        pages_ms.append((time.perf_counter() - started) * 1000)
         assert answer.status_code == 200, (path, answer.status_code)
         counts.append(len(queries))
         sizes.append(len(answer.content))
+        for query in queries.captured_queries:
+            # The statement up to its WHERE names the query well enough to tell which one is slow.
+            shape = query["sql"].split(" WHERE ")[0][-90:]
+            by_query.setdefault(shape, []).append(float(query["time"]) * 1000)
+    slowest = sorted(by_query.items(), key=lambda item: -sum(item[1]))[:3]
     return {
         "pages": len(paths),
+        "page_ms_median": round(statistics.median(pages_ms), 1),
+        "page_ms_max": round(max(pages_ms), 1),
         "queries_median": statistics.median(counts),
         "queries_max": max(counts),
         "kb_median": round(statistics.median(sizes) / 1024, 1),
+        "slowest_queries": [
+            {
+                "sql_ends": shape,
+                "runs": len(times),
+                "median_ms": round(statistics.median(times), 2),
+                "max_ms": round(max(times), 2),
+            }
+            for shape, times in slowest
+        ],
     }
 
 
