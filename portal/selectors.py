@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 from collections import defaultdict
@@ -9,11 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Prefetch
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef, Prefetch
 from django.utils import timezone
 
 from orders.choices import FINAL_SHIPMENT_STATUSES, ShipmentStatus
-from orders.models import Order, Shipment, TrackingEvent
+from orders.models import LineItem, Order, Shipment, TrackingEvent
 from playbooks.choices import ACTIVE_CASE_STATES, RemedyState
 from playbooks.models import ExceptionCase, Remedy
 
@@ -21,31 +23,69 @@ HISTORY_DAYS = 90
 HISTORY_LIMIT = 500
 # Fewer deliveries than this is no history: the page says nothing rather than guess.
 HISTORY_MIN_DELIVERIES = 3
+# How long the transit-time statistics of a set of carriers are reused before the query runs again.
+HISTORY_CACHE_SECONDS = 60
 EN_DASH = "\u2013"
 
 
-def order_for_tracking(order_id: int) -> Order | None:
-    """The order with its store, items, shipments (with events) and live cases (with done remedies).
+@dataclass
+class TrackingFacts:
+    """Everything the tracking page shows about one order."""
 
-    Six queries whatever the number of shipments, events or cases."""
-    cases = ExceptionCase.objects.filter(state__in=ACTIVE_CASE_STATES).prefetch_related(
-        Prefetch("remedies", queryset=Remedy.objects.filter(state=RemedyState.DONE).order_by("position"))
-    )
-    return (
-        Order.objects.select_related("store")
-        .prefetch_related(
-            "line_items",
-            Prefetch(
-                "shipments",
-                queryset=Shipment.objects.order_by("created_at", "id").prefetch_related(
-                    Prefetch("events", queryset=TrackingEvent.objects.order_by("-occurred_at", "-id"))
-                ),
-            ),
-            Prefetch("cases", queryset=cases.order_by("detected_at"), to_attr="live_cases"),
+    order: Order  # with its store and delivery feedback (if any)
+    items: list[LineItem]
+    shipments: list[Shipment]  # oldest first
+    events: dict[int, list[TrackingEvent]]  # per shipment pk, newest first
+    live_cases: list[ExceptionCase]  # oldest first, each with its done remedies (`case.remedies.all()`)
+
+
+# The columns the page reads: the rest (payment, customer, webhook secrets, raw carrier words) stay in the database.
+ORDER_FIELDS = ("id", "store", "order_number", "placed_at", "cancelled_at", "fulfillment_status", "is_international",
+                "ship_line1", "ship_city", "ship_region", "ship_country")  # fmt: skip
+STORE_FIELDS = ("name", "logo_url", "primary_colour", "accent_colour", "support_email", "support_phone", "support_url",
+                "timezone")  # fmt: skip
+SHIPMENT_FIELDS = ("id", "order", "carrier", "tracking_code", "status", "first_scan_at", "carrier_estimated_delivery",
+                   "created_at")  # fmt: skip
+EVENT_FIELDS = ("id", "shipment", "status", "message", "location", "occurred_at")
+CASE_FIELDS = ("id", "order", "kind", "state", "detected_at")
+REMEDY_FIELDS = ("id", "case", "position", "action", "params", "amount", "state")
+
+
+def tracking_facts(order_id: int) -> TrackingFacts | None:
+    """The order with everything its tracking page shows, or None when there is no such order.
+
+    One query per kind of row, each by the order's key (no prefetching chain): the order with its store,
+    its feedback and whether any case is live; items; shipments; their events (when there are shipments);
+    live cases and their done remedies (only when there are some: most orders have none)."""
+    order = (
+        Order.objects.select_related("store", "delivery_feedback")
+        .only(*ORDER_FIELDS, *(f"store__{f}" for f in STORE_FIELDS), "delivery_feedback__rating")
+        .annotate(
+            has_live_cases=Exists(ExceptionCase.objects.filter(order=OuterRef("pk"), state__in=ACTIVE_CASE_STATES))
         )
         .filter(pk=order_id)
+        .order_by()
         .first()
     )
+    if order is None:
+        return None
+    items = list(LineItem.objects.filter(order_id=order_id).only("order", "title", "variant", "quantity"))
+    shipments = list(Shipment.objects.filter(order_id=order_id).only(*SHIPMENT_FIELDS).order_by("created_at", "id"))
+    events: dict[int, list[TrackingEvent]] = {s.pk: [] for s in shipments}
+    if shipments:
+        timeline = TrackingEvent.objects.filter(shipment_id__in=list(events)).only(*EVENT_FIELDS)
+        for event in timeline.order_by("-occurred_at", "-id"):
+            events[event.shipment_id].append(event)
+    live_cases: list[ExceptionCase] = []
+    if order.has_live_cases:
+        done = Remedy.objects.filter(state=RemedyState.DONE).only(*REMEDY_FIELDS).order_by("position")
+        live_cases = list(
+            ExceptionCase.objects.filter(order_id=order_id, state__in=ACTIVE_CASE_STATES)
+            .only(*CASE_FIELDS)
+            .prefetch_related(Prefetch("remedies", queryset=done))
+            .order_by("detected_at")
+        )
+    return TrackingFacts(order=order, items=items, shipments=shipments, events=events, live_cases=live_cases)
 
 
 @dataclass(frozen=True)
@@ -76,11 +116,35 @@ def _percentile(sorted_values: list[timedelta], share: float) -> timedelta:
     return sorted_values[rank - 1]
 
 
-def _history(carriers: Iterable[str], international: bool, now: datetime) -> dict[str, list[timedelta]]:
-    """Transit times (first scan to delivery) of recent deliveries, per carrier, in one query."""
+@dataclass(frozen=True)
+class TransitTimes:
+    """A carrier's recent transit times (first scan to delivery), as the estimate uses them."""
+
+    deliveries: int
+    typical: timedelta  # the median (low)
+    late: timedelta  # the 80th percentile
+
+
+def _history(carriers: Iterable[str], international: bool, now: datetime) -> dict[str, TransitTimes]:
+    """Transit times of recent deliveries, per carrier, in one query.
+
+    A statistic over the hub's last deliveries (up to 500 in 90 days), the same for every order of these
+    carriers and destination type: kept in the cache for HISTORY_CACHE_SECONDS, so the query runs about
+    once a minute per carrier set instead of on every page of a parcel in transit. Nothing about the
+    visitor's own order is cached here: its shipments' first scans and today's date are applied per page."""
+    wanted = sorted(set(carriers))
+    key = f"portal:eta-history:{int(international)}:" + hashlib.sha256("\n".join(wanted).encode()).hexdigest()
+    times = cache.get(key)
+    if times is None:
+        times = _history_query(wanted, international, now)
+        cache.set(key, times, HISTORY_CACHE_SECONDS)
+    return times
+
+
+def _history_query(carriers: list[str], international: bool, now: datetime) -> dict[str, TransitTimes]:
     rows = (
         Shipment.objects.filter(
-            carrier__in=sorted(set(carriers)),
+            carrier__in=carriers,
             order__is_international=international,
             status=ShipmentStatus.DELIVERED,
             delivered_at__gte=now - timedelta(days=HISTORY_DAYS),
@@ -93,16 +157,18 @@ def _history(carriers: Iterable[str], international: bool, now: datetime) -> dic
     for carrier, first_scan_at, delivered_at in rows:
         if delivered_at >= first_scan_at:
             durations[carrier].append(delivered_at - first_scan_at)
-    return durations
+    return {
+        carrier: TransitTimes(len(values), statistics.median_low(values), _percentile(sorted(values), 0.8))
+        for carrier, values in durations.items()
+    }
 
 
-def _range(shipment: Shipment, durations: list[timedelta], now: datetime, tz) -> EtaRange | None:
-    if len(durations) < HISTORY_MIN_DELIVERIES:
+def _range(shipment: Shipment, times: TransitTimes | None, now: datetime, tz) -> EtaRange | None:
+    if times is None or times.deliveries < HISTORY_MIN_DELIVERIES:
         return None
-    durations = sorted(durations)
     start = shipment.first_scan_at or now
-    earliest = start + statistics.median_low(durations)
-    latest = start + _percentile(durations, 0.8)
+    earliest = start + times.typical
+    latest = start + times.late
     if latest < now:
         return None  # later than the hub's history says: the exception notice speaks, not a guess
     earliest = max(earliest, now)
@@ -116,14 +182,15 @@ def needs_history_eta(shipment: Shipment) -> bool:
 def etas_from_history(order: Order, shipments: list[Shipment]) -> dict[int, EtaRange | None]:
     """History-based ranges for the shipments with no carrier estimate that are still on their way.
 
-    At most one query for the whole order: its shipments share its domestic/international flag."""
+    At most one query for the whole order (its shipments share its domestic/international flag), and none
+    while the cache holds the transit times of these carriers."""
     pending = [s for s in shipments if needs_history_eta(s)]
     if not pending:
         return {}
     now = timezone.now()
     tz = timezone.get_current_timezone()
     history = _history((s.carrier for s in pending), order.is_international, now)
-    return {s.pk: _range(s, history.get(s.carrier, []), now, tz) for s in pending}
+    return {s.pk: _range(s, history.get(s.carrier), now, tz) for s in pending}
 
 
 def eta_from_history(shipment: Shipment) -> EtaRange | None:

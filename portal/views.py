@@ -6,14 +6,17 @@ they cannot prove is theirs exists: a failed lookup reads the same whatever went
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 
+from django import forms
 from django.core.cache import cache
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -23,12 +26,12 @@ from orders.choices import ShipmentStatus
 from orders.models import Order, Shipment, Store, TrackingEvent
 from orders.services import store_get_default
 from playbooks.actions import ACTIONS
+from playbooks.models import ExceptionCase
 
 from .faq import faq_for, order_situations
 from .forms import FeedbackForm, LookupForm, NotReceivedForm
-from .links import order_id_from_token, tracking_token
-from .models import DeliveryFeedback
-from .selectors import EtaRange, etas_from_history, order_for_tracking
+from .links import order_from_token, order_id_from_token, tracking_token
+from .selectors import EtaRange, TrackingFacts, etas_from_history, tracking_facts
 from .services import feedback_record, not_received_claim
 
 LOOKUP_WINDOW_SECONDS = 10 * 60
@@ -205,9 +208,9 @@ def masked_address(order: Order) -> list[str]:
     return [p for p in [street, place] if p]
 
 
-def _notices(order: Order) -> list[Notice]:
+def _notices(live_cases: list[ExceptionCase]) -> list[Notice]:
     notices: dict[str, Notice] = {}
-    for case in order.live_cases:
+    for case in live_cases:
         headline = EXCEPTION_HEADLINES.get(case.kind, "There's a problem with your delivery. We're on it.")
         notice = notices.setdefault(headline, Notice(headline))
         for remedy in case.remedies.all():
@@ -224,24 +227,25 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 
 
 def tracking(request: HttpRequest, token: str) -> HttpResponse:
-    order = _order_for(token)
-    if order is None:
-        return _not_found(request)
-    return _tracking_page(request, order, token)
-
-
-def _order_for(token: str) -> Order | None:
     order_id = order_id_from_token(token)
-    return order_for_tracking(order_id) if order_id is not None else None
+    facts = tracking_facts(order_id) if order_id is not None else None
+    if facts is None:
+        return _not_found(request)
+    return _tracking_page(request, facts, token)
 
 
 def _tracking_page(
-    request: HttpRequest, order: Order, token: str, *, feedback_form: FeedbackForm | None = None, status: int = 200
+    request: HttpRequest,
+    facts: TrackingFacts,
+    token: str,
+    *,
+    feedback_form: FeedbackForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
+    order = facts.order
     store = order.store
     with timezone.override(store.timezone or "UTC"):
-        shipments = list(order.shipments.all())
-        history = etas_from_history(order, shipments)
+        history = etas_from_history(order, facts.shipments)
         views = [
             ShipmentView(
                 shipment=s,
@@ -249,46 +253,64 @@ def _tracking_page(
                 carrier_url=carrier_tracking_url(s.carrier, s.tracking_code),
                 status=STATUS_LABELS.get(s.status, s.get_status_display()),
                 delivered=s.status == ShipmentStatus.DELIVERED,
-                events=list(s.events.all()),
+                events=facts.events[s.pk],
                 carrier_eta=timezone.localtime(s.carrier_estimated_delivery).date()
                 if s.carrier_estimated_delivery and s.status != ShipmentStatus.DELIVERED
                 else None,
                 history_eta=history.get(s.pk),
             )
-            for s in shipments
+            for s in facts.shipments
         ]
         any_delivered = any(v.delivered for v in views)
-        feedback = DeliveryFeedback.objects.filter(order=order).first() if any_delivered else None
         context = {
             "order": order,
             "store": store,
             "brand": branding(store),
             "token": token,
-            "items": list(order.line_items.all()),
+            "items": facts.items,
             "shipments": views,
-            "notices": _notices(order),
-            "faqs": faq_for(order, order_situations(order, shipments, order.live_cases)),
+            "notices": _notices(facts.live_cases),
+            "faqs": faq_for(order, order_situations(order, facts.shipments, facts.live_cases)),
             "address": masked_address(order),
             "any_delivered": any_delivered,
-            "feedback": feedback,
-            "feedback_form": feedback_form or FeedbackForm(),
-            "not_received_form": NotReceivedForm(),
             "done": request.GET.get("done", ""),
         }
+        if any_delivered:
+            context |= {
+                "feedback": getattr(order, "delivery_feedback", None),
+                "feedback_fields": form_fields("portal/_feedback_fields.html", feedback_form or FeedbackForm()),
+                "not_received_fields": form_fields("portal/_not_received_fields.html", NotReceivedForm()),
+            }
         return render(request, "portal/tracking.html", context, status=status)
+
+
+@functools.cache
+def _unbound_form_fields(template_name: str, form_class: type[forms.Form]) -> str:
+    return render_to_string(template_name, {"form": form_class()})
+
+
+def form_fields(template_name: str, form: forms.Form) -> str:
+    """A form's fields rendered with `template_name`. An empty form renders the same for every visitor (no
+    data, no errors; the CSRF token is outside the fields), so that is rendered once per process."""
+    if form.is_bound:
+        return render_to_string(template_name, {"form": form})
+    return _unbound_form_fields(template_name, type(form))
 
 
 @require_http_methods(["POST"])
 def feedback(request: HttpRequest, token: str) -> HttpResponse:
     """ "Did everything arrive OK?" — only once something was delivered."""
-    order = _order_for(token)
+    order = order_from_token(token)
     if order is None:
         return _not_found(request)
     if not order.shipments.filter(status=ShipmentStatus.DELIVERED).exists():
         return redirect("portal:tracking", token=token)
     form = FeedbackForm(request.POST)
     if not form.is_valid():
-        return _tracking_page(request, order, token, feedback_form=form, status=400)
+        facts = tracking_facts(order.pk)
+        if facts is None:
+            return _not_found(request)
+        return _tracking_page(request, facts, token, feedback_form=form, status=400)
     feedback_record(order=order, rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"])
     return redirect(reverse("portal:tracking", args=[token]) + "?done=feedback#after-delivery")
 
@@ -296,7 +318,7 @@ def feedback(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["POST"])
 def not_received(request: HttpRequest, token: str) -> HttpResponse:
     """ "I didn't receive it" on a delivered parcel: a claim the playbook takes over."""
-    order = _order_for(token)
+    order = order_from_token(token)
     if order is None:
         return _not_found(request)
     form = NotReceivedForm(request.POST)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from orders.choices import ShipmentStatus
 from playbooks.choices import CaseState, RemedyState
 from portal.links import order_from_token, tracking_token, tracking_url
-from portal.selectors import eta_from_history, format_date_range, order_for_tracking
+from portal.selectors import eta_from_history, format_date_range, tracking_facts
 from tests.factories import (
     CustomerFactory,
     ExceptionCaseFactory,
@@ -330,12 +330,23 @@ def test_it_loads_the_page_in_a_constant_number_of_queries(order, shipments, dja
 
 
 def test_it_loads_everything_for_the_page_in_the_selector(order, django_assert_num_queries):
-    ExceptionCaseFactory(shipment=ShipmentFactory(order=order))
+    shipment = ShipmentFactory(order=order)
+    TrackingEventFactory(shipment=shipment)
+    ExceptionCaseFactory(shipment=shipment)
+    # order+store+feedback+live cases?, items, shipments, events, live cases, done remedies
     with django_assert_num_queries(6):
-        loaded = order_for_tracking(order.pk)
-        assert [s.events.all() for s in loaded.shipments.all()]
-        assert list(loaded.line_items.all()) and loaded.store.name
-        assert [list(c.remedies.all()) for c in loaded.live_cases] == [[]]
+        facts = tracking_facts(order.pk)
+        assert [len(facts.events[s.pk]) for s in facts.shipments] == [1]
+        assert facts.items and facts.order.store.name and getattr(facts.order, "delivery_feedback", None) is None
+        assert [list(c.remedies.all()) for c in facts.live_cases] == [[]]
+
+
+def test_the_selector_skips_the_case_and_event_queries_when_there_are_none(order, django_assert_num_queries):
+    with django_assert_num_queries(3):  # order+store+feedback+live cases?, items, shipments
+        facts = tracking_facts(order.pk)
+    assert (facts.shipments, facts.events, facts.live_cases) == ([], {}, [])
+    with django_assert_num_queries(1):
+        assert tracking_facts(order.pk + 1000) is None
 
 
 def test_it_leaves_a_place_for_after_delivery_content(order):
