@@ -43,6 +43,38 @@ def enqueue(queue: str, func: Callable[..., Any], *args: Any, job_id: str | None
     transaction.on_commit(_enqueue, robust=True)
 
 
+# A coalesced job's key lives at most this long: if its job was lost with Redis, work is queued anew after.
+COALESCE_TTL_SECONDS = 60
+
+
+def enqueue_coalesced(queue: str, func: Callable[[], Any], *, key: str, force: bool = False) -> None:
+    """Queue `func()` once the current transaction commits, unless a job queued under `key` has not
+    started yet: a burst of events then shares one job instead of queueing one each. The job must call
+    `coalesced_started(key)` before it looks for work, so that work stored after that gets a job of its
+    own. `force` queues one whatever is pending (the reconciler's way back after Redis lost a job).
+    """
+
+    def _enqueue() -> None:
+        if settings.RQ_SYNC:
+            func()
+            return
+        rq_queue = get_queue(queue)
+        if rq_queue.connection.set(_coalesce_key(key), 1, nx=not force, ex=COALESCE_TTL_SECONDS):
+            rq_queue.enqueue(func)
+
+    transaction.on_commit(_enqueue, robust=True)
+
+
+def coalesced_started(queue: str, key: str) -> None:
+    """Called by a coalesced job as it starts: what is stored from now on queues another job."""
+    if not settings.RQ_SYNC:
+        get_queue(queue).connection.delete(_coalesce_key(key))
+
+
+def _coalesce_key(key: str) -> str:
+    return f"cxhub:coalesced:{key}"
+
+
 def get_queue(name: str) -> Queue:
     """The RQ queue `name`, on a Redis client shared by the process (and its connection pool).
 

@@ -118,6 +118,9 @@ RQ_SYNC = env.bool("RQ_SYNC", default=False)
 _queue = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}
 RQ_QUEUES = {"high": dict(_queue), "default": dict(_queue), "low": dict(_queue)}
 RQ_SHOW_ADMIN_LINK = True
+# What `manage.py rqworker` (and rqworker-pool) run unless --worker-class says otherwise: RQ's forking worker,
+# warmed up before its first job so every work horse starts with the SDKs and registries loaded (cxhub/worker.py).
+RQ = {"WORKER_CLASS": "cxhub.worker.Worker"}
 
 # --- Email -------------------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -151,6 +154,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 # Webhook bodies beyond this are refused (413) before they are parsed.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+# A worker applies up to this many waiting deliveries per job, and runs detection once for them.
+INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", default=50)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES, 2621440)
 
 # --- Integrations: single-store fallback secrets ----------------------------------------------------------

@@ -11,7 +11,7 @@ The rule is "nothing lost, nothing twice":
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from cxhub.jobs import enqueue
+from cxhub.jobs import coalesced_started, enqueue_coalesced
 
 from .choices import DeliveryState
 from .connectors import CONNECTORS, get_connector
@@ -50,6 +50,8 @@ WAIT_BACKOFF = [timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=1
 WAIT_GIVE_UP_AFTER = timedelta(hours=24)
 # A claimed delivery whose worker died is handed out again after this long.
 PROCESSING_LEASE = timedelta(minutes=10)
+# The key under which one drain job at a time waits in the queue.
+DRAIN_KEY = "inbound-drain"
 # States in which a delivery with the same id makes a new one a duplicate.
 LIVE_STATES = [DeliveryState.RECEIVED, DeliveryState.PROCESSING, DeliveryState.PROCESSED, DeliveryState.WAITING,
                DeliveryState.IGNORED]  # fmt: skip
@@ -100,15 +102,17 @@ def inbound_receive(*, source: str, body: bytes, headers: Mapping[str, str], sto
         delivery = InboundDelivery.objects.create(**raw, state=DeliveryState.IGNORED, error=_storable(str(exc)))
         return Answer(202, {"status": "ignored", "id": delivery.pk, "detail": str(exc)})
 
-    with transaction.atomic():
-        seen = InboundDelivery.objects.filter(
-            source=source, store=store, delivery_id=raw["delivery_id"], state__in=LIVE_STATES
-        ).exists()
-        if seen:
-            delivery = InboundDelivery.objects.create(**raw, state=DeliveryState.DUPLICATE)
-            return Answer(200, {"status": "duplicate", "id": delivery.pk})
-        delivery = InboundDelivery.objects.create(**raw, state=DeliveryState.RECEIVED)
-        _enqueue_processing([delivery.pk])
+    # No transaction around the check and the insert: it would lock nothing (two copies arriving at the
+    # same instant are both stored, and processing marks the second a duplicate), and its BEGIN and
+    # COMMIT are two of the few round trips a webhook makes.
+    seen = InboundDelivery.objects.filter(
+        source=source, store=store, delivery_id=raw["delivery_id"], state__in=LIVE_STATES
+    ).exists()
+    if seen:
+        delivery = InboundDelivery.objects.create(**raw, state=DeliveryState.DUPLICATE)
+        return Answer(200, {"status": "duplicate", "id": delivery.pk})
+    delivery = InboundDelivery.objects.create(**raw, state=DeliveryState.RECEIVED)
+    _drain_soon()
     return Answer(200, {"status": "received", "id": delivery.pk})
 
 
@@ -154,11 +158,11 @@ def _verified_store(connector: Connector, body: bytes, headers: Mapping[str, str
     raise last_error
 
 
-def _enqueue_processing(pks: Iterable[int]) -> None:
-    from .jobs import inbound_process_job
+def _drain_soon(*, force: bool = False) -> None:
+    """Have a worker apply what is stored: one job for a burst of deliveries (see inbound_drain)."""
+    from .jobs import inbound_drain_job
 
-    for pk in pks:
-        enqueue("default", inbound_process_job, pk, job_id=f"inbound-{pk}-{timezone.now():%Y%m%d%H%M%S%f}")
+    enqueue_coalesced("default", inbound_drain_job, key=DRAIN_KEY, force=force)
 
 
 @dataclass(frozen=True)
@@ -166,18 +170,71 @@ class ProcessResult:
     state: str
     applied: list[object] = field(default_factory=list)
 
+    @property
+    def shipment_ids(self) -> list[int]:
+        return [a.shipment_id for a in self.applied if isinstance(a, ShipmentChange)]
+
+    @property
+    def order_ids(self) -> list[int]:
+        return [a.pk for a in self.applied if isinstance(a, Order)]
+
 
 def inbound_process(delivery_id: int) -> ProcessResult | None:
     """Apply one stored delivery. Safe to run twice or concurrently: only one claim succeeds.
 
     Returns None when the delivery was not there to claim (done already, or another worker has it).
     """
-    now = timezone.now()
     claimed = InboundDelivery.objects.filter(
         pk=delivery_id, state__in=[DeliveryState.RECEIVED, DeliveryState.WAITING]
-    ).update(state=DeliveryState.PROCESSING, attempts=F("attempts") + 1, next_attempt_at=now + PROCESSING_LEASE)
+    ).update(**_claim_values())
     if not claimed:
         return None  # Nothing got claimed: another worker got there first, or it is done.
+    result = _process_claimed(delivery_id)
+    facts_announce(shipment_ids=result.shipment_ids, order_ids=result.order_ids)
+    return result
+
+
+def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
+    """Apply the oldest deliveries waiting to be processed, up to `limit`, as one batch.
+
+    A webhook does not queue a job per delivery: it queues a drain unless one is waiting already, so a
+    carrier's burst is applied in batches and detection runs once per batch instead of once per
+    delivery (bench/README.md). A full batch queues the next drain before it starts work, so another
+    worker can take the backlog's next batch at the same time; claims skip rows another worker holds,
+    so concurrent batches never share a delivery. Each delivery is applied in its own transaction: one
+    that fails or must wait does not hold back the rest. The batch's facts are announced once, at the
+    end; a worker killed before that leaves applied deliveries whose detection the next sweep does.
+    """
+    limit = limit or settings.INBOUND_BATCH_SIZE
+    coalesced_started("default", DRAIN_KEY)
+    with transaction.atomic():
+        pks = list(
+            InboundDelivery.objects.select_for_update(skip_locked=True)
+            .filter(state=DeliveryState.RECEIVED)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        InboundDelivery.objects.filter(pk__in=pks).update(**_claim_values())
+        if len(pks) == limit:
+            _drain_soon()
+    results = {pk: _process_claimed(pk) for pk in pks}
+    facts_announce(
+        shipment_ids=[pk for result in results.values() for pk in result.shipment_ids],
+        order_ids=[pk for result in results.values() for pk in result.order_ids],
+    )
+    return results
+
+
+def _claim_values() -> dict[str, Any]:
+    return {
+        "state": DeliveryState.PROCESSING,
+        "attempts": F("attempts") + 1,
+        "next_attempt_at": timezone.now() + PROCESSING_LEASE,
+    }
+
+
+def _process_claimed(delivery_id: int) -> ProcessResult:
+    """Apply a delivery this worker has claimed; record how it went on the delivery."""
     delivery = InboundDelivery.objects.select_related("store").get(pk=delivery_id)
     connector = get_connector(delivery.source)
     try:
@@ -196,10 +253,6 @@ def inbound_process(delivery_id: int) -> ProcessResult | None:
                 return _finish(delivery, DeliveryState.DUPLICATE)
             updates = updates_fit(connector.updates(delivery.event_type, connector.decode(delivery.body.encode())))
             applied = [apply_update(delivery.store, update, source=delivery.source) for update in updates]
-            facts_announce(
-                shipment_ids=[a.shipment_id for a in applied if isinstance(a, ShipmentChange)],
-                order_ids=[a.pk for a in applied if isinstance(a, Order)],
-            )
             result = _finish(delivery, DeliveryState.PROCESSED)
             return ProcessResult(result.state, applied)
     except NotReady as exc:
@@ -247,7 +300,7 @@ def inbound_reprocess(queryset: QuerySet) -> int:
     pks = list(queryset.filter(state__in=[DeliveryState.FAILED, DeliveryState.WAITING]).values_list("pk", flat=True))
     with transaction.atomic():
         InboundDelivery.objects.filter(pk__in=pks).update(state=DeliveryState.RECEIVED, error="", next_attempt_at=None)
-        _enqueue_processing(pks)
+        _drain_soon()
     return len(pks)
 
 
@@ -260,12 +313,12 @@ def inbound_pending(now: datetime) -> QuerySet:
     )
 
 
-def inbound_reconcile(*, now: datetime | None = None, limit: int = 1000) -> int:
-    """Enqueue what was stored and not processed (e.g. while Redis was down). Returns how many."""
+def inbound_reconcile(*, now: datetime | None = None) -> int:
+    """Hand out again what was stored and not processed: deliveries received while Redis was down (or
+    whose drain job Redis lost), retries now due, claims whose worker died. Returns how many."""
     now = now or timezone.now()
-    pks = list(inbound_pending(now).order_by("received_at").values_list("pk", flat=True)[:limit])
     with transaction.atomic():
-        # An expired claim means its worker died: hand the delivery out again.
-        InboundDelivery.objects.filter(pk__in=pks, state=DeliveryState.PROCESSING).update(state=DeliveryState.RECEIVED)
-        _enqueue_processing(pks)
-    return len(pks)
+        count = inbound_pending(now).update(state=DeliveryState.RECEIVED)
+        if count:
+            _drain_soon(force=True)
+    return count

@@ -1,11 +1,11 @@
 """RQ jobs of the orders app: thin, take ids, call one service."""
 
-from .ingest import inbound_process, inbound_reconcile
+from .ingest import inbound_drain, inbound_reconcile
 
 
-def inbound_process_job(delivery_id: int) -> str | None:
-    result = inbound_process(delivery_id)
-    return result.state if result else None
+def inbound_drain_job() -> dict[int, str]:
+    """Apply a batch of stored deliveries: each one's resulting state."""
+    return {pk: result.state for pk, result in inbound_drain().items()}
 
 
 def inbound_reconcile_job() -> int:

@@ -26,17 +26,24 @@ def audit(
 ) -> AuditEvent:
     """Append an event. The why (thresholds, facts, cap arithmetic) goes in `parameters`."""
     case = case or (remedy.case if remedy else None)
+    # By id: an audit event must not cost a query per related row it names.
+    if case is not None:
+        order_id, store_id, version_id = case.order_id, case.store_id, case.playbook_version_id
+    else:
+        order_id = order.pk if order else None
+        store_id = store.pk if store else (order.store_id if order else None)
+        version_id = None
     return AuditEvent.objects.create(
         kind=kind,
         message=message,
         case=case,
         remedy=remedy,
         incident=incident,
-        order=case.order if case else order,
-        store=case.store if case else (store or (order.store if order else None)),
+        order_id=order_id,
+        store_id=store_id,
         actor_type=actor_type or (ActorType.USER if user else ActorType.SYSTEM),
         actor_user=user,
-        playbook_version=playbook_version or (case.playbook_version if case else None),
+        playbook_version_id=playbook_version.pk if playbook_version else version_id,
         parameters=jsonable(parameters),
     )
 

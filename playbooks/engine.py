@@ -88,14 +88,15 @@ def detector_sweep(kind: str, *, now: datetime | None = None, limit: int = 5000)
     started = time.monotonic()
     related = ["order__store", "order__customer"] if detector.subject == "shipment" else ["store", "customer"]
     candidates = list(sweep_candidates(detector, now, params).select_related(*related)[:limit])
-    opened = sum(1 for subject in candidates if case_open(detector, subject, now=now, params=params))
+    opened = [case for subject in candidates if (case := case_open(detector, subject, now=now, params=params))]
+    cases_act_soon([case.pk for case in opened])
     resolved = cases_resolve_cleared(detector, now=now, params=params)
     return SweepRun.objects.create(
         detector=kind,
         started_at=now,
         duration_ms=int((time.monotonic() - started) * 1000),
         candidates=len(candidates),
-        opened=opened,
+        opened=len(opened),
         resolved=resolved,
     )
 
@@ -110,7 +111,7 @@ def subject_check(*, shipment_ids: list[int] = (), order_ids: list[int] = (), no
     """Event-driven detection: a fact about these shipments/orders just arrived. Opens and resolves
     cases for them only. Returns how many cases it opened."""
     now = now or timezone.now()
-    opened = 0
+    opened = []
     configs = {config.kind: config for config in DetectorConfig.objects.all()}
     for detector in DETECTORS.all():
         enabled, params = detector_settings(detector.kind, configs)
@@ -120,13 +121,15 @@ def subject_check(*, shipment_ids: list[int] = (), order_ids: list[int] = (), no
         if not ids:
             continue
         for subject in sweep_candidates(detector, now, params).filter(pk__in=ids):
-            opened += bool(case_open(detector, subject, now=now, params=params))
+            if case := case_open(detector, subject, now=now, params=params):
+                opened.append(case.pk)
         cases_resolve_cleared(detector, now=now, params=params, subject_ids=ids)
-    return opened
+    cases_act_soon(opened)
+    return len(opened)
 
 
 def case_open(detector: Detector, subject: Model, *, now: datetime, params: dict[str, Any]) -> ExceptionCase | None:
-    """Open a case for `subject` unless one is live already. Queues the playbook run after commit."""
+    """Open a case for `subject` unless one is live already. The caller has it acted on (cases_act_soon)."""
     shipment = subject if isinstance(subject, Shipment) else None
     order: Order = subject.order if shipment else subject
     facts = jsonable({**detector.facts(subject, now, params), "thresholds": params})
@@ -145,10 +148,33 @@ def case_open(detector: Detector, subject: Model, *, now: datetime, params: dict
             audit(AuditKind.DETECTED, explanation, case=case, detector=detector.kind, facts=facts)
     except IntegrityError:
         return None  # Another worker opened it first: detecting again never duplicates a case.
-    from .jobs import case_act_job
-
-    enqueue("default", case_act_job, case.pk, job_id=f"case-act-{case.pk}")
     return case
+
+
+# Newly opened cases are acted on this many to a job: a job per case spent more on the queue than on the case.
+ACT_BATCH_SIZE = 25
+
+
+def cases_act_soon(case_ids: list[int]) -> None:
+    """Queue the playbook runs of these cases, once the current transaction commits."""
+    from .jobs import cases_act_job
+
+    for start in range(0, len(case_ids), ACT_BATCH_SIZE):
+        chunk = case_ids[start : start + ACT_BATCH_SIZE]
+        enqueue("default", cases_act_job, chunk)
+
+
+def cases_act(case_ids: list[int]) -> int:
+    """Act on each case (see case_act). One that fails is logged and left to the recovery (cases_recover,
+    remedies_recover); the others go on. Returns how many failed."""
+    failed = 0
+    for case_id in case_ids:
+        try:
+            case_act(case_id)
+        except Exception:
+            logger.exception("acting on case %s failed", case_id)
+            failed += 1
+    return failed
 
 
 def cases_resolve_cleared(
@@ -332,7 +358,19 @@ def plan_case(case: ExceptionCase, *, ledger: Ledger, at: datetime, playbook: Pl
 
 
 def case_act(case_id: int) -> None:
-    """Run the matching playbook for a newly opened case: plan remedies, ask for approvals, act."""
+    """Run the matching playbook for a newly opened case: plan remedies, ask for approvals, act.
+
+    The approved steps run in the same job, right after the plan commits: a hop through the queue
+    would only add latency before the customer hears (bench/README.md). A worker killed in between
+    leaves approved remedies that remedies_recover hands out again.
+    """
+    if case_plan(case_id):
+        case_run_steps(case_id)
+
+
+def case_plan(case_id: int) -> bool:
+    """Claim a newly opened case and record its plan: remedies, approvals asked for, or why there are
+    none. Returns whether it planned remedies."""
     now = timezone.now()
     with transaction.atomic():
         # The claim commits with the plan: a worker killed in between leaves the case open and unclaimed,
@@ -341,7 +379,7 @@ def case_act(case_id: int) -> None:
             state=CaseState.ACTING
         )
         if not claimed:
-            return  # Acted on already, or resolved before its turn.
+            return False  # Acted on already, or resolved before its turn.
         case = ExceptionCase.objects.select_related("order__customer", "shipment", "store").get(pk=case_id)
         for step_action in _money_actions_of(case):
             lock_cap(store_id=case.store_id, action=step_action)
@@ -349,7 +387,7 @@ def case_act(case_id: int) -> None:
         if plan.playbook is None:
             ExceptionCase.objects.filter(pk=case.pk).update(state=CaseState.OPEN)
             audit(AuditKind.NO_PLAYBOOK, "No active playbook matches this exception: it waits for an agent.", case=case)
-            return
+            return False
         version = playbook_record_version(plan.playbook)
         case.playbook_version = version
         if plan.held_out:
@@ -364,12 +402,11 @@ def case_act(case_id: int) -> None:
                 actor_type=ActorType.PLAYBOOK,
                 holdout_percent=plan.playbook.holdout_percent,
             )
-            return
+            return False
         ExceptionCase.objects.filter(pk=case.pk).update(playbook_version=version)
         for planned in plan.remedies:
             _remedy_create(case, planned, now=now)
-        # Enqueued on commit: a worker killed before it leaves approved remedies that remedies_recover finds.
-        enqueue("default", _case_run_steps_job(), case.pk, job_id=f"case-steps-{case.pk}-{int(now.timestamp() * 1e6)}")
+    return True
 
 
 def _money_actions_of(case: ExceptionCase) -> list[str]:
@@ -532,8 +569,5 @@ def cases_recover(*, now: datetime | None = None) -> int:
         detected_at__gte=now - RECOVERY_HORIZON,
     ).exclude(Exists(verdict))
     case_ids = list(unplanned.values_list("pk", flat=True)[:1000])
-    from .jobs import case_act_job
-
-    for case_id in case_ids:
-        enqueue("default", case_act_job, case_id, job_id=f"case-act-{case_id}-r{int(now.timestamp())}")
+    cases_act_soon(case_ids)
     return len(case_ids)

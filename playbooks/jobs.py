@@ -2,11 +2,12 @@
 
 from .anomalies import incident_wave, incidents_watch
 from .approvals import approvals_escalate_overdue
-from .engine import case_act, case_run_steps, cases_recover, remedies_recover, subject_check, sweeps_run
+from .engine import case_run_steps, cases_act, cases_recover, remedies_recover, subject_check, sweeps_run
 
 
-def case_act_job(case_id: int) -> None:
-    case_act(case_id)
+def cases_act_job(case_ids: list[int]) -> int:
+    """Run the playbooks of newly opened cases; returns how many failed (logged, left to recovery)."""
+    return cases_act(case_ids)
 
 
 def case_run_steps_job(case_id: int) -> None:

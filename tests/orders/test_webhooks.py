@@ -419,3 +419,109 @@ def test_a_carrier_scan_for_a_parcel_not_announced_yet_waits_and_then_applies(cl
     settle(run_jobs)
 
     assert Shipment.objects.get().status == ShipmentStatus.IN_TRANSIT
+
+
+# --- Batches -----------------------------------------------------------------------------------------------------
+
+EASYPOST_JOURNEY = ["01_tracker_created", "02_tracker_updated_in_transit", "03_tracker_updated_delivery_attempted",
+                    "04_tracker_updated_out_for_delivery", "05_tracker_updated_delivered"]  # fmt: skip
+
+
+@pytest.fixture
+def parcel(store):
+    return ShipmentFactory(order=OrderFactory(store=store), tracking_code="9400100000000000000001", carrier="usps",
+                           label_created_at=None)  # fmt: skip
+
+
+def _queued(func_name: str) -> int:
+    import django_rq
+
+    return sum(
+        job.func_name.endswith(func_name)
+        for name in ("high", "default", "low")
+        for job in django_rq.get_queue(name).get_jobs()
+    )
+
+
+def test_a_burst_of_deliveries_queues_one_job_that_applies_them_in_order_and_announces_their_facts_once(
+    client, store, parcel, django_capture_on_commit_callbacks
+):
+    from orders.ingest import inbound_drain
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for name in EASYPOST_JOURNEY:
+            assert post_easypost(client, name).status_code == 200
+    assert _queued("inbound_drain_job") == 1
+    pks = list(InboundDelivery.objects.order_by("pk").values_list("pk", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        results = inbound_drain()
+
+    assert list(results) == pks
+    assert {result.state for result in results.values()} == {DeliveryState.PROCESSED}
+    assert Shipment.objects.get().status == ShipmentStatus.DELIVERED
+    assert _queued("facts_changed_job") == 1
+
+
+def test_a_delivery_stored_once_its_drain_has_started_queues_another(client, store, parcel, run_jobs):
+    from orders.ingest import inbound_drain
+
+    post_easypost(client, EASYPOST_JOURNEY[0])
+    run_jobs()
+    post_easypost(client, EASYPOST_JOURNEY[1])
+    run_jobs()
+
+    assert InboundDelivery.objects.filter(state=DeliveryState.PROCESSED).count() == 2
+    assert inbound_drain() == {}
+
+
+def test_a_full_batch_takes_the_oldest_and_queues_the_next_for_another_worker(
+    client, store, parcel, settings, django_capture_on_commit_callbacks, run_jobs
+):
+    from orders.ingest import inbound_drain
+
+    real_queues = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {name: {"URL": "redis://127.0.0.1:1/0"} for name in real_queues}  # stored, not queued
+    for name in EASYPOST_JOURNEY:
+        post_easypost(client, name)
+    settings.RQ_QUEUES = real_queues
+    pks = list(InboundDelivery.objects.order_by("pk").values_list("pk", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert list(inbound_drain(limit=2)) == pks[:2]
+    assert _queued("inbound_drain_job") == 1
+    assert InboundDelivery.objects.filter(state=DeliveryState.RECEIVED).count() == 3
+
+
+def test_a_delivery_that_fails_in_a_batch_does_not_hold_back_the_others(client, store, parcel, monkeypatch):
+    from orders import ingest
+
+    real_upsert = ingest.shipment_upsert
+    seen = []
+
+    def flaky(*, store, data, source):
+        seen.append(data)
+        if len(seen) == 2:
+            raise RuntimeError("database hiccup")
+        return real_upsert(store=store, data=data, source=source)
+
+    monkeypatch.setattr(ingest, "shipment_upsert", flaky)
+    for name in EASYPOST_JOURNEY[:3]:
+        post_easypost(client, name)
+
+    states = [result.state for result in ingest.inbound_drain().values()]
+
+    assert states == [DeliveryState.PROCESSED, DeliveryState.FAILED, DeliveryState.PROCESSED]
+    assert InboundDelivery.objects.get(state=DeliveryState.FAILED).error == "RuntimeError: database hiccup"
+
+
+def test_a_batch_leaves_deliveries_another_worker_holds_and_those_waiting_for_their_retry(client, store, parcel):
+    from orders.ingest import inbound_drain
+
+    for name in EASYPOST_JOURNEY[:3]:
+        post_easypost(client, name)
+    held, waiting, free = InboundDelivery.objects.order_by("pk")
+    InboundDelivery.objects.filter(pk=held.pk).update(state=DeliveryState.PROCESSING)
+    InboundDelivery.objects.filter(pk=waiting.pk).update(state=DeliveryState.WAITING)
+
+    assert list(inbound_drain()) == [free.pk]

@@ -472,13 +472,13 @@ def lose_pending_jobs() -> None:
 
 
 def test_approved_remedies_whose_job_never_ran_are_handed_out_again(store, ship_slip_playbook, run_jobs):
-    from playbooks.engine import remedies_recover
+    from playbooks.engine import case_plan, remedies_recover
 
     slipped_shipment(store)
     with time_machine.travel(NOW, tick=False):
         detector_sweep("no_first_scan", now=NOW)
-        case_act(ExceptionCase.objects.get().pk)
-    lose_pending_jobs()  # the steps job is lost: remedies approved, never run
+        case_plan(ExceptionCase.objects.get().pk)  # the worker dies once the plan is committed
+    lose_pending_jobs()
     assert set(Remedy.objects.values_list("state", flat=True)) == {RemedyState.APPROVED}
 
     assert remedies_recover(now=NOW + dt.timedelta(minutes=5)) == 0  # might still be on its way
@@ -516,3 +516,29 @@ def test_a_case_with_no_playbook_is_not_planned_again_and_again(store, run_jobs)
     sweep_and_act(run_jobs)  # no playbook for it: it waits for an agent
 
     assert cases_recover(now=NOW + dt.timedelta(minutes=11)) == 0
+
+
+def test_cases_opened_together_are_acted_on_by_one_job_where_one_failing_does_not_stop_the_others(
+    store, ship_slip_playbook, run_jobs, monkeypatch, django_capture_on_commit_callbacks
+):
+    from playbooks import engine
+
+    first, second = slipped_shipment(store), slipped_shipment(store)
+    real_plan = engine.case_plan
+
+    def plan_failing_for_the_first(case_id):
+        if ExceptionCase.objects.get(pk=case_id).shipment_id == first.pk:
+            raise RuntimeError("database hiccup")
+        return real_plan(case_id)
+
+    monkeypatch.setattr(engine, "case_plan", plan_failing_for_the_first)
+    with time_machine.travel(NOW, tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            detector_sweep("no_first_scan", now=NOW)
+        (job,) = django_rq.get_queue("default").get_jobs()
+        assert (job.func_name, len(job.args[0])) == ("playbooks.jobs.cases_act_job", 2)
+        run_jobs()
+
+    assert ExceptionCase.objects.get(shipment=first).state == CaseState.OPEN  # left to cases_recover
+    assert ExceptionCase.objects.get(shipment=second).state == CaseState.ACTING
+    assert Remedy.objects.filter(case__shipment=second, state=RemedyState.DONE).count() == 2
