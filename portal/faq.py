@@ -15,6 +15,7 @@ from playbooks.models import ExceptionCase
 
 from .choices import OrderSituation
 from .models import FaqEntry
+from .selectors import CompiledQuery
 
 # A live case of one of these kinds means the order is late, whatever the carrier's last scan says.
 DELAY_CASE_KINDS = frozenset({"no_first_scan", "transit_stall", "carrier_disruption", "late_to_ship"})
@@ -54,6 +55,16 @@ def order_situations(order: Order, shipments: Iterable[Shipment], live_cases: It
     return {str(s) for s in situations}
 
 
+# A store's shown entries and every store's, in the managers' order.
+_ENTRIES = CompiledQuery(
+    lambda store_id: (
+        FaqEntry.objects.filter(Q(store_id=store_id) | Q(store__isnull=True), is_active=True)
+        .only("question", "answer", "order_states", "position")
+        .order_by("position", "id")
+    )
+)
+
+
 def faq_for(order: Order, situations: set[str]) -> list[FaqEntry]:
     """The shown entries of the order's store and of every store that help in any of `situations`, in
     the managers' order. One query (none when there is no situation).
@@ -62,9 +73,5 @@ def faq_for(order: Order, situations: set[str]) -> list[FaqEntry]:
     demo's database, has none), and a store has a few dozen entries at most."""
     if not situations:
         return []
-    entries = (
-        FaqEntry.objects.filter(Q(store_id=order.store_id) | Q(store__isnull=True), is_active=True)
-        .only("question", "answer", "order_states", "position")
-        .order_by("position", "id")
-    )
+    entries = _ENTRIES(order.store_id)
     return [e for e in entries if isinstance(e.order_states, list) and situations.intersection(e.order_states)]

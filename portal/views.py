@@ -277,7 +277,7 @@ def _tracking_page(
         }
         if any_delivered:
             context |= {
-                "feedback": getattr(order, "delivery_feedback", None),
+                "feedback_rating": facts.feedback_rating,
                 "feedback_fields": form_fields("portal/_feedback_fields.html", feedback_form or FeedbackForm()),
                 "not_received_fields": form_fields("portal/_not_received_fields.html", NotReceivedForm()),
             }

@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from orders.choices import ShipmentStatus
+from orders.models import Order
 from playbooks.choices import CaseState, RemedyState
 from portal.links import order_from_token, tracking_token, tracking_url
-from portal.selectors import eta_from_history, format_date_range, tracking_facts
+from portal.selectors import CompiledQuery, eta_from_history, format_date_range, tracking_facts
 from tests.factories import (
     CustomerFactory,
+    DeliveryFeedbackFactory,
     ExceptionCaseFactory,
     LineItemFactory,
     OrderFactory,
@@ -337,7 +340,7 @@ def test_it_loads_everything_for_the_page_in_the_selector(order, django_assert_n
     with django_assert_num_queries(6):
         facts = tracking_facts(order.pk)
         assert [len(facts.events[s.pk]) for s in facts.shipments] == [1]
-        assert facts.items and facts.order.store.name and getattr(facts.order, "delivery_feedback", None) is None
+        assert facts.items and facts.order.store.name == order.store.name and facts.feedback_rating is None
         assert [list(c.remedies.all()) for c in facts.live_cases] == [[]]
 
 
@@ -347,6 +350,34 @@ def test_the_selector_skips_the_case_and_event_queries_when_there_are_none(order
     assert (facts.shipments, facts.events, facts.live_cases) == ([], {}, [])
     with django_assert_num_queries(1):
         assert tracking_facts(order.pk + 1000) is None
+
+
+def test_the_selector_reads_each_orders_own_rows_and_no_more_than_the_page_shows(order):
+    other = OrderFactory(order_number="2077", ship_city="Paris")
+    LineItemFactory(order=other, title="Beret")
+    for o, carrier in ((order, "ups"), (other, "dhl")):
+        shipment = ShipmentFactory(order=o, carrier=carrier, status="in_transit")
+        TrackingEventFactory(shipment=shipment, message=f"Scanned by {carrier}")
+    DeliveryFeedbackFactory(order=other, rating=3)
+
+    mine, theirs = tracking_facts(order.pk), tracking_facts(other.pk)
+
+    assert (mine.order.order_number, theirs.order.order_number) == ("1042", "2077")
+    assert [i.title for i in mine.items] == ["Linen shirt", "Canvas tote"]
+    assert [i.title for i in theirs.items] == ["Beret"]
+    assert [s.carrier for s in mine.shipments] == ["ups"] and [s.carrier for s in theirs.shipments] == ["dhl"]
+    assert [e.message for e in theirs.events[theirs.shipments[0].pk]] == ["Scanned by dhl"]
+    assert (mine.feedback_rating, theirs.feedback_rating) == (None, 3)
+    assert (mine.order.store.name, mine.order.store.primary_colour) == ("Acme Linen", "#123456")
+    # Neither the recipient, the full address, the customer nor the store's secrets are even loaded.
+    assert {"ship_name", "ship_line2", "ship_postal_code", "customer_id", "total"} <= mine.order.get_deferred_fields()
+    assert {"easypost_webhook_secret", "shopify_webhook_secret"} <= mine.order.store.get_deferred_fields()
+
+
+def test_a_compiled_query_needs_the_key_as_its_one_parameter():
+    query = CompiledQuery(lambda key: Order.objects.filter(Q(pk=key) | Q(customer_id=key)))
+    with pytest.raises(ValueError, match="the key must be its one parameter"):
+        query(1)
 
 
 def test_it_leaves_a_place_for_after_delivery_content(order):
