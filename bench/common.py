@@ -260,8 +260,10 @@ class RqWorkers:
 
     def __init__(self, logdir: Path, count: int, env: dict[str, str], worker_class: str | None = None) -> None:
         self.processes = []
-        # "" is RQ's default Worker (a work horse forked per job); BENCH_RQ_WORKER_CLASS changes the default,
-        # e.g. rq.worker.SimpleWorker (jobs run in the worker process itself).
+        # "" is the project's default, settings.RQ["WORKER_CLASS"]: cxhub.worker.Worker, RQ's forking worker (a
+        # work horse forked per job) warmed up before its first job. BENCH_RQ_WORKER_CLASS changes the default,
+        # e.g. rq.worker.SimpleWorker (jobs run in the worker process itself) or rq.worker.Worker (RQ's own,
+        # whose horses load the twilio SDK, the registries... again for every job).
         self.worker_class = os.environ.get("BENCH_RQ_WORKER_CLASS", "") if worker_class is None else worker_class
         suffix = "-" + self.worker_class.rsplit(".", 1)[-1] if self.worker_class else ""
         for index in range(count):
@@ -275,6 +277,14 @@ class RqWorkers:
     @property
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes]
+
+    @property
+    def class_path(self) -> str:
+        """The worker class the processes run (the settings' default when none was given)."""
+        from django_rq.workers import get_worker_class
+
+        worker_class = get_worker_class(self.worker_class or None)
+        return f"{worker_class.__module__}.{worker_class.__qualname__}"
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Until every worker has registered with Redis (it then takes jobs at once)."""
@@ -308,6 +318,24 @@ def queues_empty() -> None:
         queue.empty()
         # Finished jobs are kept for 500 s: forget them, so job_durations() covers the next run only.
         queue.connection.delete(queue.finished_job_registry.key)
+        # A coalesced job's key would hold back the next burst's job until it expires (cxhub/jobs.py).
+        for key in queue.connection.scan_iter("cxhub:coalesced:*"):
+            queue.connection.delete(key)
+
+
+def work_abandon() -> None:
+    """Drop what a saturated run left to do: the queued jobs, and the work the hub keeps in its tables for
+    its drain jobs (deliveries not applied yet, cases not acted on, messages not sent), so that the next
+    measurement starts with nothing to do."""
+    from notifications.models import Message
+    from orders.models import InboundDelivery
+    from playbooks.models import ExceptionCase
+
+    queues_empty()
+    left = "left over by the benchmark"
+    InboundDelivery.objects.filter(state__in=["received", "processing", "waiting"]).update(state="ignored", error=left)
+    ExceptionCase.objects.filter(state="open", playbook_version__isnull=True).update(state="dismissed", resolution=left)
+    Message.objects.filter(status__in=["scheduled", "queued", "sending"]).update(status="failed", error=left)
 
 
 def queued_jobs() -> int:

@@ -33,10 +33,10 @@ from .common import (
     job_durations,
     log,
     queued_jobs,
-    queues_empty,
     server_env,
     summary_ms,
     target,
+    work_abandon,
     write_result,
 )
 from .context import Context
@@ -154,7 +154,7 @@ def phase(
     factory = WebhookFactory({s.store_id: s.easypost for s in ctx.dataset.stores})
     webhooks = [factory.build(parcel, out_for_delivery_scan()) for parcel in parcels]
     phones = {parcel.phone for parcel in parcels}
-    queues_empty()  # job_seconds then covers this run only
+    work_abandon()  # job_seconds then covers this run only
     log(f"time to notify: {count:,} webhooks at {rate}/s to {WEBHOOK_PATH}…")
     with MemorySampler(roles) as memory, QueueWatch() as queue:
         sent = send_paced(web.base_url, webhooks, rate)
@@ -205,12 +205,12 @@ def phase(
     figures["job_seconds"] = job_durations()
     if missing:
         # What is still queued belongs to this phase: the next one starts on empty queues.
-        queues_empty()
+        work_abandon()
     return figures, memory.as_dict()
 
 
 def work_rate(webhooks: list[Webhook], started: float, ended: float) -> float:
-    """How many events' worth of work the workers did per second: each event is five jobs (apply the
+    """How many events' worth of work the workers did per second: each event is five steps (apply the
     delivery, check the detectors, act on the case, run its steps, send the SMS), counted from the rows
     each leaves. When the queue is saturated few events finish, but this still says what the workers
     can do, which sets the rate of the unsaturated run."""
@@ -249,7 +249,7 @@ def run(ctx: Context) -> dict[str, Any]:
         name: (add_pool(ctx.dataset, count, seed=23 + n), add_pool(ctx.dataset, max(10, count // 2), seed=53 + n))
         for n, name in enumerate(classes)
     }
-    queues_empty()
+    work_abandon()
     fake = TimedFakeTwilio().start()
     env = server_env(
         TWILIO_ACCOUNT_SID=fake.account_sid,
@@ -279,11 +279,11 @@ def run(ctx: Context) -> dict[str, Any]:
                 )
                 offered = runs["offered"]
                 if offered["time_to_notify_p99_all_events_ms"] is None or offered["time_to_notify"]["p99_ms"] > 2000:
-                    # Calibrate: a few events, far apart, time each of the five jobs an event needs; the
-                    # workers' capacity is their number over the sum. Then half of it, for notify_seconds.
+                    # A trickle first: a few events far apart, each job timed alone (no batching). The
+                    # workers' capacity is the events' worth of work they did per second while saturated
+                    # (work_rate: batches grow with the backlog); then half of it, for notify_seconds.
                     runs["calibration"], _ = phase(ctx, web, fake, roles, 0.25, slow_pool[:CALIBRATION_EVENTS])
-                    per_event = sum((row["mean_ms"] or 0) / 1000 for row in runs["calibration"]["job_seconds"].values())
-                    capacity = ctx.rq_workers / per_event if per_event else 1.0
+                    capacity = offered["work_rate_events_per_s"] or 1.0
                     runs["capacity_events_per_s"] = round(capacity, 2)
                     rate = max(0.1, min(scale.notify_rate, round(capacity * 0.5, 2)))
                     runs["not_saturated"], memory[f"{name}_not_saturated"] = phase(
@@ -291,7 +291,7 @@ def run(ctx: Context) -> dict[str, Any]:
                     )
             finally:
                 workers.stop()
-                queues_empty()
+                work_abandon()
             figures[name] = runs
             targets[f"{name}_p99_under_2s"] = target(
                 f"{name} workers: time to notify p99 under 2 s at {scale.notify_rate}/s (all events)",

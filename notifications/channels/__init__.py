@@ -18,4 +18,10 @@ def get_channel(kind: str) -> Channel:
     return getattr(import_module(module_path), class_name)()
 
 
-__all__ = ["CHANNELS_PATHS", "Channel", "ChannelError", "get_channel"]
+def channels_warm_up() -> None:
+    """Import every channel and load what its first send would (see Channel.warm_up)."""
+    for kind in CHANNELS_PATHS:
+        get_channel(kind).warm_up()
+
+
+__all__ = ["CHANNELS_PATHS", "Channel", "ChannelError", "channels_warm_up", "get_channel"]

@@ -41,3 +41,9 @@ class Channel:
         Every network call has a timeout.
         """
         raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """Load what the first send loads lazily (the provider's SDK, templates), without sending anything
+        or opening a connection. RQ workers call it before they fork the work horses that send
+        (cxhub/worker.py): a horse runs one job and is thrown away, so what it loads lazily it loads again
+        for every message."""

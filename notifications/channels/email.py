@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
 from django.utils.html import linebreaks, urlize
+from django.utils.module_loading import import_string
 from django.utils.safestring import mark_safe
 
 from notifications.choices import TRANSACTIONAL_KINDS
@@ -141,6 +142,12 @@ class EmailChannel(Channel):
         if customer.email_opted_out_at:
             return ""
         return customer.email or ""
+
+    def warm_up(self) -> None:
+        # The layout is compiled on first use (Django's cached template loader keeps it) and the backend
+        # class imported by the first get_connection(); no connection is opened here.
+        get_template(LAYOUT_TEMPLATE)
+        import_string(settings.EMAIL_BACKEND)
 
     def build(self, message: Message) -> EmailMultiAlternatives:
         """The email for an outbox message (saved or not: the admin's test sends use unsaved ones)."""

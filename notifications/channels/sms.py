@@ -140,6 +140,22 @@ class SmsChannel(Channel):
         # dispatcher's save of the sid.
         return f"{settings.PUBLIC_BASE_URL}{STATUS_CALLBACK_PATH}?m={message.public_id}"
 
+    def _http_client(self) -> RedirectingHttpClient:
+        return RedirectingHttpClient(base_url=settings.TWILIO_API_BASE_URL, timeout=settings.TWILIO_TIMEOUT_SECONDS)
+
+    def _client(self, http: RedirectingHttpClient) -> Client:
+        return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http)
+
+    def warm_up(self) -> None:
+        # The SDK imports its API domains on first use: `client.messages` loads twilio.rest.api and every
+        # resource of the 2010 API (~100 modules: 0.45 s per work horse measured, with no bytecode cache).
+        # Building the same client send() builds and reaching `messages` imports them; nothing is sent.
+        http = self._http_client()
+        try:
+            self._client(http).messages  # noqa: B018  (the attribute access is the point)
+        finally:
+            http.close()
+
     def send(self, message: Message) -> str:
         if not self.is_configured():
             raise ChannelError("Twilio is not configured", permanent=False, code="not_configured")
@@ -148,8 +164,8 @@ class SmsChannel(Channel):
             if settings.TWILIO_MESSAGING_SERVICE_SID
             else {"from_": settings.TWILIO_FROM_NUMBER}
         )
-        http = RedirectingHttpClient(base_url=settings.TWILIO_API_BASE_URL, timeout=settings.TWILIO_TIMEOUT_SECONDS)
-        client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http)
+        http = self._http_client()
+        client = self._client(http)
         try:
             created = client.messages.create(
                 to=message.to,

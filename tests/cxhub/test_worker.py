@@ -1,0 +1,139 @@
+"""The project's RQ worker: `manage.py rqworker` runs it, it warms up before its first job, and the work
+horses it forks start warm (the twilio SDK's API, the registries, the URL reverse tables) with no database
+connection of their parent's."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import django_rq
+import pytest
+import rq
+from django.db import connection, connections
+from django.urls import get_resolver
+from django.utils.translation import get_language
+from django_rq.workers import get_worker_class
+
+from cxhub import worker as cxworker
+from tests.reliability.helpers import WorkerProcess, worker_env
+
+# Imported lazily by the SDK on the first `client.messages`: ~100 modules of the 2010 API.
+TWILIO_MESSAGES = "twilio.rest.api.v2010.account.message"
+
+
+def horse_state() -> dict:
+    """A job: what its work horse holds when the job starts (this module imports none of it)."""
+    from notifications.channels import CHANNELS_PATHS
+    from playbooks.actions import ACTIONS, ACTIONS_PATHS
+    from playbooks.detectors import DETECTORS, DETECTORS_PATHS
+
+    return {
+        "pid": os.getpid(),
+        "parent_pid": os.getppid(),
+        "twilio_messages_imported": TWILIO_MESSAGES in sys.modules,
+        "channels_imported": all(path.rpartition(".")[0] in sys.modules for path in CHANNELS_PATHS.values()),
+        "detectors_loaded": dict.__len__(DETECTORS) == len(DETECTORS_PATHS),
+        "actions_loaded": dict.__len__(ACTIONS) == len(ACTIONS_PATHS),
+        "url_reverse_tables_built": get_language() in get_resolver()._reverse_dict,
+        "parent_database_connections": [c.alias for c in connections.all() if c.connection is not None],
+    }
+
+
+def database_backend_pid() -> int:
+    """A job: the PostgreSQL backend serving its connection (a new connection gets a new one)."""
+    connection.ensure_connection()
+    return connection.connection.info.backend_pid
+
+
+class BurstSimpleWorker(cxworker.SimpleWorker):
+    """The project's SimpleWorker in-process, without RQ's pubsub thread (a second to stop)."""
+
+    def subscribe(self) -> None:
+        pass
+
+    def unsubscribe(self) -> None:
+        pass
+
+
+def test_rqworker_runs_the_projects_forking_worker():
+    assert get_worker_class() is cxworker.Worker
+    assert issubclass(cxworker.Worker, rq.Worker) and not issubclass(cxworker.Worker, rq.SimpleWorker)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "warm"),
+    [
+        pytest.param((), True, id="manage.py rqworker"),
+        pytest.param(("--worker-class", "rq.worker.Worker"), False, id="RQ's own worker (the control)"),
+    ],
+)
+def test_work_horses_start_warm_and_without_their_parents_database_connection(tmp_path, args, warm):
+    # RQ's own Queue enqueues at once (django-rq's waits for the test's transaction to commit).
+    job = rq.Queue("default", connection=django_rq.get_connection("default")).enqueue(horse_state)
+
+    worker = WorkerProcess(tmp_path / "worker.log", worker_env(), "--burst", *args).start()
+    assert worker.wait(timeout=120) == 0, worker.output()
+
+    job.refresh()
+    state = job.return_value()
+    assert state is not None, worker.output()
+    assert state["parent_pid"] == worker.process.pid  # a work horse forked by the worker, not the worker itself
+    assert ("warmed up in" in worker.output()) is warm
+    assert state["twilio_messages_imported"] is warm
+    assert state["channels_imported"] is warm
+    assert state["detectors_loaded"] is warm
+    assert state["actions_loaded"] is warm
+    assert state["url_reverse_tables_built"] is warm
+    assert state["parent_database_connections"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_warm_up_closes_the_database_connections_it_may_have_opened():
+    def opens_a_connection() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+    cxworker.warm_up((opens_a_connection,))
+
+    assert connection.connection is None
+
+
+def test_a_failing_warm_up_step_is_logged_and_skipped(caplog):
+    ran = []
+
+    def broken() -> None:
+        raise ImportError("no such SDK")
+
+    def fine() -> None:
+        ran.append("fine")
+
+    with caplog.at_level(logging.ERROR, logger="cxhub.worker"):
+        timings = cxworker.warm_up((broken, fine))
+
+    assert ran == ["fine"] and set(timings) == {"broken", "fine"}
+    assert "broken failed" in caplog.text and "no such SDK" in caplog.text
+
+
+def test_every_warm_up_step_runs_cleanly(caplog):
+    with caplog.at_level(logging.ERROR, logger="cxhub.worker"):
+        timings = cxworker.warm_up()
+
+    assert set(timings) == {step.__name__ for step in cxworker.WARM_UP_STEPS}
+    assert caplog.text == ""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("max_age", "reconnects"), [(0, True), (None, False)])
+def test_the_simple_worker_treats_each_job_like_a_request_for_database_connections(monkeypatch, max_age, reconnects):
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", max_age)
+    queue = rq.Queue("default", connection=django_rq.get_connection("default"))
+    first, second = queue.enqueue(database_backend_pid), queue.enqueue(database_backend_pid)
+
+    BurstSimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+    assert None not in (first.return_value(), second.return_value())
+    assert (first.return_value() != second.return_value()) is reconnects
