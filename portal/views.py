@@ -183,6 +183,27 @@ def lookup(request: HttpRequest) -> HttpResponse:
 # --- Tracking page ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One scan as the timeline shows it, in the store's time zone."""
+
+    iso: str  # for <time datetime>
+    label: str  # "Mon 23 Nov, 12:20"
+    text: str  # the carrier's message, else the status in words
+    location: str
+
+
+def timeline(events: list[TrackingEvent]) -> list[TimelineEntry]:
+    """Formatted here rather than with the template's `date` filter: a third of the page's rendering time
+    went to it. English day and month names, like the ETA ranges (selectors.format_date_range)."""
+    entries = []
+    for event in events:
+        at = timezone.localtime(event.occurred_at)
+        text = event.message or event.get_status_display()
+        entries.append(TimelineEntry(at.isoformat(), f"{at:%a} {at.day} {at:%b}, {at:%H:%M}", text, event.location))
+    return entries
+
+
 @dataclass
 class ShipmentView:
     shipment: Shipment
@@ -190,7 +211,7 @@ class ShipmentView:
     carrier_url: str
     status: str
     delivered: bool
-    events: list[TrackingEvent]
+    events: list[TimelineEntry]
     carrier_eta: date | None = None
     history_eta: EtaRange | None = None
 
@@ -253,7 +274,7 @@ def _tracking_page(
                 carrier_url=carrier_tracking_url(s.carrier, s.tracking_code),
                 status=STATUS_LABELS.get(s.status, s.get_status_display()),
                 delivered=s.status == ShipmentStatus.DELIVERED,
-                events=facts.events[s.pk],
+                events=timeline(facts.events[s.pk]),
                 carrier_eta=timezone.localtime(s.carrier_estimated_delivery).date()
                 if s.carrier_estimated_delivery and s.status != ShipmentStatus.DELIVERED
                 else None,

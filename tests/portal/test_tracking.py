@@ -210,6 +210,15 @@ def test_it_shows_the_items_the_carrier_link_and_the_timeline_newest_first(order
     assert "$" not in html  # no prices
 
 
+def test_the_timeline_reads_in_the_stores_time_zone_with_the_status_when_there_is_no_message(order):
+    shipment = ShipmentFactory(order=order, status="in_transit")
+    at = datetime(2026, 11, 25, 3, 5, tzinfo=UTC)  # still Tuesday evening in New York
+    TrackingEventFactory(shipment=shipment, message="", status="out_for_delivery", location="", occurred_at=at)
+    html = page(order).text
+    assert '<time datetime="2026-11-24T22:05:00-05:00">Tue 24 Nov, 22:05</time>' in html
+    assert "<strong>Out for delivery</strong>" in html
+
+
 def test_it_is_branded_from_the_store(order):
     order.store.logo_url = "https://cdn.example.com/acme.png"
     order.store.accent_colour = "#b91c1c"
