@@ -1,26 +1,56 @@
-"""Tracking page under load: wrk against `/track/<signed token>/` on gunicorn, with the full data set.
+"""Tracking page under load: `/track/<signed token>/` on gunicorn, with the full data set.
 
 Customers open their tracking link while they wait, so 80% of the requests are for orders of the last 30
 days (parcels in flight, with ETAs computed from history) and 20% for any order. The tokens are the ones
-the hub puts in its messages (`portal.links.tracking_token`). wrk keeps as many connections open as
-gunicorn has workers, so the latency is the page's service time under full load, not queueing behind it.
-Queries per page, their times and the slowest ones are measured in-process for 30 of the same orders.
+the hub puts in its messages (`portal.links.tracking_token`). The hub runs as in production: the default
+FAQ entries seeded (`manage.py seed_faq`) and Django's cache in Redis (`CACHE_URL`).
+
+Two loads:
+- saturated: wrk keeps as many connections busy as gunicorn has workers, each sending its next request
+  as soon as the last is answered (a closed loop): the throughput, and latency at full load.
+- steady: requests at a fixed rate, half the saturated throughput, sent on schedule whether or not the
+  earlier ones were answered (an open loop, as customers arrive). Latency counts from when each request
+  was due, so time spent waiting for a free sender or server is in it. The p99 target is judged here:
+  a service is not run at 100% of its capacity, and at saturation the latency is mostly queueing.
+Queries per page, their times, CPU and the slowest ones are measured in-process for 30 of the same orders.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import http.client
+import os
 import random
 import statistics
+import threading
 import time
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from .common import MEMORY_RECORDS, Gunicorn, MemorySampler, log, run_wrk, server_env, target, write_result
+from .common import (
+    MEMORY_RECORDS,
+    PROXY_HEADERS,
+    Gunicorn,
+    MemorySampler,
+    log,
+    percentile,
+    run_wrk,
+    server_env,
+    target,
+    write_result,
+)
 from .context import Context
+from .load import Sent, achieved_rate
+
+# The steady run offers this share of the throughput the saturated run reached.
+STEADY_SHARE = 0.5
+# Senders of the steady run: enough that requests leave on time even when some answers are slow.
+STEADY_SENDERS = 32
 
 
 def sample_orders(ctx: Context, count: int) -> list[int]:
@@ -39,14 +69,15 @@ def sample_orders(ctx: Context, count: int) -> list[int]:
 def queries_per_page(paths: list[str]) -> dict[str, Any]:
     """SQL queries and bytes per tracking page, in-process (Django's test client, same settings)."""
     client = Client(headers={"X-Forwarded-Proto": "https"}, HTTP_HOST="127.0.0.1")
-    counts, sizes, pages_ms = [], [], []
+    counts, sizes, pages_ms, cpu_ms = [], [], [], []
     by_query: dict[str, list[float]] = {}
     client.get(paths[0])  # the first page pays for imports and template loading
     for path in paths:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with CaptureQueriesContext(connection) as queries:
             answer = client.get(path)
         pages_ms.append((time.perf_counter() - started) * 1000)
+        cpu_ms.append((time.process_time() - cpu_started) * 1000)
         assert answer.status_code == 200, (path, answer.status_code)
         counts.append(len(queries))
         sizes.append(len(answer.content))
@@ -59,6 +90,9 @@ def queries_per_page(paths: list[str]) -> dict[str, Any]:
         "pages": len(paths),
         "page_ms_median": round(statistics.median(pages_ms), 1),
         "page_ms_max": round(max(pages_ms), 1),
+        # This process's CPU time per page: what the page costs, less sensitive than the above to other
+        # processes on a shared machine (PostgreSQL's own time is not in it).
+        "cpu_ms_median": round(statistics.median(cpu_ms), 1),
         "queries_median": statistics.median(counts),
         "queries_max": max(counts),
         "kb_median": round(statistics.median(sizes) / 1024, 1),
@@ -74,42 +108,142 @@ def queries_per_page(paths: list[str]) -> dict[str, Any]:
     }
 
 
+def get_paced(base_url: str, paths: Sequence[str], rate: float, seconds: float) -> tuple[float, list[Sent]]:
+    """GET `paths` in turn at a steady `rate` per second for `seconds`: the i-th request is due at
+    start + i/rate and leaves then from one of STEADY_SENDERS threads, answered or not the earlier ones
+    (an open loop). Returns the start (time.monotonic()) and each request's Sent record."""
+    address = urlsplit(base_url)
+    total = max(2, round(rate * seconds))
+    results: list[Sent] = []
+    lock = threading.Lock()
+    cursor = iter(range(total))
+    start = time.monotonic() + 0.2
+
+    def sender() -> None:
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+        while True:
+            with lock:
+                index = next(cursor, None)
+            if index is None:
+                break
+            pause = start + index / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            sent_at, sent_wall = time.monotonic(), time.time()
+            try:  # gunicorn's sync workers close each connection: http.client opens the next one
+                connection.request("GET", paths[index % len(paths)], headers=PROXY_HEADERS)
+                answer = connection.getresponse()
+                answer.read()
+                status = answer.status
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+                status = 0
+            with lock:
+                results.append(Sent(index, sent_at, sent_wall, time.monotonic() - sent_at, status))
+        connection.close()
+
+    senders = [threading.Thread(target=sender, name=f"get-{n}", daemon=True) for n in range(STEADY_SENDERS)]
+    for thread in senders:
+        thread.start()
+    for thread in senders:
+        thread.join()
+    return start, sorted(results, key=lambda sent: sent.index)
+
+
+def _ms(values_s: Sequence[float]) -> dict[str, float | None]:
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 2)
+
+    return {
+        "p50": ms(percentile(values_s, 50)),
+        "p90": ms(percentile(values_s, 90)),
+        "p99": ms(percentile(values_s, 99)),
+        "p99_9": ms(percentile(values_s, 99.9)),
+        "mean": ms(sum(values_s) / len(values_s) if values_s else None),
+        "max": ms(max(values_s) if values_s else None),
+    }
+
+
+def steady_figures(start: float, rate: float, sent: Sequence[Sent]) -> dict[str, Any]:
+    due = [start + s.index / rate for s in sent]
+    span = max(s.sent_at + s.seconds for s in sent) - start if sent else 0.0
+    return {
+        "rate_per_s": round(rate, 1),
+        "achieved_rate_per_s": achieved_rate(sent),
+        "seconds": round(span, 2),
+        "senders": STEADY_SENDERS,
+        "requests": len(sent),
+        "non_2xx_3xx": sum(1 for s in sent if s.status and not 200 <= s.status < 400),
+        "socket_errors": sum(1 for s in sent if not s.status),
+        # From when each request was due to its whole answer read: the customer's wait.
+        "latency_ms": _ms([s.sent_at + s.seconds - d for s, d in zip(sent, due, strict=True)]),
+        # From when it left to its answer (what a closed-loop client would report).
+        "service_ms": _ms([s.seconds for s in sent]),
+        # How late requests left: near zero unless every sender was waiting for an answer.
+        "sent_late_ms": _ms([max(0.0, s.sent_at - d) for s, d in zip(sent, due, strict=True)]),
+    }
+
+
+def production_cache_url() -> str:
+    """Django's cache in the benchmark's Redis, database 1 (the jobs use 0), as the README runs the hub."""
+    redis = urlsplit(os.environ["REDIS_URL"])
+    return f"rediscache://{redis.hostname}:{redis.port}/1"
+
+
 def run(ctx: Context) -> dict[str, Any]:
     from orders.models import Order
+    from portal.defaults import faq_seed
     from portal.links import tracking_token
 
     ctx.grow_to(ctx.scale.shipments)
+    faq_seed()  # as `manage.py seed_faq` does in production: every page shows the FAQ entries that apply
     orders = sample_orders(ctx, ctx.scale.tracking_orders)
     paths = [f"/track/{tracking_token(Order(pk=pk))}/" for pk in orders]
     paths_file = ctx.tmp / "tracking-paths.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     per_page = queries_per_page(paths[:30])
 
-    web = Gunicorn(ctx.tmp, ctx.gunicorn_workers, server_env())
+    web = Gunicorn(ctx.tmp, ctx.gunicorn_workers, server_env(CACHE_URL=production_cache_url()))
     try:
         web.wait_ready()
         web.warm_up(paths[:20])
-        log(f"tracking page: wrk on {len(paths):,} orders for {ctx.scale.wrk_seconds}s…")
+        log(f"tracking page: wrk on {len(paths):,} orders for {ctx.scale.wrk_seconds}s (saturated)…")
         with MemorySampler({"gunicorn": [web.process.pid]}) as memory:
-            figures = run_wrk(
+            saturated = run_wrk(
                 web.base_url,
                 "paths.lua",
                 seconds=ctx.scale.wrk_seconds,
                 connections=ctx.gunicorn_workers,
                 args=[str(paths_file)],
             )
+            rate = max(1.0, saturated["ok_per_s"] * STEADY_SHARE)
+            log(f"tracking page: {rate:.1f} req/s steady for {ctx.scale.paced_seconds}s…")
+            time.sleep(2)  # let the saturated run's backlog clear
+            start, sent = get_paced(web.base_url, paths, rate, ctx.scale.paced_seconds)
+            steady = steady_figures(start, rate, sent)
     finally:
         web.stop()
-    figures["orders"] = len(paths)
-    figures["per_page"] = per_page
+    figures = {"saturated": saturated, "steady": steady, "orders": len(paths), "per_page": per_page}
     MEMORY_RECORDS["tracking"] = memory.as_dict()
     log(
-        f"tracking page: {figures['requests_per_s']} req/s, p50 {figures['latency_ms']['p50']} ms, "
-        f"p99 {figures['latency_ms']['p99']} ms, non-2xx {figures['non_2xx_3xx']}"
+        f"tracking page saturated: {saturated['requests_per_s']} req/s, p50 {saturated['latency_ms']['p50']} ms, "
+        f"p99 {saturated['latency_ms']['p99']} ms, non-2xx {saturated['non_2xx_3xx']}"
     )
+    log(
+        f"tracking page steady at {steady['rate_per_s']} req/s: p50 {steady['latency_ms']['p50']} ms, "
+        f"p90 {steady['latency_ms']['p90']} ms, p99 {steady['latency_ms']['p99']} ms, "
+        f"non-2xx {steady['non_2xx_3xx']}"
+    )
+    failed = saturated["non_2xx_3xx"] + sum(saturated["socket_errors"].values())
+    failed += steady["non_2xx_3xx"] + steady["socket_errors"]
     targets = {
-        "p99_under_50ms": target("tracking page p99 under 50 ms", figures["latency_ms"]["p99"], 50),
-        "all_ok": target("every answer 2xx", figures["non_2xx_3xx"] + sum(figures["socket_errors"].values()), 1),
+        "p99_under_50ms": target(
+            f"tracking page p99 under 50 ms at a steady {STEADY_SHARE:.0%} of the saturated throughput",
+            steady["latency_ms"]["p99"],
+            50,
+        ),
+        "all_ok": target("every answer 2xx (both runs)", failed, 1),
     }
     write_result("tracking", ctx.scale, figures, targets=targets, memory=memory.as_dict(), config=ctx.config())
     return figures
