@@ -37,7 +37,8 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q uv
-	$(VENV)/bin/uv pip install --python $(PY) -q -e '.[test]'
+	# Compiled now, so that no process (web, each worker's start) compiles the packages it imports.
+	$(VENV)/bin/uv pip install --python $(PY) -q --compile-bytecode -e '.[test]'
 	@touch $@
 
 # Install what is missing from Debian's packages (as root, or through sudo when available).

@@ -31,7 +31,7 @@ class Context:
         return {
             "gunicorn_workers": self.gunicorn_workers,
             "rq_workers": self.rq_workers,
-            "rq_worker_class": os.environ.get("BENCH_RQ_WORKER_CLASS", "rq.worker.Worker (forks a work horse per job)"),
+            "rq_worker_class": os.environ.get("BENCH_RQ_WORKER_CLASS", "cxhub.worker.Worker (forks warm horses)"),
             "postgresql_settings": self.servers.settings,
             "dataset_shipments": self.dataset.shipments,
         }

@@ -229,9 +229,9 @@ def work_rate(webhooks: list[Webhook], started: float, ended: float) -> float:
     return round(jobs / 5 / (ended - started), 2)
 
 
-# The two ways to run RQ workers: "" is RQ's default Worker, which forks a work horse for every job (what
-# the README's `rqworker` runs); SimpleWorker runs jobs in the worker process itself.
-WORKER_CLASSES = {"forking": "", "simple": "rq.worker.SimpleWorker"}
+# The two ways to run RQ workers: "" is the settings' class, cxhub.worker.Worker, which forks a work horse
+# for every job (what the README's `rqworker` runs); SimpleWorker runs jobs in the worker process itself.
+WORKER_CLASSES = {"forking": "", "simple": "cxhub.worker.SimpleWorker"}
 CALIBRATION_EVENTS = 8
 
 
@@ -267,9 +267,9 @@ def run(ctx: Context) -> dict[str, Any]:
         web.wait_ready()
         web.warm_up(["/healthz"])
         for name, worker_class in classes.items():
-            log(f"time to notify with {ctx.rq_workers} {name} RQ workers ({worker_class or 'rq.worker.Worker'})…")
             workers = RqWorkers(ctx.tmp, ctx.rq_workers, env, worker_class=worker_class)
-            runs: dict[str, Any] = {"worker_class": worker_class or "rq.worker.Worker"}
+            log(f"time to notify with {ctx.rq_workers} {name} RQ workers ({workers.class_path})…")
+            runs: dict[str, Any] = {"worker_class": workers.class_path}
             try:
                 workers.wait_ready()
                 roles = {"gunicorn": [web.process.pid], "rqworkers": workers.pids}
