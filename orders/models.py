@@ -165,11 +165,26 @@ class Order(models.Model):
             models.Index(fields=["store", "placed_at"], name="order_store_placed"),
             models.Index(fields=["placed_at"], condition=Q(financial_status="paid"), name="order_paid_placed"),
             models.Index(fields=["payment_reference"], name="order_payment_ref"),
-            # Late-to-ship sweep: unfulfilled orders past their promise.
-            models.Index(fields=["fulfillment_status", "promised_ship_by"], name="order_fulfil_promise"),
-            # Failed-payment and address-problem detectors: only the few rows in trouble are indexed.
-            models.Index(fields=["store"], condition=Q(financial_status="failed"), name="order_payment_failed"),
-            models.Index(fields=["store"], condition=Q(address_verification="failed"), name="order_address_failed"),
+            # Detector sweeps: only the few rows that may be in trouble now are indexed, so a sweep's time
+            # follows the problems in flight, not the order history (cancelled orders never match).
+            # Late to ship: paid orders still waiting to ship, by their promise.
+            models.Index(
+                fields=["promised_ship_by"],
+                condition=Q(fulfillment_status="unfulfilled", financial_status="paid", cancelled_at__isnull=True),
+                name="order_awaiting_shipment",
+            ),
+            models.Index(
+                fields=["store"],
+                condition=Q(financial_status="failed", cancelled_at__isnull=True),
+                name="order_payment_failed_open",
+            ),
+            models.Index(
+                fields=["id"],
+                condition=Q(address_verification="failed", cancelled_at__isnull=True),
+                name="order_address_failed_open",
+            ),
+            # Shipment detectors test "the order is not cancelled" against these few rows (index only).
+            models.Index(fields=["id"], condition=Q(cancelled_at__isnull=False), name="order_cancelled"),
         ]
 
     def __str__(self) -> str:
@@ -246,7 +261,20 @@ class Shipment(models.Model):
             # Milestones: recent first scans, recent status changes, recent deliveries.
             models.Index(fields=["first_scan_at"], name="shipment_first_scan"),
             models.Index(fields=["status", "last_event_at"], name="shipment_status_event"),
-            models.Index(fields=["status", "delivered_at"], name="shipment_status_delivered"),
+            # Also post-delivery care; with the ids, so that testing its condition reads the index alone.
+            models.Index(fields=["status", "delivered_at"], include=["order", "id"], name="shipment_delivered_ids"),
+            # Carrier-disruption sweep: the parcels the carrier holds or sends back, with their order.
+            models.Index(
+                fields=["order"],
+                include=["id"],
+                condition=Q(status__in=["exception", "returned_to_sender"]),
+                name="shipment_disrupted",
+            ),
+            # Transit-stall sweep: parcels in transit by first and by last scan (an OR of the two).
+            models.Index(
+                fields=["first_scan_at"], condition=Q(status="in_transit"), name="shipment_transit_first_scan"
+            ),
+            models.Index(fields=["last_scan_at"], condition=Q(status="in_transit"), name="shipment_transit_last_scan"),
         ]
 
     def __str__(self) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from django.db.models import Model, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 
+from orders.models import Order
 from playbooks.params import Param
 
 
@@ -46,3 +47,10 @@ class Detector:
     def explain(self, subject: Model, now: datetime, params: dict[str, Any]) -> str:
         """One plain sentence for agents: what happened and which threshold it crossed."""
         raise NotImplementedError
+
+
+def order_not_cancelled() -> Exists:
+    """A shipment's order is not cancelled, for shipment detectors: the test that `order__cancelled_at__isnull=True`
+    makes, written as the absence of a cancelled order (a partial index holds the few), so that checking a set of
+    parcels does not mean fetching each one's order row (bench/README.md)."""
+    return ~Exists(Order.objects.filter(pk=OuterRef("order_id"), cancelled_at__isnull=False))

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 
 from orders.choices import ShipmentStatus
 from orders.models import Shipment, TrackingEvent
-from playbooks.detectors.base import Detector
+from playbooks.detectors.base import Detector, order_not_cancelled
 
 DISRUPTED_STATUSES = (ShipmentStatus.EXCEPTION, ShipmentStatus.RETURNED_TO_SENDER)
 
@@ -27,7 +27,7 @@ class CarrierDisruptionDetector(Detector):
     time_based = False
 
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Shipment]:
-        return Shipment.objects.filter(status__in=DISRUPTED_STATUSES, order__cancelled_at__isnull=True)
+        return Shipment.objects.filter(order_not_cancelled(), status__in=DISRUPTED_STATUSES)
 
     def facts(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
         event = _newest_event(subject)

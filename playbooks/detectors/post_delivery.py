@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 
 from orders.choices import ShipmentStatus
 from orders.models import Shipment
-from playbooks.detectors.base import Detector
+from playbooks.detectors.base import Detector, order_not_cancelled
 from playbooks.params import Param
 
 
@@ -35,10 +35,10 @@ class PostDeliveryDetector(Detector):
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Shipment]:
         due = now - timedelta(days=params["days"])
         return Shipment.objects.filter(
+            order_not_cancelled(),
             status=ShipmentStatus.DELIVERED,
             delivered_at__lt=due,
             delivered_at__gte=due - timedelta(days=params["window_days"]),
-            order__cancelled_at__isnull=True,
         )
 
     def facts(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> dict[str, Any]:

@@ -89,8 +89,15 @@ class TransitStallDetector(Detector):
             order__is_international=True, first_scan_at__lt=cutoff["international_days"]
         )
         too_quiet = Q(last_scan_at__lt=cutoff["quiet_days"])
+        # Implied by the condition, on the shipment's own columns: a first scan before the later of the two
+        # transit cut-offs, or a last scan before the quiet one. The partial indexes on in-transit parcels
+        # then find the few that qualify, instead of every in-transit parcel being joined to its order to
+        # learn whether it travels abroad (bench/README.md).
+        either_transit_cutoff = max(cutoff["domestic_days"], cutoff["international_days"])
+        may_match = Q(first_scan_at__lt=either_transit_cutoff) | too_quiet
         return (
             Shipment.objects.filter(status=ShipmentStatus.IN_TRANSIT, order__cancelled_at__isnull=True)
+            .filter(may_match)
             .filter(too_long | too_quiet)
             .select_related("order")
         )
