@@ -264,6 +264,27 @@ def test_it_flags_a_parcel_with_no_scan_for_three_days_even_early_in_its_journey
     assert matches("transit_stall", shipment) is expected
 
 
+@pytest.mark.parametrize(
+    ("days", "international", "expected"),
+    [(6.9, True, False), (7.1, True, True), (7.1, False, False), (11.9, False, False), (12.1, False, True)],
+)
+def test_it_applies_each_destinations_limit_when_international_parcels_get_the_shorter_one(
+    days, international, expected
+):
+    # The query first narrows on the later of the two transit cut-offs: whichever destination has it.
+    shipment = in_transit(timedelta(days=days), is_international=international)
+
+    assert matches("transit_stall", shipment, domestic_days=12, international_days=7) is expected
+
+
+def test_it_flags_a_quiet_parcel_well_within_its_transit_time_in_business_days():
+    # Last scanned on the Wednesday before: three business days of silence by Monday noon.
+    shipment = in_transit(timedelta(days=6.5), last_scan=timedelta(days=5.1), now=MONDAY, is_international=True)
+
+    assert matches("transit_stall", shipment, now=MONDAY, business_days=True)
+    assert not matches("transit_stall", shipment, now=MONDAY, business_days=True, quiet_days=4)
+
+
 @pytest.mark.parametrize("status", [S.OUT_FOR_DELIVERY, S.ATTEMPTED_DELIVERY, S.DELIVERED, S.EXCEPTION])
 def test_it_only_watches_parcels_in_transit(status):
     shipment = in_transit(timedelta(days=12))
@@ -570,6 +591,31 @@ def test_it_flags_an_unverified_address_once_the_order_is_fulfilled_when_turned_
     assert matches("address_problem", order, flag_unverified_at_fulfillment=True)
     # Off by default: Shopify and CSV orders never carry a verification result.
     assert not matches("address_problem", order)
+
+
+def test_it_keeps_flagging_a_failed_address_when_unverified_ones_are_flagged_too():
+    failed = OrderFactory(address_verification=AddressVerification.FAILED)
+    unverified = OrderFactory(address_verification=AddressVerification.UNVERIFIED)
+    ShipmentFactory(order=unverified)
+    cancelled = OrderFactory(address_verification=AddressVerification.UNVERIFIED, cancelled_at=NOW)
+    ShipmentFactory(order=cancelled)
+
+    found = set(
+        DETECTORS["address_problem"].matching(NOW, params_for("address_problem", flag_unverified_at_fulfillment=True))
+    )
+
+    assert found == {failed, unverified}
+
+
+def test_it_leaves_out_an_order_delivered_to_its_doubtful_address_whichever_rule_flagged_it():
+    failed = OrderFactory(address_verification=AddressVerification.FAILED)
+    unverified = OrderFactory(address_verification=AddressVerification.UNVERIFIED)
+    for order in (failed, unverified):
+        ShipmentFactory(order=order, status=S.DELIVERED, delivered_at=NOW - timedelta(days=1))
+        ShipmentFactory(order=order)  # a second parcel still on its way does not make the address doubtful
+
+    assert not matches("address_problem", failed, flag_unverified_at_fulfillment=True)
+    assert not matches("address_problem", unverified, flag_unverified_at_fulfillment=True)
 
 
 @pytest.mark.parametrize(
