@@ -62,7 +62,7 @@ def matching(kind: str, **given: Any) -> QuerySet:
     ("kind", "table", "index"),
     [
         ("late_to_ship", "orders_order", "order_awaiting_shipment"),
-        ("failed_payment", "orders_order", "order_payment_failed_open"),
+        ("failed_payment", "orders_order", "order_payment_failed_id"),
         ("address_problem", "orders_order", "order_address_failed_open"),
         ("carrier_disruption", "orders_shipment", "shipment_disrupted"),
         ("post_delivery", "orders_shipment", "shipment_delivered_ids"),
