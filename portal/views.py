@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django import forms
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -299,23 +300,24 @@ def _tracking_page(
         if any_delivered:
             context |= {
                 "feedback_rating": facts.feedback_rating,
-                "feedback_fields": form_fields("portal/_feedback_fields.html", feedback_form or FeedbackForm()),
-                "not_received_fields": form_fields("portal/_not_received_fields.html", NotReceivedForm()),
+                "feedback_fields": form_fields("portal/_feedback_fields.html", FeedbackForm, feedback_form),
+                "not_received_fields": form_fields("portal/_not_received_fields.html", NotReceivedForm),
             }
         return render(request, "portal/tracking.html", context, status=status)
 
 
 @functools.cache
-def _unbound_form_fields(template_name: str, form_class: type[forms.Form]) -> str:
+def _empty_form_fields(template_name: str, form_class: type[forms.Form]) -> str:
     return render_to_string(template_name, {"form": form_class()})
 
 
-def form_fields(template_name: str, form: forms.Form) -> str:
-    """A form's fields rendered with `template_name`. An empty form renders the same for every visitor (no
-    data, no errors; the CSRF token is outside the fields), so that is rendered once per process."""
-    if form.is_bound:
-        return render_to_string(template_name, {"form": form})
-    return _unbound_form_fields(template_name, type(form))
+def form_fields(template_name: str, form_class: type[forms.Form], bound: forms.Form | None = None) -> str:
+    """A form's fields rendered with `template_name`: the `bound` form's (data, errors), or an empty one's.
+    An empty form renders the same for every visitor (the CSRF token sits outside its fields), so it is
+    rendered once per process (each time with DEBUG on, so that template edits show)."""
+    if bound is not None or settings.DEBUG:
+        return render_to_string(template_name, {"form": bound or form_class()})
+    return _empty_form_fields(template_name, form_class)
 
 
 @require_http_methods(["POST"])

@@ -24,9 +24,11 @@ from playbooks.choices import CaseState, RemedyState
 from playbooks.engine import case_resolve
 from playbooks.models import Remedy
 from portal.defaults import faq_seed
+from portal.forms import FeedbackForm
 from portal.links import tracking_token
 from portal.models import DeliveryFeedback, FaqEntry
 from portal.selectors import HISTORY_CACHE_SECONDS
+from portal.views import form_fields
 from tests.factories import (
     ExceptionCaseFactory,
     LineItemFactory,
@@ -198,6 +200,17 @@ def test_a_refused_rating_shows_its_error_and_the_next_page_is_clean_again(order
     html = page(order, client)
     assert 'role="alert"' not in html and "Late" not in html
     assert html.count('name="rating"') == 5 and 'name="note"' in html
+
+
+def test_empty_form_fields_are_rendered_once_and_the_same_as_a_fresh_render(settings):
+    settings.DEBUG = False
+    once = form_fields("portal/_feedback_fields.html", FeedbackForm)
+    assert form_fields("portal/_feedback_fields.html", FeedbackForm) is once  # reused, not rendered again
+    settings.DEBUG = True  # template edits show while developing
+    assert form_fields("portal/_feedback_fields.html", FeedbackForm) == once
+    bound = FeedbackForm({"rating": "7"})
+    assert 'role="alert"' in form_fields("portal/_feedback_fields.html", FeedbackForm, bound)
+    assert 'role="alert"' not in once and once.count('name="rating"') == 5
 
 
 def test_a_typical_page_costs_five_queries(order, django_assert_num_queries):
