@@ -82,8 +82,8 @@ def queries_per_page(paths: list[str]) -> dict[str, Any]:
         counts.append(len(queries))
         sizes.append(len(answer.content))
         for query in queries.captured_queries:
-            # The statement up to its WHERE names the query well enough to tell which one is slow.
-            shape = query["sql"].split(" WHERE ")[0][-90:]
+            # The statement up to its (outer) WHERE names the query well enough to tell which one is slow.
+            shape = query["sql"].rsplit(" WHERE ", 1)[0][-90:]
             by_query.setdefault(shape, []).append(float(query["time"]) * 1000)
     slowest = sorted(by_query.items(), key=lambda item: -sum(item[1]))[:3]
     return {
