@@ -78,6 +78,15 @@ def sweep_candidates(detector: Detector, now: datetime, params: dict[str, Any]) 
     return detector.matching(now, params).exclude(Exists(live))
 
 
+def sweep_candidate_ids(detector: Detector, now: datetime, params: dict[str, Any]) -> QuerySet:
+    """The candidates' keys: the query a sweep's time depends on. Keys first, rows after: joined to their
+    order, customer and store from the start, the query had PostgreSQL (which badly underestimates how
+    many live cases a kind has) join every matching subject before dropping those with a case
+    (carrier_disruption 150 -> 20 ms at a million shipments). Neither ordered nor capped: a newest-first
+    LIMIT made it walk a whole index."""
+    return sweep_candidates(detector, now, params).order_by().values_list("pk", flat=True)
+
+
 def detector_sweep(kind: str, *, now: datetime | None = None, limit: int = 5000) -> SweepRun | None:
     """Open cases for new candidates and resolve cases whose condition cleared. Records a SweepRun."""
     enabled, params = detector_settings(kind)
@@ -86,8 +95,12 @@ def detector_sweep(kind: str, *, now: datetime | None = None, limit: int = 5000)
     detector = DETECTORS[kind]
     now = now or timezone.now()
     started = time.monotonic()
-    related = ["order__store", "order__customer"] if detector.subject == "shipment" else ["store", "customer"]
-    candidates = list(sweep_candidates(detector, now, params).select_related(*related)[:limit])
+    ids = list(sweep_candidate_ids(detector, now, params))
+    if detector.subject == "shipment":
+        model, related = Shipment, ["order__store", "order__customer"]
+    else:
+        model, related = Order, ["store", "customer"]
+    candidates = list(model.objects.filter(pk__in=ids).select_related(*related).order_by("pk")[:limit])
     opened = [case for subject in candidates if (case := case_open(detector, subject, now=now, params=params))]
     cases_act_soon([case.pk for case in opened])
     resolved = cases_resolve_cleared(detector, now=now, params=params)
