@@ -66,11 +66,12 @@ def sweep_candidates(detector: Detector, now: datetime, params: dict[str, Any]) 
     """Subjects matching the detector that have no live case of its type: one indexed query.
 
     Informational cases (post-delivery care, milestones) resolve once acted on while their condition
-    still holds, so for them any earlier case counts: they happen once per subject, ever.
+    still holds, and a condition that never clears by itself (a customer's claim) is closed by a person
+    or the playbook while it still holds: for both, any earlier case counts. They happen once per
+    subject, ever, so the next sweep does not reopen what someone closed (and pay its remedy twice).
     """
-    live = (
-        ExceptionCase.objects.filter(kind=detector.kind) if detector.resolves_when_acted else _live_cases(detector.kind)
-    )
+    once_per_subject = detector.resolves_when_acted or not detector.resolves_when_cleared
+    live = ExceptionCase.objects.filter(kind=detector.kind) if once_per_subject else _live_cases(detector.kind)
     if detector.subject == "shipment":
         live = live.filter(shipment=OuterRef("pk"))
     else:

@@ -542,3 +542,25 @@ def test_cases_opened_together_are_acted_on_by_one_job_where_one_failing_does_no
     assert ExceptionCase.objects.get(shipment=first).state == CaseState.OPEN  # left to cases_recover
     assert ExceptionCase.objects.get(shipment=second).state == CaseState.ACTING
     assert Remedy.objects.filter(case__shipment=second, state=RemedyState.DONE).count() == 2
+
+
+@pytest.mark.parametrize("close", ["dismissed", "resolved"])
+def test_a_delivery_claim_a_person_closed_is_not_opened_again_by_the_next_sweep(store, close):
+    from orders.choices import TicketReason
+    from playbooks.engine import case_dismiss, case_resolve
+    from tests.factories import TicketFactory
+
+    shipment = ShipmentFactory(order=OrderFactory(store=store), status=ShipmentStatus.DELIVERED,
+                               delivered_at=NOW - dt.timedelta(days=1))  # fmt: skip
+    TicketFactory(store=store, order=shipment.order, reason=TicketReason.DELIVERY_PROBLEM,
+                  created_at=NOW - dt.timedelta(hours=2))  # fmt: skip
+    assert detector_sweep("delivered_not_received", now=NOW).opened == 1
+    case, agent = ExceptionCase.objects.get(), UserFactory()
+    if close == "dismissed":
+        case_dismiss(case, user=agent)
+    else:
+        case_resolve(case, reason="Replacement sent by phone.", user=agent)
+
+    # The claim still stands (it never clears by itself), but it has been dealt with.
+    assert detector_sweep("delivered_not_received", now=NOW + dt.timedelta(minutes=5)).opened == 0
+    assert ExceptionCase.objects.count() == 1
