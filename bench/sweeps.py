@@ -218,11 +218,14 @@ def run(ctx: Context) -> dict[str, Any]:
         "sweep_under_1s": target(
             f"every sweep under 1000 ms at {large:,} shipments", detectors[slowest]["ms"][str(large)], 1000
         ),
+        # The issue's criterion. Most detectors' exceptions in flight are the same at both sizes, so their
+        # time may not grow more than 2x; a condition that never clears (a claim, a return to sender) has
+        # more of them with more history, and its time may grow as much as they do, times 2.
         "time_follows_exceptions": target(
-            f"no sweep's time (nothing new to open) grows more than 2x from {small:,} to {large:,} shipments "
-            f"(the exceptions in flight are the same at both sizes), unless under {GROWTH_FLOOR_MS} ms: the "
-            "value is how many did",
-            len(grew),
+            f"no sweep's time (nothing new to open) grows from {small:,} to {large:,} shipments more than 2x "
+            f"the growth of its exceptions in flight (or 2x when they do not grow), unless under "
+            f"{GROWTH_FLOOR_MS} ms: the value is how many did",
+            len(outgrew_exceptions),
             1,
         ),
     }
