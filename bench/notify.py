@@ -300,8 +300,8 @@ def run(ctx: Context) -> dict[str, Any]:
             )
             if "not_saturated" in runs:
                 targets[f"{name}_p99_under_2s_not_saturated"] = target(
-                    f"{name} workers: p99 under 2 s at {runs['not_saturated']['offered_rate']}/s (half of their "
-                    "capacity, from the calibration's job times)",
+                    f"{name} workers: p99 under 2 s at {runs['not_saturated']['offered_rate']}/s (half of the "
+                    "work rate they reached while saturated)",
                     runs["not_saturated"]["time_to_notify_p99_all_events_ms"],
                     2000,
                 )
