@@ -525,3 +525,13 @@ def test_a_batch_leaves_deliveries_another_worker_holds_and_those_waiting_for_th
     InboundDelivery.objects.filter(pk=waiting.pk).update(state=DeliveryState.WAITING)
 
     assert list(inbound_drain()) == [free.pk]
+
+
+def test_without_redis_the_demo_applies_deliveries_in_process(client, store, parcel, settings):
+    settings.RQ_SYNC = True  # the demo's fallback where no Redis server can be had
+
+    for name in EASYPOST_JOURNEY:
+        assert post_easypost(client, name).status_code == 200
+
+    assert set(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED}
+    assert Shipment.objects.get().status == ShipmentStatus.DELIVERED
