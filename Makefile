@@ -33,11 +33,11 @@ format:
 
 install: $(VENV)/.installed
 
+# Bytecode is compiled at install, so that no process (web, each worker's start) compiles what it imports.
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q uv
-	# Compiled now, so that no process (web, each worker's start) compiles the packages it imports.
 	$(VENV)/bin/uv pip install --python $(PY) -q --compile-bytecode -e '.[test]'
 	@touch $@
 
