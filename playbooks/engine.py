@@ -281,6 +281,16 @@ def playbook_record_version(playbook: Playbook, *, user: Any = None) -> Playbook
     return version
 
 
+def playbook_version_current(playbook: Playbook) -> PlaybookVersion:
+    """The version a run acts under: the newest one when it still describes the playbook, which is what
+    nearly every run finds (two reads, no lock: cases of one playbook no longer queue on its row), else a
+    new one, recorded under the playbook's lock."""
+    latest = playbook.versions.order_by("-number").first()
+    if latest is not None and latest.snapshot == playbook_snapshot(playbook):
+        return latest
+    return playbook_record_version(playbook)
+
+
 def playbook_conditions(playbook: Playbook, case: ExceptionCase) -> tuple[bool, list[str]]:
     """Whether the case's order meets the playbook's conditions, with the reasons it does not."""
     order = case.order
@@ -402,7 +412,7 @@ def case_plan(case_id: int) -> bool:
             ExceptionCase.objects.filter(pk=case.pk).update(state=CaseState.OPEN)
             audit(AuditKind.NO_PLAYBOOK, "No active playbook matches this exception: it waits for an agent.", case=case)
             return False
-        version = playbook_record_version(plan.playbook)
+        version = playbook_version_current(plan.playbook)
         case.playbook_version = version
         if plan.held_out:
             ExceptionCase.objects.filter(pk=case.pk).update(

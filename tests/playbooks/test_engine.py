@@ -564,3 +564,21 @@ def test_a_delivery_claim_a_person_closed_is_not_opened_again_by_the_next_sweep(
     # The claim still stands (it never clears by itself), but it has been dealt with.
     assert detector_sweep("delivered_not_received", now=NOW + dt.timedelta(minutes=5)).opened == 0
     assert ExceptionCase.objects.count() == 1
+
+
+def test_a_case_acts_under_the_newest_version_and_records_a_new_one_only_when_the_playbook_changed(
+    store, ship_slip_playbook, run_jobs
+):
+    from playbooks.models import Playbook, PlaybookVersion
+
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)
+    first = ExceptionCase.objects.get().playbook_version
+    Playbook.objects.filter(pk=ship_slip_playbook.pk).update(priority=7)  # changed outside the admin
+
+    second, third = slipped_shipment(store), slipped_shipment(store)
+    sweep_and_act(run_jobs)
+
+    versions = {ExceptionCase.objects.get(shipment=s).playbook_version for s in (second, third)}
+    assert [v.number for v in versions] == [first.number + 1]  # one new version, shared
+    assert PlaybookVersion.objects.filter(playbook=ship_slip_playbook).count() == 2
