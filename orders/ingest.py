@@ -2,8 +2,8 @@
 
 The rule is "nothing lost, nothing twice":
 - a delivery is stored before the hub answers 2xx, and the answer does not wait for Redis;
-- processing is claimed by a conditional UPDATE and applies facts through idempotent services, so a
-  redelivery, a second worker or a retry after a crash changes nothing;
+- processing claims deliveries in batches (rows another worker holds are skipped) and applies facts
+  through idempotent services, so a redelivery, a second worker or a retry after a crash changes nothing;
 - a fact that refers to something not seen yet waits and is retried; a failure keeps its error and
   can be reprocessed from the admin after a fix; the reconciler enqueues whatever was left behind.
 """
@@ -179,21 +179,6 @@ class ProcessResult:
         return [a.pk for a in self.applied if isinstance(a, Order)]
 
 
-def inbound_process(delivery_id: int) -> ProcessResult | None:
-    """Apply one stored delivery. Safe to run twice or concurrently: only one claim succeeds.
-
-    Returns None when the delivery was not there to claim (done already, or another worker has it).
-    """
-    claimed = InboundDelivery.objects.filter(
-        pk=delivery_id, state__in=[DeliveryState.RECEIVED, DeliveryState.WAITING]
-    ).update(**_claim_values())
-    if not claimed:
-        return None  # Nothing got claimed: another worker got there first, or it is done.
-    result = _process_claimed(delivery_id)
-    facts_announce(shipment_ids=result.shipment_ids, order_ids=result.order_ids)
-    return result
-
-
 def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     """Apply the oldest deliveries waiting to be processed, up to `limit`, as one batch.
 
@@ -214,7 +199,11 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
             .order_by("pk")
             .values_list("pk", flat=True)[:limit]
         )
-        InboundDelivery.objects.filter(pk__in=pks).update(**_claim_values())
+        InboundDelivery.objects.filter(pk__in=pks).update(
+            state=DeliveryState.PROCESSING,
+            attempts=F("attempts") + 1,
+            next_attempt_at=timezone.now() + PROCESSING_LEASE,
+        )
         if len(pks) == limit:
             _drain_soon()
     results = {pk: _process_claimed(pk) for pk in pks}
@@ -223,14 +212,6 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
         order_ids=[pk for result in results.values() for pk in result.order_ids],
     )
     return results
-
-
-def _claim_values() -> dict[str, Any]:
-    return {
-        "state": DeliveryState.PROCESSING,
-        "attempts": F("attempts") + 1,
-        "next_attempt_at": timezone.now() + PROCESSING_LEASE,
-    }
 
 
 def _process_claimed(delivery_id: int) -> ProcessResult:
@@ -317,8 +298,12 @@ def inbound_reconcile(*, now: datetime | None = None) -> int:
     """Hand out again what was stored and not processed: deliveries received while Redis was down (or
     whose drain job Redis lost), retries now due, claims whose worker died. Returns how many."""
     now = now or timezone.now()
+    pending = inbound_pending(now)
     with transaction.atomic():
-        count = inbound_pending(now).update(state=DeliveryState.RECEIVED)
+        count = pending.count()
         if count:
+            # Those received already stay as they are: rewriting a backlog's rows every minute would only
+            # compete with the drains working it off.
+            pending.exclude(state=DeliveryState.RECEIVED).update(state=DeliveryState.RECEIVED)
             _drain_soon(force=True)
     return count

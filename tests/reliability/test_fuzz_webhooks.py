@@ -26,7 +26,7 @@ from twilio.request_validator import RequestValidator
 
 from notifications.models import Message
 from orders.choices import DeliveryState, ShipmentStatus
-from orders.ingest import inbound_process
+from orders.ingest import inbound_drain
 from orders.models import InboundDelivery
 from portal.links import tracking_token
 from tests import signing
@@ -213,7 +213,7 @@ def test_a_signed_but_malformed_webhook_never_fails_and_only_keeps_what_it_accep
         return
     # Accepted: the worker applies it, waits for an earlier event, or records why it could not (see the
     # strict xfail below for payloads that should have been refused at the door instead); it never raises.
-    inbound_process(stored.pk)
+    inbound_drain()
     stored.refresh_from_db()
     assert stored.state in (DeliveryState.PROCESSED, DeliveryState.WAITING, DeliveryState.DUPLICATE,
                             DeliveryState.FAILED), stored.state  # fmt: skip
@@ -401,6 +401,6 @@ def test_a_payload_whose_fields_do_not_fit_is_refused_at_the_door_or_applied_cle
         return
     assert response.status_code == 200, case
     delivery = InboundDelivery.objects.get()
-    inbound_process(delivery.pk)
+    inbound_drain()
     delivery.refresh_from_db()
     assert delivery.state in (DeliveryState.PROCESSED, DeliveryState.WAITING), (case, delivery.error)
