@@ -438,12 +438,6 @@ def _money_actions_of(case: ExceptionCase) -> list[str]:
     return sorted({k for k in kinds if k and ACTIONS[k].costs_money})
 
 
-def _case_run_steps_job():
-    from .jobs import case_run_steps_job
-
-    return case_run_steps_job
-
-
 def _remedy_create(case: ExceptionCase, planned: PlannedRemedy, *, now: datetime) -> Remedy:
     state = RemedyState.APPROVED if planned.check.allowed else RemedyState.NEEDS_APPROVAL
     remedy = Remedy.objects.create(
@@ -572,12 +566,14 @@ def remedies_recover(*, now: datetime | None = None) -> int:
         Q(started_at__lt=stale) | Q(started_at__isnull=True, created_at__lt=stale)
     )
     case_ids = {case_id for _, case_id in stuck} | set(waiting.values_list("case_id", flat=True))
+    from .jobs import case_run_steps_job
+
     with transaction.atomic():
         Remedy.objects.filter(pk__in=[pk for pk, _ in stuck], state=RemedyState.EXECUTING).update(
             state=RemedyState.APPROVED
         )
         for case_id in sorted(case_ids):
-            enqueue("default", _case_run_steps_job(), case_id, job_id=f"case-steps-{case_id}-r{int(now.timestamp())}")
+            enqueue("default", case_run_steps_job, case_id, job_id=f"case-steps-{case_id}-r{int(now.timestamp())}")
     return len(case_ids)
 
 
