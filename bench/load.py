@@ -14,10 +14,11 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.signing import easypost_headers, load_json
 
@@ -115,48 +116,65 @@ class Sent:
     status: int
 
 
-def send_paced(base_url: str, webhooks: Sequence[Webhook], rate: float, *, threads: int = 16) -> list[Sent]:
-    """POST the webhooks at a steady `rate` per second (the i-th one at start + i/rate), from `threads`
-    keep-alive connections. A sender that falls behind catches up at once; what was achieved is in the
-    send times."""
-    host, port = base_url.removeprefix("http://").split(":")
+def requests_paced(
+    base_url: str,
+    count: int,
+    rate: float,
+    request: Callable[[int], tuple[str, str, bytes | None, Mapping[str, str]]],
+    *,
+    threads: int = 16,
+) -> tuple[float, list[Sent]]:
+    """Send `count` requests at a steady `rate` per second: the i-th, `request(i)` (method, path, body,
+    headers), is due at start + i/rate and leaves then from one of `threads` connections, answered or not
+    the earlier ones (an open loop); a sender that falls behind catches up at once. Returns the start
+    (time.monotonic()) and each request's Sent record, in order."""
+    address = urlsplit(base_url)
     results: list[Sent] = []
     lock = threading.Lock()
-    cursor = iter(range(len(webhooks)))
+    cursor = iter(range(count))
     start = time.monotonic() + 0.2
 
     def sender() -> None:
-        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
         while True:
             with lock:
                 index = next(cursor, None)
             if index is None:
                 break
-            due = start + index / rate
-            pause = due - time.monotonic()
+            method, path, body, headers = request(index)
+            pause = start + index / rate - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-            webhook = webhooks[index]
             sent_at, sent_wall = time.monotonic(), time.time()
-            try:
-                connection.request("POST", WEBHOOK_PATH, body=webhook.body, headers=webhook.headers)
+            try:  # gunicorn's sync workers close each connection: http.client opens the next one
+                connection.request(method, path, body=body, headers=dict(headers))
                 answer = connection.getresponse()
                 answer.read()
                 status = answer.status
             except (OSError, http.client.HTTPException):
                 connection.close()
-                connection = http.client.HTTPConnection(host, int(port), timeout=30)
+                connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
                 status = 0
             with lock:
                 results.append(Sent(index, sent_at, sent_wall, time.monotonic() - sent_at, status))
         connection.close()
 
-    workers = [threading.Thread(target=sender, name=f"sender-{n}", daemon=True) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return sorted(results, key=lambda sent: sent.index)
+    senders = [threading.Thread(target=sender, name=f"sender-{n}", daemon=True) for n in range(threads)]
+    for thread in senders:
+        thread.start()
+    for thread in senders:
+        thread.join()
+    return start, sorted(results, key=lambda sent: sent.index)
+
+
+def send_paced(base_url: str, webhooks: Sequence[Webhook], rate: float, *, threads: int = 16) -> list[Sent]:
+    """POST the webhooks at a steady `rate` per second (see requests_paced); what was achieved is in the
+    send times."""
+
+    def request(index: int) -> tuple[str, str, bytes, Mapping[str, str]]:
+        return "POST", WEBHOOK_PATH, webhooks[index].body, webhooks[index].headers
+
+    return requests_paced(base_url, len(webhooks), rate, request, threads=threads)[1]
 
 
 def achieved_rate(sent: Sequence[Sent]) -> float | None:

@@ -18,11 +18,9 @@ Queries per page, their times, CPU and the slowest ones are measured in-process 
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import os
 import random
 import statistics
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -45,7 +43,7 @@ from .common import (
     write_result,
 )
 from .context import Context
-from .load import Sent, achieved_rate
+from .load import Sent, achieved_rate, requests_paced
 
 # The steady run offers this share of the throughput the saturated run reached.
 STEADY_SHARE = 0.5
@@ -109,46 +107,13 @@ def queries_per_page(paths: list[str]) -> dict[str, Any]:
 
 
 def get_paced(base_url: str, paths: Sequence[str], rate: float, seconds: float) -> tuple[float, list[Sent]]:
-    """GET `paths` in turn at a steady `rate` per second for `seconds`: the i-th request is due at
-    start + i/rate and leaves then from one of STEADY_SENDERS threads, answered or not the earlier ones
-    (an open loop). Returns the start (time.monotonic()) and each request's Sent record."""
-    address = urlsplit(base_url)
-    total = max(2, round(rate * seconds))
-    results: list[Sent] = []
-    lock = threading.Lock()
-    cursor = iter(range(total))
-    start = time.monotonic() + 0.2
+    """GET `paths` in turn at a steady `rate` per second for `seconds`, from STEADY_SENDERS threads, in an
+    open loop (see load.requests_paced). Returns the start (time.monotonic()) and each request's Sent."""
 
-    def sender() -> None:
-        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
-        while True:
-            with lock:
-                index = next(cursor, None)
-            if index is None:
-                break
-            pause = start + index / rate - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            sent_at, sent_wall = time.monotonic(), time.time()
-            try:  # gunicorn's sync workers close each connection: http.client opens the next one
-                connection.request("GET", paths[index % len(paths)], headers=PROXY_HEADERS)
-                answer = connection.getresponse()
-                answer.read()
-                status = answer.status
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
-                status = 0
-            with lock:
-                results.append(Sent(index, sent_at, sent_wall, time.monotonic() - sent_at, status))
-        connection.close()
+    def request(index: int) -> tuple[str, str, None, dict[str, str]]:
+        return "GET", paths[index % len(paths)], None, PROXY_HEADERS
 
-    senders = [threading.Thread(target=sender, name=f"get-{n}", daemon=True) for n in range(STEADY_SENDERS)]
-    for thread in senders:
-        thread.start()
-    for thread in senders:
-        thread.join()
-    return start, sorted(results, key=lambda sent: sent.index)
+    return requests_paced(base_url, max(2, round(rate * seconds)), rate, request, threads=STEADY_SENDERS)
 
 
 def _ms(values_s: Sequence[float]) -> dict[str, float | None]:
