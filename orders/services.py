@@ -305,38 +305,47 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
 
 def shipment_record_events(*, shipment: Shipment, events: Iterable[TrackingEventData], source: str) -> int:
     """Store new events (dedupe per shipment) and re-derive the shipment's status. Returns how many
-    events were new."""
-    rows = [
-        TrackingEvent(
-            shipment=shipment,
-            status=e.status,
-            raw_status=e.raw_status[:120],
-            raw_detail=e.raw_detail[:120],
-            message=e.message[:500],
-            location=e.location[:200],
-            occurred_at=e.occurred_at,
-            source=source,
-            dedupe_key=e.dedupe_key[:200],
+    events were new.
+
+    The caller holds the shipment's row lock, so the timeline read here is the whole timeline: one read
+    serves both the dedupe and the new status.
+    """
+    rows: dict[str, TrackingEvent] = {}
+    for e in events:
+        rows.setdefault(
+            e.dedupe_key[:200],
+            TrackingEvent(
+                shipment=shipment,
+                status=e.status,
+                raw_status=e.raw_status[:120],
+                raw_detail=e.raw_detail[:120],
+                message=e.message[:500],
+                location=e.location[:200],
+                occurred_at=e.occurred_at,
+                source=source,
+                dedupe_key=e.dedupe_key[:200],
+            ),
         )
-        for e in events
-    ]
     if not rows:
         return 0
-    before = shipment.events.count()
-    TrackingEvent.objects.bulk_create(rows, ignore_conflicts=True)
-    added = shipment.events.count() - before
-    if added:
-        shipment_refresh_status(shipment)
-    return added
+    timeline = list(shipment.events.values_list("dedupe_key", "status", "occurred_at"))
+    known = {key for key, _, _ in timeline}
+    new = [row for key, row in rows.items() if key not in known]
+    if new:
+        TrackingEvent.objects.bulk_create(new, ignore_conflicts=True)
+        shipment_refresh_status(
+            shipment, [(status, at) for _, status, at in timeline] + [(row.status, row.occurred_at) for row in new]
+        )
+    return len(new)
 
 
-def shipment_refresh_status(shipment: Shipment) -> None:
-    """Derive status, first/last scan and delivered_at from the shipment's whole timeline.
+def shipment_refresh_status(shipment: Shipment, timeline: list[tuple[str, datetime]]) -> None:
+    """Derive status, first/last scan and delivered_at from the shipment's whole timeline, as
+    (status, occurred_at) pairs.
 
     Events the carrier vocabulary did not know (status "unknown") stay in the timeline but never set
     the status: a customer should not see "unknown" after "in transit".
     """
-    timeline: list[tuple[str, datetime]] = list(shipment.events.values_list("status", "occurred_at"))
     known = [(status, at) for status, at in timeline if status != ShipmentStatus.UNKNOWN]
     scans = [at for status, at in timeline if status not in NON_SCAN_STATUSES]
     values: dict[str, object] = {

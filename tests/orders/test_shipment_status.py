@@ -94,6 +94,26 @@ def test_a_redelivered_event_is_not_stored_twice():
     assert shipment.events.count() == 5
 
 
+def test_an_event_sent_twice_in_one_batch_is_stored_once():
+    shipment = ShipmentFactory()
+
+    added = shipment_record_events(shipment=shipment, events=[JOURNEY[1], JOURNEY[1]], source=EventSource.API)
+
+    assert added == 1
+    assert shipment.events.count() == 1
+
+
+def test_new_events_cost_one_read_of_the_timeline_one_insert_and_one_update(django_assert_num_queries):
+    shipment = ShipmentFactory()
+    shipment_record_events(shipment=shipment, events=JOURNEY[:2], source=EventSource.API)
+
+    with django_assert_num_queries(3):
+        added = shipment_record_events(shipment=shipment, events=JOURNEY[1:4], source=EventSource.API)
+
+    assert added == 2
+    assert state(shipment)[0] == ShipmentStatus.OUT_FOR_DELIVERY
+
+
 def test_an_event_the_carrier_table_does_not_know_is_kept_but_does_not_set_the_status():
     shipment = ShipmentFactory()
     shipment_record_events(shipment=shipment, events=JOURNEY[:3], source=EventSource.API)
