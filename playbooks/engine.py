@@ -145,14 +145,14 @@ def subject_check(*, shipment_ids: list[int] = (), order_ids: list[int] = (), no
 def case_open(detector: Detector, subject: Model, *, now: datetime, params: dict[str, Any]) -> ExceptionCase | None:
     """Open a case for `subject` unless one is live already. The caller has it acted on (cases_act_soon)."""
     shipment = subject if isinstance(subject, Shipment) else None
-    order: Order = subject.order if shipment else subject
-    facts = jsonable({**detector.facts(subject, now, params), "thresholds": params})
-    explanation = detector.explain(subject, now, params)
+    found = detector.facts(subject, now, params)
+    explanation = detector.explain(subject, now, params, found)
+    facts = jsonable({**found, "thresholds": params})
     try:
         with transaction.atomic():
             case = ExceptionCase.objects.create(
-                store_id=order.store_id,
-                order=order,
+                store_id=subject.store_id,  # by id: a parcel's order is not loaded to open its case
+                order_id=shipment.order_id if shipment else subject.pk,
                 shipment=shipment,
                 kind=detector.kind,
                 detected_at=now,

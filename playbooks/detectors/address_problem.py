@@ -105,8 +105,7 @@ class AddressProblemDetector(Detector):
             "carrier_reports": reported,
         }
 
-    def explain(self, subject: Order, now: datetime, params: dict[str, Any]) -> str:
-        facts = self.facts(subject, now, params)
+    def sentence(self, subject: Order, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         parts = []
         if "verification_failed" in facts["rules"]:
             parts.append("the shipping address failed verification")

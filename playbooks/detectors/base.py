@@ -44,8 +44,15 @@ class Detector:
         """JSON-ready facts that made the subject match, with the thresholds applied (for the audit trail)."""
         raise NotImplementedError
 
-    def explain(self, subject: Model, now: datetime, params: dict[str, Any]) -> str:
-        """One plain sentence for agents: what happened and which threshold it crossed."""
+    def explain(
+        self, subject: Model, now: datetime, params: dict[str, Any], facts: dict[str, Any] | None = None
+    ) -> str:
+        """One plain sentence for agents: what happened and which threshold it crossed. `facts`, when the
+        caller has them already (opening a case records both), spare the queries that found them."""
+        return self.sentence(subject, now, params, self.facts(subject, now, params) if facts is None else facts)
+
+    def sentence(self, subject: Model, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
+        """The sentence of `explain`, from the subject's facts."""
         raise NotImplementedError
 
 

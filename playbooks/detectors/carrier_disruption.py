@@ -44,8 +44,7 @@ class CarrierDisruptionDetector(Detector):
             "raw_detail": event.raw_detail if event else "",
         }
 
-    def explain(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> str:
-        facts = self.facts(subject, now, params)
+    def sentence(self, subject: Shipment, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         what = (
             "is returning the parcel to the sender"
             if subject.status == ShipmentStatus.RETURNED_TO_SENDER

@@ -56,8 +56,7 @@ class DeliveredNotReceivedDetector(Detector):
             ),
         }
 
-    def explain(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> str:
-        facts = self.facts(subject, now, params)
+    def sentence(self, subject: Shipment, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         when = f"{subject.delivered_at:%Y-%m-%d}" if subject.delivered_at else "an unknown date"
         if facts["claim_ticket_id"] is None:
             return f"{subject.carrier.upper()} marked the parcel delivered on {when}; no claim is on file any more."

@@ -41,8 +41,7 @@ class FailedAttemptDetector(Detector):
             "raw_detail": attempt.raw_detail if attempt else "",
         }
 
-    def explain(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> str:
-        facts = self.facts(subject, now, params)
+    def sentence(self, subject: Shipment, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         hours = facts["hours_since_attempt"]
         when = f" {hours:g} hours ago" if hours is not None else ""
         said = f' ("{facts["message"]}")' if facts["message"] else ""

@@ -38,7 +38,7 @@ class FailedPaymentDetector(Detector):
             "hours_since_placed": round((now - subject.placed_at).total_seconds() / 3600, 1),
         }
 
-    def explain(self, subject: Order, now: datetime, params: dict[str, Any]) -> str:
+    def sentence(self, subject: Order, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         hours = round((now - subject.placed_at).total_seconds() / 3600, 1)
         return (
             f"Payment failed for order {subject.order_number} ({subject.total} {subject.currency}), "

@@ -50,7 +50,7 @@ class LateToShipDetector(Detector):
             "grace_hours": params["grace_hours"],
         }
 
-    def explain(self, subject: Order, now: datetime, params: dict[str, Any]) -> str:
+    def sentence(self, subject: Order, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         promised = subject.promised_ship_by
         when = f"{promised.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if promised else "an unknown date"
         return (

@@ -62,7 +62,7 @@ class OrderConfirmedMilestone(_Milestone):
             "recent_hours": params["recent_hours"],
         }
 
-    def explain(self, subject: Order, now: datetime, params: dict[str, Any]) -> str:
+    def sentence(self, subject: Order, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         # No payment time is stored: the window counts from the order, so say when it was placed.
         return f"Order {subject.order_number} was placed {_ago(_hours_since(subject.placed_at, now))} and is paid."
 
@@ -92,8 +92,7 @@ class ShippedMilestone(_Milestone):
             "recent_hours": params["recent_hours"],
         }
 
-    def explain(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> str:
-        facts = self.facts(subject, now, params)
+    def sentence(self, subject: Shipment, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         return f"First carrier scan {_ago(facts['hours_since_first_scan'])}{_in(facts['location'])}."
 
 
@@ -121,8 +120,7 @@ class OutForDeliveryMilestone(_Milestone):
             "recent_hours": params["recent_hours"],
         }
 
-    def explain(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> str:
-        facts = self.facts(subject, now, params)
+    def sentence(self, subject: Shipment, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         return (
             f"{subject.carrier.upper()} put the parcel out for delivery "
             f"{_ago(facts['hours_since_out_for_delivery'])}{_in(facts['location'])}."
@@ -153,8 +151,7 @@ class DeliveredMilestone(_Milestone):
             "recent_hours": params["recent_hours"],
         }
 
-    def explain(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> str:
-        facts = self.facts(subject, now, params)
+    def sentence(self, subject: Shipment, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         said = f' ("{facts["message"]}")' if facts["message"] else ""
         return f"Delivered {_ago(facts['hours_since_delivery'])}{_in(facts['location'])}{said}."
 

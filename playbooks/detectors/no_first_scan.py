@@ -46,7 +46,7 @@ class NoFirstScanDetector(Detector):
             "threshold_hours": params["hours"],
         }
 
-    def explain(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> str:
+    def sentence(self, subject: Shipment, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         hours = _hours_since(subject.label_created_at, now)
         return f"Label created {hours:g} hours ago and no carrier scan yet (threshold: {params['hours']} hours)."
 

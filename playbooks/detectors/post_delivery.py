@@ -51,7 +51,7 @@ class PostDeliveryDetector(Detector):
             "window_days": params["window_days"],
         }
 
-    def explain(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> str:
+    def sentence(self, subject: Shipment, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         days = _days_since(subject.delivered_at, now)
         ago = f"{days:g} days ago" if days is not None else "at an unknown time"
         last = params["days"] + params["window_days"]

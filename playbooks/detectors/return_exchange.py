@@ -59,6 +59,5 @@ class ReturnExchangeDetector(Detector):
             ],
         }
 
-    def explain(self, subject: Order, now: datetime, params: dict[str, Any]) -> str:
-        request = open_exchanges().filter(order=subject).first()
-        return f"Return {request.number} asks for an exchange; the return has not reached the warehouse yet."
+    def sentence(self, subject: Order, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
+        return f"Return {facts['return']} asks for an exchange; the return has not reached the warehouse yet."

@@ -131,8 +131,7 @@ class TransitStallDetector(Detector):
             facts["business_days_since_last_scan"] = _business_days(subject.last_scan_at, now)
         return facts
 
-    def explain(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> str:
-        facts = self.facts(subject, now, params)
+    def sentence(self, subject: Shipment, now: datetime, params: dict[str, Any], facts: dict[str, Any]) -> str:
         unit = "business days" if params["business_days"] else "days"
         prefix = "business_" if params["business_days"] else ""
         in_transit, quiet = facts[f"{prefix}days_in_transit"], facts[f"{prefix}days_since_last_scan"]

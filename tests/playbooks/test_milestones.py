@@ -15,7 +15,7 @@ from orders.choices import FinancialStatus, ShipmentStatus
 from orders.models import Order, Shipment
 from playbooks.choices import CaseState
 from playbooks.detectors import DETECTORS
-from playbooks.engine import detector_sweep
+from playbooks.engine import case_open, detector_sweep
 from playbooks.models import ExceptionCase
 from tests.factories import OrderFactory, ShipmentFactory
 from tests.playbooks.test_detectors import JUST, NOW, matches, params_for, record
@@ -257,6 +257,19 @@ def test_it_announces_a_parcel_delivered_before_its_first_scan_reached_us_as_del
     assert shipment.first_scan_at == NOW - 5 * HOUR
     assert not matches("milestone_shipped", shipment)
     assert matches("milestone_delivered", shipment)
+
+
+def test_opening_a_case_finds_its_facts_once_for_the_record_and_the_sentence(django_assert_num_queries):
+    shipment = ShipmentFactory(carrier="usps")
+    record(shipment, S.IN_TRANSIT, NOW - 3 * HOUR, location="Oakland, CA")
+    detector, params = DETECTORS["milestone_shipped"], params_for("milestone_shipped")
+
+    # The first scan (1), then the case and its "detected" audit event in a transaction (4).
+    with django_assert_num_queries(5):
+        case = case_open(detector, shipment, now=NOW, params=params)
+
+    assert case.facts["location"] == "Oakland, CA"
+    assert case.explanation == "First carrier scan 3 hours ago in Oakland, CA."
 
 
 def test_it_explains_shipping_with_the_first_scan_and_where_it_happened(django_assert_max_num_queries):
