@@ -219,11 +219,18 @@ def _cleared_reason(case: ExceptionCase) -> str:
     return "the order no longer meets it."
 
 
-def case_resolve(case: ExceptionCase, *, reason: str, now: datetime | None = None, user: Any = None) -> int:
-    """Resolve a live case once. Returns 1 if this call resolved it."""
+def case_resolve(
+    case: ExceptionCase,
+    *,
+    reason: str,
+    now: datetime | None = None,
+    user: Any = None,
+    states: list[str] = ACTIVE_CASE_STATES,
+) -> int:
+    """Resolve a live case (in one of `states`) once. Returns 1 if this call resolved it."""
     now = now or timezone.now()
     with transaction.atomic():
-        updated = ExceptionCase.objects.filter(pk=case.pk, state__in=ACTIVE_CASE_STATES).update(
+        updated = ExceptionCase.objects.filter(pk=case.pk, state__in=states).update(
             state=CaseState.RESOLVED, resolved_at=now, resolution=reason
         )
         if updated:
@@ -252,9 +259,7 @@ def playbook_snapshot(playbook: Playbook) -> dict[str, Any]:
     data = {name: getattr(playbook, name) for name in fields}
     data = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in data.items()}
     data["store"] = playbook.store_id
-    data["steps"] = [
-        {"position": s.position, "action": s.action, "params": s.params} for s in playbook.steps.order_by("position")
-    ]
+    data["steps"] = [{"position": s.position, "action": s.action, "params": s.params} for s in playbook.steps.all()]
     return data
 
 
@@ -335,10 +340,12 @@ def playbook_for(case: ExceptionCase, *, include_drafts_of: Playbook | None = No
     if include_drafts_of is not None:
         candidates = [include_drafts_of]
     else:
+        # Steps come along (in position order): the plan and the version check both read them.
         candidates = list(
             Playbook.objects.filter(trigger=case.kind, state=PlaybookState.ACTIVE)
             .filter(Q(store__isnull=True) | Q(store_id=case.store_id))
             .order_by("priority", "pk")
+            .prefetch_related("steps")
         )
     return next((p for p in candidates if playbook_conditions(p, case)[0]), None)
 
@@ -360,15 +367,26 @@ class CasePlan:
     remedies: list[PlannedRemedy] = field(default_factory=list)
 
 
-def plan_case(case: ExceptionCase, *, ledger: Ledger, at: datetime, playbook: Playbook | None = None) -> CasePlan:
-    """Decide what to do for a case, without doing it (pure but for the ledger's simulated spend)."""
+def plan_case(
+    case: ExceptionCase, *, ledger: Ledger, at: datetime, playbook: Playbook | None = None, lock_caps: bool = False
+) -> CasePlan:
+    """Decide what to do for a case, without doing it (pure but for the ledger's simulated spend).
+
+    `lock_caps`, for a live run inside the transaction that records the plan, first locks the caps of
+    the chosen playbook's money steps (in one order for every run, so two runs cannot deadlock): no other
+    run spends from them until this plan commits.
+    """
     chosen = playbook_for(case, include_drafts_of=playbook)
     if chosen is None:
         return CasePlan(None)
     if in_holdout(chosen, case.order):
         return CasePlan(chosen, held_out=True)
+    steps = list(chosen.steps.all())
+    if lock_caps:
+        for action in sorted({step.action for step in steps if ACTIONS[step.action].costs_money}):
+            lock_cap(store_id=case.store_id, action=action)
     plan = CasePlan(chosen)
-    for step in chosen.steps.order_by("position"):
+    for step in steps:
         action = ACTIONS[step.action]
         params = resolve_params(action.params, step.params)
         amount = action.estimate(case, params).quantize(Decimal("0.01"))
@@ -405,9 +423,7 @@ def case_plan(case_id: int) -> bool:
         if not claimed:
             return False  # Acted on already, or resolved before its turn.
         case = ExceptionCase.objects.select_related("order__customer", "shipment", "store").get(pk=case_id)
-        for step_action in _money_actions_of(case):
-            lock_cap(store_id=case.store_id, action=step_action)
-        plan = plan_case(case, ledger=Ledger(), at=now)
+        plan = plan_case(case, ledger=Ledger(), at=now, lock_caps=True)
         if plan.playbook is None:
             ExceptionCase.objects.filter(pk=case.pk).update(state=CaseState.OPEN)
             audit(AuditKind.NO_PLAYBOOK, "No active playbook matches this exception: it waits for an agent.", case=case)
@@ -431,11 +447,6 @@ def case_plan(case_id: int) -> bool:
         for planned in plan.remedies:
             _remedy_create(case, planned, now=now)
     return True
-
-
-def _money_actions_of(case: ExceptionCase) -> list[str]:
-    kinds = Playbook.objects.filter(trigger=case.kind).values_list("steps__action", flat=True).distinct()
-    return sorted({k for k in kinds if k and ACTIONS[k].costs_money})
 
 
 def _remedy_create(case: ExceptionCase, planned: PlannedRemedy, *, now: datetime) -> Remedy:
@@ -482,25 +493,34 @@ def _remedy_create(case: ExceptionCase, planned: PlannedRemedy, *, now: datetime
     return remedy
 
 
+# What an action reads of its remedy, loaded with it.
+REMEDY_RELATED = ["case__order__customer", "case__order__store", "case__shipment", "case__store"]
+ENDED_REMEDY_STATES = (RemedyState.DONE, RemedyState.REJECTED, RemedyState.FAILED)
+
+
 def case_run_steps(case_id: int) -> None:
     """Run the case's approved remedies in step order; stop at a step that waits for approval."""
-    for remedy in Remedy.objects.filter(case_id=case_id).order_by("position"):
-        if remedy.state in (RemedyState.DONE, RemedyState.REJECTED, RemedyState.FAILED):
+    remedies = list(Remedy.objects.filter(case_id=case_id).select_related(*REMEDY_RELATED).order_by("position"))
+    ended = True
+    for remedy in remedies:
+        if remedy.state in ENDED_REMEDY_STATES:
             continue
         if remedy.state != RemedyState.APPROVED:
             return  # Waiting for a person: later steps wait too.
-        remedy_execute(remedy.pk)
-    _case_after_steps(case_id)
+        ended = remedy_execute(remedy) and ended
+    if ended:
+        _case_after_steps(remedies[0].case if remedies else ExceptionCase.objects.get(pk=case_id))
 
 
-def remedy_execute(remedy_id: int) -> None:
-    """Do one approved remedy, once."""
-    claimed = Remedy.objects.filter(pk=remedy_id, state=RemedyState.APPROVED).update(
+def remedy_execute(remedy: Remedy) -> bool:
+    """Do one approved remedy, once. Returns whether this call ended it (done or failed); False when
+    another worker has it or it had ended already."""
+    claimed = Remedy.objects.filter(pk=remedy.pk, state=RemedyState.APPROVED).update(
         state=RemedyState.EXECUTING, started_at=timezone.now()
     )
     if not claimed:
-        return  # Another worker has it, or it is done.
-    remedy = Remedy.objects.select_related("case__order__customer", "case__shipment", "case__store").get(pk=remedy_id)
+        return False
+    remedy.state = RemedyState.EXECUTING
     action = ACTIONS[remedy.action]
     try:
         result = action.execute(remedy)
@@ -511,7 +531,7 @@ def remedy_execute(remedy_id: int) -> None:
         with transaction.atomic():
             Remedy.objects.filter(pk=remedy.pk).update(state=RemedyState.FAILED, error=str(exc))
             audit(AuditKind.FAILED, f"{action.label} failed: {exc}", remedy=remedy, actor_type=ActorType.PLAYBOOK)
-        return
+        return True
     with transaction.atomic():
         Remedy.objects.filter(pk=remedy.pk).update(
             state=RemedyState.DONE, result=jsonable(result), executed_at=timezone.now()
@@ -526,6 +546,7 @@ def remedy_execute(remedy_id: int) -> None:
         )
         if result.get("escalate"):
             case_escalate(remedy.case, reason=f"Passed to the {result.get('queue')} queue by the playbook.")
+    return True
 
 
 def case_escalate(case: ExceptionCase, *, reason: str) -> None:
@@ -536,13 +557,11 @@ def case_escalate(case: ExceptionCase, *, reason: str) -> None:
         audit(AuditKind.ESCALATED, reason, case=case)
 
 
-def _case_after_steps(case_id: int) -> None:
-    """When every step has run, an informational case resolves; others stay "acting" until their
-    condition clears (or a person closes them)."""
-    case = ExceptionCase.objects.get(pk=case_id)
-    pending = case.remedies.filter(state__in=[RemedyState.APPROVED, RemedyState.EXECUTING, RemedyState.NEEDS_APPROVAL])
-    if case.state == CaseState.ACTING and not pending.exists() and DETECTORS[case.kind].resolves_when_acted:
-        case_resolve(case, reason="The playbook has done everything it planned.")
+def _case_after_steps(case: ExceptionCase) -> None:
+    """When every step has ended, an informational case still acting resolves (one a step escalated
+    stays with its people); others stay "acting" until their condition clears (or a person closes them)."""
+    if DETECTORS[case.kind].resolves_when_acted:
+        case_resolve(case, reason="The playbook has done everything it planned.", states=[CaseState.ACTING])
 
 
 # A remedy claimed this long ago and still running means its worker died.

@@ -12,14 +12,16 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
+from notifications.defaults import templates_seed
 from notifications.models import Message
 from orders.choices import EventSource, ShipmentStatus
 from orders.services import shipment_record_events
 from orders.updates import TrackingEventData
 from playbooks.approvals import approval_decide, approvals_escalate_overdue
 from playbooks.choices import ApprovalDecision, AuditKind, CaseState, PlaybookState, RemedyState
+from playbooks.defaults import playbooks_seed
 from playbooks.engine import case_act, detector_sweep, in_holdout, playbook_record_version, remedy_execute
-from playbooks.models import ActionRecord, Approval, AuditEvent, ExceptionCase, Remedy
+from playbooks.models import ActionRecord, Approval, AuditEvent, ExceptionCase, Playbook, Remedy
 from playbooks.sandbox import playbook_sandbox
 from tests.factories import (
     AgentProfileFactory,
@@ -103,9 +105,9 @@ def test_acting_twice_on_a_case_never_pays_twice(store, ship_slip_playbook, run_
     coupon = Remedy.objects.get(action="coupon")
 
     case_act(case.pk)
-    remedy_execute(coupon.pk)
+    remedy_execute(coupon)
     Remedy.objects.filter(pk=coupon.pk).update(state=RemedyState.APPROVED)  # as if a worker died after paying
-    remedy_execute(coupon.pk)
+    remedy_execute(coupon)
 
     assert Remedy.objects.filter(action="coupon").count() == 1
     assert ActionRecord.objects.filter(operation="coupon").count() == 1
@@ -582,3 +584,30 @@ def test_a_case_acts_under_the_newest_version_and_records_a_new_one_only_when_th
     versions = {ExceptionCase.objects.get(shipment=s).playbook_version for s in (second, third)}
     assert [v.number for v in versions] == [first.number + 1]  # one new version, shared
     assert PlaybookVersion.objects.filter(playbook=ship_slip_playbook).count() == 2
+
+
+def test_acting_on_a_milestone_plans_messages_and_resolves_in_a_fixed_number_of_queries(
+    store, django_assert_max_num_queries
+):
+    playbooks_seed()
+    Playbook.objects.update(holdout_percent=0)
+    templates_seed(store)
+    order = OrderFactory(store=store, customer=CustomerFactory(store=store, phone="+13125550147"))
+    shipment = ShipmentFactory(order=order, status=ShipmentStatus.OUT_FOR_DELIVERY)
+    case = ExceptionCase.objects.create(
+        store=store, order=order, shipment=shipment, kind="milestone_out_for_delivery", detected_at=NOW
+    )
+    case_act(case.pk)  # the first run records the playbook's version
+    second = ShipmentFactory(order=OrderFactory(store=store, customer=order.customer), status=shipment.status)
+    case = ExceptionCase.objects.create(
+        store=store, order=second.order, shipment=second, kind="milestone_out_for_delivery", detected_at=NOW
+    )
+
+    # Plan (claim, case, playbooks and their steps, version, remedy, audit), the message (outbox row,
+    # template, settings, caps, merge) and the case's resolution.
+    with django_assert_max_num_queries(30):
+        case_act(case.pk)
+
+    case.refresh_from_db()
+    assert case.state == CaseState.RESOLVED
+    assert Message.objects.get(order=second.order).status == "queued"
