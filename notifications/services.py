@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from cxhub.jobs import enqueue
@@ -120,14 +122,17 @@ def _pick_channel(order: Order, kind: str, requested: str):
 
 
 def _over_frequency_cap(order: Order, config: NotificationSettings, now: datetime) -> str:
-    sent = Message.objects.filter(status__in=COUNTED).exclude(kind__in=TRANSACTIONAL_KINDS)
-    if sent.filter(order=order, created_at__gte=now - timedelta(days=1)).count() >= config.max_per_order_per_day:
+    windows = {"order": Q(order=order, created_at__gte=now - timedelta(days=1))}
+    if order.customer_id:
+        windows["customer"] = Q(customer_id=order.customer_id, created_at__gte=now - timedelta(days=7))
+    counted = Message.objects.filter(status__in=COUNTED).exclude(kind__in=TRANSACTIONAL_KINDS)
+    # Both caps in one query: each window is read from its own index, then counted apart.
+    counts = counted.filter(reduce(or_, windows.values())).aggregate(
+        **{name: Count("pk", filter=window) for name, window in windows.items()}
+    )
+    if counts["order"] >= config.max_per_order_per_day:
         return f"Frequency cap: {config.max_per_order_per_day} messages about this order in a day."
-    if (
-        order.customer_id
-        and sent.filter(customer_id=order.customer_id, created_at__gte=now - timedelta(days=7)).count()
-        >= config.max_per_customer_per_week
-    ):
+    if counts.get("customer", 0) >= config.max_per_customer_per_week:
         return f"Frequency cap: {config.max_per_customer_per_week} messages to this customer in a week."
     return ""
 

@@ -109,6 +109,24 @@ def test_the_frequency_cap_per_order_suppresses_the_fourth_message_of_a_day(orde
     assert len(fake_twilio.requests) == 3
 
 
+def test_the_frequency_cap_per_customer_counts_their_messages_of_the_week_about_every_order(order, fake_twilio):
+    type(order.store.notification_settings).objects.filter(store=order.store).update(max_per_customer_per_week=2)
+    another = OrderFactory(store=order.store, customer=order.customer, order_number="1002")
+    someone_else = OrderFactory(store=order.store, customer=CustomerFactory(store=order.store), order_number="1003")
+    compose(order, key="case:1", now=NOON - dt.timedelta(days=6))
+    compose(someone_else, key="case:2", now=NOON - dt.timedelta(days=1))  # another customer's: not counted
+    compose(another, key="case:3", now=NOON - dt.timedelta(days=1))
+
+    third = compose(another, key="case:4", now=NOON)
+    a_week_on = compose(another, key="case:5", now=NOON + dt.timedelta(days=1, hours=1))
+
+    assert (third.status, third.error) == (
+        MessageStatus.SUPPRESSED,
+        "Frequency cap: 2 messages to this customer in a week.",
+    )
+    assert a_week_on.status == MessageStatus.QUEUED  # the first one is more than a week old by then
+
+
 def test_an_opted_out_customer_is_not_messaged(order, fake_twilio, run_jobs):
     order.customer.sms_opted_out_at = NOON
     order.customer.save()
