@@ -1,5 +1,6 @@
-"""Sending messages once, at the right time: compose (decide + outbox row), send (claim, provider),
-and the dispatcher that releases held messages and flags sends whose outcome is unknown."""
+"""Sending messages once, at the right time: compose (decide + outbox row), send (claim, provider), the
+outbox drain that sends what is due, and the dispatcher that releases held messages and flags sends
+whose outcome is unknown."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from operator import or_
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from cxhub.jobs import enqueue
+from cxhub.jobs import coalesced_started, enqueue_coalesced
 from orders.models import Order
 
 from .channels import ChannelError, get_channel
@@ -31,6 +32,9 @@ WAITING = [MessageStatus.SCHEDULED, MessageStatus.QUEUED]
 RETRY_BACKOFF = [timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5)]
 # A send claimed this long ago with no outcome means its worker died mid-send.
 SENDING_LEASE = timedelta(minutes=2)
+# An outbox drain sends at most this many messages; when more are due it queues the next drain first.
+SEND_BATCH_SIZE = 50
+OUTBOX_KEY = "outbox-drain"
 
 
 def store_settings(store_id: int) -> NotificationSettings:
@@ -94,9 +98,7 @@ def message_compose(
     message = _create(fields, status=status, scheduled_for=scheduled_for)
     _merge_earlier(message, config, now)
     if message.status == MessageStatus.QUEUED and message.scheduled_for is None:
-        from .jobs import message_send_job
-
-        enqueue("high", message_send_job, message.pk, job_id=f"message-{message.pk}-1")
+        messages_send_soon()
     return message
 
 
@@ -161,12 +163,44 @@ def _merge_earlier(message: Message, config: NotificationSettings, now: datetime
     )
 
 
+def messages_send_soon(*, force: bool = False) -> None:
+    """Have a worker send what is due: one job for a burst of messages (see messages_send)."""
+    from .jobs import messages_send_job
+
+    enqueue_coalesced("high", messages_send_job, key=OUTBOX_KEY, force=force)
+
+
+def _due(now: datetime) -> QuerySet[Message]:
+    """Queued messages whose time has come (not held for quiet hours, a merge window or a retry's backoff)."""
+    return Message.objects.filter(
+        Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=now), status=MessageStatus.QUEUED
+    )
+
+
+def messages_send(*, limit: int = SEND_BATCH_SIZE) -> int:
+    """The outbox drain: send the due messages, oldest first, up to `limit`. Returns how many it sent or
+    settled (suppressed, failed, flagged).
+
+    Composing a message does not queue a job for it: it queues a drain unless one is waiting, so a wave
+    of messages is sent by a few jobs instead of one each (a forked work horse per SMS cost more than the
+    send, bench/README.md). A full batch queues the next drain before it starts, so a second worker can
+    take part of the wave; each message is still claimed on its own just before its provider call
+    (message_send), so two drains never send one message, and a worker killed mid-batch leaves one send
+    whose outcome is unknown (flagged for review by the dispatcher) and the rest queued.
+    """
+    coalesced_started("high", OUTBOX_KEY)
+    due = list(_due(timezone.now()).order_by("created_at").values_list("pk", flat=True)[:limit])
+    if len(due) == limit:
+        messages_send_soon()
+    return sum(1 for pk in due if message_send(pk) is not None)
+
+
 def message_send(message_id: int) -> str | None:
     """Send one queued message, once. Returns its new status (None if it was not ours to send)."""
     now = timezone.now()
-    claimed = Message.objects.filter(
-        Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=now), pk=message_id, status=MessageStatus.QUEUED
-    ).update(status=MessageStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    claimed = (
+        _due(now).filter(pk=message_id).update(status=MessageStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    )
     if not claimed:
         return None  # Sent already, held for later, or another worker has it.
     message = Message.objects.select_related("customer", "store", "order").get(pk=message_id)
@@ -211,9 +245,10 @@ def _enqueue_later(message_id: int, delay: timedelta, *, attempt: int) -> None:
     )
 
 
-def messages_dispatch(*, now: datetime | None = None, limit: int = 1000) -> int:
-    """Release held messages that are due, re-enqueue queued ones the queue may have lost, and flag
-    sends whose worker died mid-call for review (never resent blindly). Returns how many it enqueued."""
+def messages_dispatch(*, now: datetime | None = None) -> int:
+    """Release held messages that are due, send what the queue may have lost (a drain is queued whenever
+    messages are due), and flag sends whose worker died mid-call for review (never resent blindly).
+    Returns how many messages are due."""
     now = now or timezone.now()
     flagged = Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=now - SENDING_LEASE).update(
         status=MessageStatus.REVIEW, error="Outcome unknown: the worker stopped during the send."
@@ -221,14 +256,7 @@ def messages_dispatch(*, now: datetime | None = None, limit: int = 1000) -> int:
     if flagged:
         logger.warning("%s messages flagged for review after an interrupted send", flagged)
     Message.objects.filter(status=MessageStatus.SCHEDULED, scheduled_for__lte=now).update(status=MessageStatus.QUEUED)
-    due = list(
-        Message.objects.filter(Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=now), status=MessageStatus.QUEUED)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    from .jobs import message_send_job
-
-    with transaction.atomic():
-        for pk in due:
-            enqueue("high", message_send_job, pk, job_id=f"message-{pk}-d{int(now.timestamp())}")
-    return len(due)
+    due = _due(now).count()
+    if due:
+        messages_send_soon(force=True)
+    return due

@@ -9,7 +9,7 @@ import time_machine
 
 from notifications.choices import MessageStatus
 from notifications.models import Message
-from notifications.services import message_compose, message_send, messages_dispatch
+from notifications.services import message_compose, message_send, messages_dispatch, messages_send
 from tests.factories import CustomerFactory, MessageTemplateFactory, NotificationSettingsFactory, OrderFactory
 
 pytest_plugins = ["tests.fakes.twilio"]
@@ -60,6 +60,39 @@ def test_the_same_key_never_sends_twice(order, fake_twilio, run_jobs):
 
     assert first.pk == second.pk
     assert len(fake_twilio.requests) == 1
+
+
+def test_a_wave_of_messages_is_sent_by_one_outbox_drain_each_message_once(order, fake_twilio, run_jobs):
+    orders = [order] + [
+        OrderFactory(
+            store=order.store,
+            order_number=f"20{n}",
+            customer=CustomerFactory(store=order.store, phone=f"+1415555{n:04}"),
+        )
+        for n in range(4)
+    ]
+    for n, each in enumerate(orders):
+        compose(each, kind="failed_attempt", key=f"case:{n}")
+
+    assert run_jobs() == 1
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == 5
+    assert sorted(r.to for r in fake_twilio.requests) == sorted(o.customer.phone for o in orders)
+    assert messages_send() == 0  # a drain that finds nothing due sends nothing
+
+
+def test_a_full_outbox_batch_queues_the_next_drain_for_the_rest(order, fake_twilio, run_jobs):
+    for n in range(3):
+        with time_machine.travel(NOON + dt.timedelta(minutes=n), tick=False):
+            Message.objects.create(
+                store=order.store, order=order, customer=order.customer, kind="failed_attempt", channel="sms",
+                to=order.customer.phone, body_text=f"Update {n}", idempotency_key=f"direct:{n}",
+            )  # fmt: skip
+
+    assert messages_send(limit=2) == 2
+    assert [r.body for r in fake_twilio.requests] == ["Update 0", "Update 1"]  # oldest first
+
+    assert run_jobs() == 1  # the next drain, which the full batch queued, sends the third
+    assert [r.body for r in fake_twilio.requests] == ["Update 0", "Update 1", "Update 2"]
 
 
 def test_a_non_urgent_message_waits_for_the_customers_morning(order, fake_twilio, run_jobs):
