@@ -206,7 +206,8 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
         )
         if len(pks) == limit:
             _drain_soon()
-    results = {pk: _process_claimed(pk) for pk in pks}
+    claimed = InboundDelivery.objects.select_related("store").in_bulk(pks)  # one query for the batch
+    results = {pk: _process_claimed(claimed[pk]) for pk in pks}
     facts_announce(
         shipment_ids=[pk for result in results.values() for pk in result.shipment_ids],
         order_ids=[pk for result in results.values() for pk in result.order_ids],
@@ -214,9 +215,8 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     return results
 
 
-def _process_claimed(delivery_id: int) -> ProcessResult:
+def _process_claimed(delivery: InboundDelivery) -> ProcessResult:
     """Apply a delivery this worker has claimed; record how it went on the delivery."""
-    delivery = InboundDelivery.objects.select_related("store").get(pk=delivery_id)
     connector = get_connector(delivery.source)
     try:
         with transaction.atomic():
