@@ -51,9 +51,11 @@ class BurstWorker(SimpleWorker):
     def unsubscribe(self) -> None:
         pass
 
+    # RQ keeps its job counts in Redis only; run_jobs reports how many jobs ran from this one.
+    jobs_performed = 0
+
     def perform_job(self, job, queue) -> bool:
-        # RQ keeps its job counts in Redis only; run_jobs reports how many jobs ran from this one.
-        self.jobs_performed = getattr(self, "jobs_performed", 0) + 1
+        self.jobs_performed += 1
         return super().perform_job(job, queue)
 
 
@@ -71,6 +73,6 @@ def run_jobs() -> Callable[[], int]:
                 return ran
             worker = BurstWorker(queues, connection=queues[0].connection)
             worker.work(burst=True)
-            ran += getattr(worker, "jobs_performed", 0)
+            ran += worker.jobs_performed
 
     return drain
