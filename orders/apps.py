@@ -6,3 +6,6 @@ class OrdersConfig(AppConfig):
 
     name = "orders"
     verbose_name = "Orders and shipments"
+
+    def ready(self) -> None:
+        from . import signers  # noqa: F401  (a saved store drops the process's snapshot of webhook secrets)

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from orders.choices import DeliveryState, FinancialStatus, FulfillmentStatus, ShipmentStatus
 from orders.ingest import inbound_reconcile
-from orders.models import InboundDelivery, Order, Shipment, TrackingEvent
+from orders.models import InboundDelivery, Order, Shipment, Store, TrackingEvent
 from tests import signing
 from tests.factories import OrderFactory, ShipmentFactory, StoreFactory
 from tests.orders.connectors.test_shopify import DELIVERIES as SHOPIFY_DELIVERIES
@@ -261,6 +261,69 @@ def test_an_env_secret_serves_the_default_store_when_no_store_matches(client, ru
 
     assert response.status_code == 200
     assert Order.objects.get().store.slug == "solo"
+
+
+@override_settings(SHOPIFY_WEBHOOK_SECRET="env-secret")
+def test_the_env_secret_stops_serving_the_only_store_once_a_second_store_exists(client):
+    StoreFactory(slug="solo")
+    assert post_shopify(client, "orders_create", secret="env-secret", shop="unknown.myshopify.com").status_code == 200
+    StoreFactory(slug="second")
+
+    response = post_shopify(client, "orders_paid", secret="env-secret", shop="unknown.myshopify.com")
+
+    assert response.status_code == 404
+
+
+# --- Which store signed it: each process keeps the stores' secrets between deliveries -------------------------
+
+
+def test_a_delivery_is_checked_for_duplicates_and_stored_in_one_query_once_the_stores_are_known(
+    client, store, django_assert_num_queries
+):
+    post_easypost(client, "01_tracker_created")  # this process reads the stores' secrets once
+
+    with django_assert_num_queries(1):
+        first = post_easypost(client, "02_tracker_updated_in_transit")
+    with django_assert_num_queries(1):
+        again = post_easypost(client, "02_tracker_updated_in_transit")
+
+    assert first.json()["status"] == "received"
+    assert again.json()["status"] == "duplicate"
+
+
+def test_a_secret_changed_by_another_process_is_refused_at_once(client, store):
+    assert post_easypost(client, "01_tracker_created").status_code == 200
+    # Another process rotates the secret: nothing tells this one.
+    Store.objects.filter(pk=store.pk).update(easypost_webhook_secret="rotated-secret")
+
+    old = post_easypost(client, "02_tracker_updated_in_transit")
+    new = post_easypost(client, "02_tracker_updated_in_transit", secret="rotated-secret")
+
+    assert old.status_code == 401
+    assert new.status_code == 200
+    assert InboundDelivery.objects.count() == 2
+
+
+def test_a_bad_payload_signed_with_a_revoked_secret_gets_401_and_stores_nothing(client, store):
+    assert post_easypost(client, "01_tracker_created").status_code == 200
+    Store.objects.filter(pk=store.pk).update(easypost_webhook_secret="")
+    body = b'{"description": "tracker.updated"}'
+
+    response = client.post("/webhooks/easypost/", body, content_type="application/json",
+                           **signing.easypost_headers(body, EASYPOST_SECRET))  # fmt: skip
+
+    assert response.status_code == 401
+    assert InboundDelivery.objects.count() == 1
+
+
+def test_a_store_added_by_another_process_is_accepted_at_once(client, store):
+    assert post_easypost(client, "01_tracker_created").status_code == 200
+    Store.objects.bulk_create([Store(name="Second", slug="second", easypost_webhook_secret="second-secret")])
+
+    response = post_easypost(client, "02_tracker_updated_in_transit", secret="second-secret")
+
+    assert response.status_code == 200
+    assert InboundDelivery.objects.get(pk=response.json()["id"]).store.slug == "second"
 
 
 # --- Bad input: a clear answer, never a 500, nothing changed ------------------------------------------------------
