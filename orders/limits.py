@@ -12,6 +12,7 @@ that is too long is cut, and NUL characters are dropped everywhere.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -58,27 +59,36 @@ def _max_length(model: type[models.Model], name: str) -> int | None:
     return getattr(column, "max_length", None)
 
 
+@functools.cache
+def _limits(kind: type) -> tuple[tuple[str, int | None], ...]:
+    """Each field of a fact type, with the length its column allows (None: no limit, or not text)."""
+    model, renamed = COLUMNS.get(kind, (None, {}))
+    return tuple(
+        (field.name, _max_length(model, renamed.get(field.name, field.name)) if model else None)
+        for field in dataclasses.fields(kind)
+    )
+
+
 def _fit(value: Any, path: str) -> Any:
     if isinstance(value, list):
         return [_fit(item, f"{path}.{i}") for i, item in enumerate(value)]
     if not dataclasses.is_dataclass(value):
         return value
-    model, renamed = COLUMNS.get(type(value), (None, {}))
     changes = {}
-    for field in dataclasses.fields(value):
-        current = getattr(value, field.name)
-        where = f"{path}.{field.name}" if path else field.name
+    for name, limit in _limits(type(value)):
+        current = getattr(value, name)
         if isinstance(current, str):
             fitted = current.replace("\x00", "")
-            limit = _max_length(model, renamed.get(field.name, field.name)) if model else None
             if limit and len(fitted) > limit:
-                if field.name not in FREE_TEXT:
-                    raise PayloadError(where, f"is longer than {limit} characters")
+                if name not in FREE_TEXT:
+                    raise PayloadError(f"{path}.{name}" if path else name, f"is longer than {limit} characters")
                 fitted = fitted[:limit]
+        elif isinstance(current, list) or dataclasses.is_dataclass(current):
+            fitted = _fit(current, f"{path}.{name}" if path else name)
         else:
-            fitted = _fit(current, where)
+            continue
         if fitted is not current:
-            changes[field.name] = fitted
+            changes[name] = fitted
     return dataclasses.replace(value, **changes) if changes else value
 
 
