@@ -20,7 +20,15 @@ from orders.updates import TrackingEventData
 from playbooks.approvals import approval_decide, approvals_escalate_overdue
 from playbooks.choices import ApprovalDecision, AuditKind, CaseState, PlaybookState, RemedyState
 from playbooks.defaults import playbooks_seed
-from playbooks.engine import case_act, detector_sweep, in_holdout, playbook_record_version, remedy_execute
+from playbooks.detectors import DETECTORS
+from playbooks.engine import (
+    case_act,
+    detector_sweep,
+    in_holdout,
+    playbook_record_version,
+    remedy_execute,
+    subject_check,
+)
 from playbooks.models import ActionRecord, Approval, AuditEvent, ExceptionCase, Playbook, Remedy
 from playbooks.sandbox import playbook_sandbox
 from tests.factories import (
@@ -130,6 +138,33 @@ def test_the_case_resolves_itself_when_a_scan_arrives(store, ship_slip_playbook,
     assert case.state == CaseState.RESOLVED
     assert "in transit" in case.resolution
     assert AuditEvent.objects.filter(case=case, kind=AuditKind.RESOLVED).exists()
+
+
+def test_a_scan_for_a_stalled_parcel_resolves_its_case_as_the_fact_arrives(store, ship_slip_playbook, run_jobs):
+    shipment = slipped_shipment(store)
+    sweep_and_act(run_jobs)
+
+    shipment_record_events(
+        shipment=shipment,
+        events=[TrackingEventData(status=ShipmentStatus.IN_TRANSIT, occurred_at=NOW, dedupe_key="scan-1")],
+        source=EventSource.API,
+    )
+    with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
+        subject_check(shipment_ids=[shipment.pk], now=NOW + dt.timedelta(minutes=5))
+
+    case = ExceptionCase.objects.get(kind="no_first_scan")
+    assert case.state == CaseState.RESOLVED
+    assert "in transit" in case.resolution
+
+
+def test_a_fact_about_a_parcel_without_a_case_checks_each_detector_once(store, django_assert_num_queries):
+    shipment = ShipmentFactory(order=OrderFactory(store=store), status=ShipmentStatus.IN_TRANSIT)
+    detectors = [d for d in DETECTORS.all() if d.subject == "shipment"]
+
+    # The detectors' settings, the cases that could clear, then one candidate query per detector: no
+    # detector's condition is evaluated a second time to resolve cases the parcel does not have.
+    with django_assert_num_queries(2 + len(detectors)):
+        subject_check(shipment_ids=[shipment.pk], now=NOW)
 
 
 # --- Caps -----------------------------------------------------------------------------------------------------
