@@ -8,7 +8,7 @@ Rules kept in one place:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -260,7 +260,7 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
         "label_created_at": data.label_created_at,
         "carrier_estimated_delivery": None if stale else data.carrier_estimated_delivery,
     }
-    created = False
+    created, unsaved = False, []
     if shipment is None:
         order = order_find(store=store, ref=data.order) if data.order else None
         if order is None:
@@ -277,9 +277,8 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
         if order.fulfillment_status == FulfillmentStatus.UNFULFILLED:
             Order.objects.filter(pk=order.pk).update(fulfillment_status=FulfillmentStatus.FULFILLED)
     else:
-        changed = _assign(shipment, values)
-        if changed:
-            shipment.save(update_fields=[*changed, "updated_at"])
+        # Saved together with the status the events derive: one UPDATE of the parcel per delivery.
+        unsaved = _assign(shipment, values)
 
     previous = "" if created else shipment.status
     events = list(data.events)
@@ -293,7 +292,7 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
                 message="Shipping label created",
             )
         )
-    new_events = shipment_record_events(shipment=shipment, events=events, source=source)
+    new_events = shipment_record_events(shipment=shipment, events=events, source=source, unsaved=unsaved)
     return ShipmentChange(
         shipment_id=shipment.pk,
         created=created,
@@ -303,9 +302,11 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
     )
 
 
-def shipment_record_events(*, shipment: Shipment, events: Iterable[TrackingEventData], source: str) -> int:
+def shipment_record_events(
+    *, shipment: Shipment, events: Iterable[TrackingEventData], source: str, unsaved: Sequence[str] = ()
+) -> int:
     """Store new events (dedupe per shipment) and re-derive the shipment's status. Returns how many
-    events were new.
+    events were new. `unsaved` names fields the caller changed on `shipment`: saved with the status.
 
     The caller holds the shipment's row lock, so the timeline read here is the whole timeline: one read
     serves both the dedupe and the new status.
@@ -326,25 +327,27 @@ def shipment_record_events(*, shipment: Shipment, events: Iterable[TrackingEvent
                 dedupe_key=e.dedupe_key[:200],
             ),
         )
-    if not rows:
-        return 0
-    timeline = list(shipment.events.values_list("dedupe_key", "status", "occurred_at"))
+    timeline = list(shipment.events.values_list("dedupe_key", "status", "occurred_at")) if rows else []
     known = {key for key, _, _ in timeline}
     new = [row for key, row in rows.items() if key not in known]
     if new:
         TrackingEvent.objects.bulk_create(new, ignore_conflicts=True)
-        shipment_refresh_status(
-            shipment, [(status, at) for _, status, at in timeline] + [(row.status, row.occurred_at) for row in new]
-        )
+        merged = [(status, at) for _, status, at in timeline] + [(row.status, row.occurred_at) for row in new]
+        shipment_refresh_status(shipment, merged, unsaved=unsaved)
+    elif unsaved:
+        shipment.save(update_fields=[*unsaved, "updated_at"])
     return len(new)
 
 
-def shipment_refresh_status(shipment: Shipment, timeline: list[tuple[str, datetime]]) -> None:
+def shipment_refresh_status(
+    shipment: Shipment, timeline: list[tuple[str, datetime]], *, unsaved: Sequence[str] = ()
+) -> None:
     """Derive status, first/last scan and delivered_at from the shipment's whole timeline, as
     (status, occurred_at) pairs.
 
     Events the carrier vocabulary did not know (status "unknown") stay in the timeline but never set
-    the status: a customer should not see "unknown" after "in transit".
+    the status: a customer should not see "unknown" after "in transit". `unsaved` names fields the
+    caller changed on `shipment`: they are saved in the same UPDATE.
     """
     known = [(status, at) for status, at in timeline if status != ShipmentStatus.UNKNOWN]
     scans = [at for status, at in timeline if status not in NON_SCAN_STATUSES]
@@ -361,8 +364,8 @@ def shipment_refresh_status(shipment: Shipment, timeline: list[tuple[str, dateti
     changed = [name for name, value in values.items() if getattr(shipment, name) != value]
     for name in changed:
         setattr(shipment, name, values[name])
-    if changed:
-        shipment.save(update_fields=[*changed, "updated_at"])
+    if changed or unsaved:
+        shipment.save(update_fields=[*unsaved, *changed, "updated_at"])
 
 
 @transaction.atomic

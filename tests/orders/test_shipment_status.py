@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from orders.choices import EventSource, ShipmentStatus
-from orders.services import shipment_record_events
-from orders.updates import TrackingEventData
+from orders.services import shipment_record_events, shipment_upsert
+from orders.updates import ShipmentData, TrackingEventData
 from tests.factories import ShipmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +114,36 @@ def test_new_events_cost_one_read_of_the_timeline_one_insert_and_one_update(djan
 
     assert added == 2
     assert state(shipment)[0] == ShipmentStatus.OUT_FOR_DELIVERY
+
+
+def test_a_carrier_update_with_a_new_estimate_and_a_new_scan_writes_the_parcel_once():
+    shipment = ShipmentFactory(tracking_code="9400100000000000000001", carrier="usps")
+    shipment_record_events(shipment=shipment, events=JOURNEY[:2], source=EventSource.API)
+    estimate = T0 + timedelta(days=4)
+    update = ShipmentData(tracking_code=shipment.tracking_code, carrier="usps", service_level="Priority Mail",
+                          carrier_estimated_delivery=estimate, events=JOURNEY[:3])  # fmt: skip
+
+    with CaptureQueriesContext(connection) as queries:
+        shipment_upsert(store=shipment.store, data=update, source=EventSource.EASYPOST)
+
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "orders_shipment"')]
+    assert len(writes) == 1
+    shipment.refresh_from_db()
+    assert (shipment.service_level, shipment.carrier_estimated_delivery) == ("Priority Mail", estimate)
+    assert shipment.last_scan_at == JOURNEY[2].occurred_at
+
+
+def test_a_carrier_update_with_no_new_scan_still_saves_its_new_estimate():
+    shipment = ShipmentFactory(tracking_code="9400100000000000000001", carrier="usps")
+    shipment_record_events(shipment=shipment, events=JOURNEY[:2], source=EventSource.API)
+    estimate = T0 + timedelta(days=5)
+
+    shipment_upsert(store=shipment.store, source=EventSource.EASYPOST, data=ShipmentData(
+        tracking_code=shipment.tracking_code, carrier="usps", carrier_estimated_delivery=estimate, events=JOURNEY[:2]
+    ))  # fmt: skip
+
+    shipment.refresh_from_db()
+    assert shipment.carrier_estimated_delivery == estimate
 
 
 def test_an_event_the_carrier_table_does_not_know_is_kept_but_does_not_set_the_status():
