@@ -1,13 +1,8 @@
 """The KPIs on the SQLite demo database, where percentile_cont does not exist: same answers, page renders."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.sqlite import manage
 
 SCRIPT = """
 from datetime import timedelta
@@ -35,20 +30,6 @@ print("page", page.status_code, page.content.decode().count('class="kpi-chart"')
 csv = client.get("/admin/insights/kpisettings/dashboard/summary.csv")
 print("csv", csv.status_code, csv.content.decode().splitlines()[0])
 """
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    # The subprocess sees the project's own defaults, not the test session's PostgreSQL and Redis.
-    session = {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    clean = {k: v for k, v in os.environ.items() if k not in session}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.mark.sqlite
