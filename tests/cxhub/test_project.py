@@ -1,36 +1,8 @@
 """The project as a new user and an operator meet it: SQLite demo defaults, production checks."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    # Drop what the test session set, so the subprocess sees the project's own defaults.
-    session = {
-        "DATABASE_URL",
-        "REDIS_URL",
-        "DEBUG",
-        "SECRET_KEY",
-        "SECURE_SSL_REDIRECT",
-        "ALLOWED_HOSTS",
-        "PUBLIC_BASE_URL",
-        "DJANGO_ALLOW_ASYNC_UNSAFE",  # the browser tests need it; production never has it
-    }
-    clean = {k: v for k, v in os.environ.items() if k not in session}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.project import manage
 
 
 @pytest.mark.sqlite

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.sqlite import manage
+from tests.project import manage
 
 SCRIPT = """
 from datetime import timedelta

@@ -3,7 +3,7 @@ the project's own, so it runs on both databases the hub supports."""
 
 import pytest
 
-from tests.sqlite import manage
+from tests.project import manage
 
 SCRIPT = """
 from django.db import connection
