@@ -59,6 +59,10 @@ def detector_settings(kind: str, configs: dict[str, DetectorConfig] | None = Non
     return (config.enabled if config else True), resolve_params(detector.params, config.params if config else {})
 
 
+# Live cases a cleared condition resolves; an escalated one waits for a person.
+CLEARABLE_CASE_STATES = [CaseState.OPEN, CaseState.ACTING]
+
+
 def _live_cases(kind: str) -> QuerySet:
     return ExceptionCase.objects.filter(kind=kind, state__in=ACTIVE_CASE_STATES)
 
@@ -149,9 +153,9 @@ def subject_check(*, shipment_ids: list[int] = (), order_ids: list[int] = (), no
 
 def _resolvable_cases(shipment_ids: list[int], order_ids: list[int]) -> dict[tuple[str, str], set[int]]:
     """The subjects among these with a case that may clear by itself, by (subject, case kind): one query instead
-    of a condition check per detector. An escalated case waits for a person (see cases_resolve_cleared)."""
+    of a condition check per detector."""
     rows = (
-        ExceptionCase.objects.filter(state__in=[CaseState.OPEN, CaseState.ACTING])
+        ExceptionCase.objects.filter(state__in=CLEARABLE_CASE_STATES)
         .filter(Q(shipment_id__in=shipment_ids) | Q(order_id__in=order_ids, shipment__isnull=True))
         .values_list("kind", "shipment_id", "order_id")
     )
@@ -218,7 +222,7 @@ def cases_resolve_cleared(
     if not detector.resolves_when_cleared:
         return 0
     field = "shipment_id" if detector.subject == "shipment" else "order_id"
-    live = _live_cases(detector.kind).exclude(state=CaseState.ESCALATED)
+    live = ExceptionCase.objects.filter(kind=detector.kind, state__in=CLEARABLE_CASE_STATES)
     matching = detector.matching(now, params)
     if subject_ids is not None:
         live = live.filter(**{f"{field}__in": subject_ids})
