@@ -121,15 +121,21 @@ def test_acting_twice_on_a_case_never_pays_twice(store, ship_slip_playbook, run_
     assert ActionRecord.objects.filter(operation="coupon").count() == 1
 
 
-def test_the_case_resolves_itself_when_a_scan_arrives(store, ship_slip_playbook, run_jobs):
+def scanned_after_its_case(store, run_jobs):
+    """A slipped parcel whose case the playbook acted on, then its first carrier scan."""
     shipment = slipped_shipment(store)
     sweep_and_act(run_jobs)
-
     shipment_record_events(
         shipment=shipment,
         events=[TrackingEventData(status=ShipmentStatus.IN_TRANSIT, occurred_at=NOW, dedupe_key="scan-1")],
         source=EventSource.API,
     )
+    return shipment
+
+
+def test_the_case_resolves_itself_when_a_scan_arrives(store, ship_slip_playbook, run_jobs):
+    scanned_after_its_case(store, run_jobs)
+
     with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
         run = detector_sweep("no_first_scan", now=NOW + dt.timedelta(minutes=5))
 
@@ -141,14 +147,8 @@ def test_the_case_resolves_itself_when_a_scan_arrives(store, ship_slip_playbook,
 
 
 def test_a_scan_for_a_stalled_parcel_resolves_its_case_as_the_fact_arrives(store, ship_slip_playbook, run_jobs):
-    shipment = slipped_shipment(store)
-    sweep_and_act(run_jobs)
+    shipment = scanned_after_its_case(store, run_jobs)
 
-    shipment_record_events(
-        shipment=shipment,
-        events=[TrackingEventData(status=ShipmentStatus.IN_TRANSIT, occurred_at=NOW, dedupe_key="scan-1")],
-        source=EventSource.API,
-    )
     with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
         subject_check(shipment_ids=[shipment.pk], now=NOW + dt.timedelta(minutes=5))
 
