@@ -31,3 +31,8 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         text=True,
         timeout=300,
     )
+
+
+def demo_env(database: Path, **extra: str) -> dict[str, str]:
+    """The demo's settings on a fresh SQLite file at `database`, with `extra` on top."""
+    return {"DATABASE_URL": f"sqlite:///{database}", "DEBUG": "true", **extra}

@@ -2,12 +2,12 @@
 
 import pytest
 
-from tests.project import manage
+from tests.project import demo_env, manage
 
 
 @pytest.mark.sqlite
 def test_the_demo_defaults_migrate_and_seed_an_sqlite_database(tmp_path):
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "DEBUG": "true"}
+    env = demo_env(tmp_path / "demo.sqlite3")
 
     for args in (["migrate", "--noinput"], ["seed_demo", "--orders", "20"], ["seed_demo", "--orders", "20"]):
         result = manage(*args, env=env)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.project import manage
+from tests.project import demo_env, manage
 
 SCRIPT = """
 from datetime import timedelta
@@ -34,7 +34,7 @@ print("csv", csv.status_code, csv.content.decode().splitlines()[0])
 
 @pytest.mark.sqlite
 def test_the_kpis_work_on_the_sqlite_demo_database(tmp_path):
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'kpis.sqlite3'}", "DEBUG": "true", "ALLOWED_HOSTS": "testserver"}
+    env = demo_env(tmp_path / "kpis.sqlite3", ALLOWED_HOSTS="testserver")
     for args in (["migrate", "--noinput"], ["seed_demo", "--orders", "30"]):
         result = manage(*args, env=env)
         assert result.returncode == 0, result.stderr
