@@ -5,6 +5,7 @@ whose outcome is unknown."""
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
@@ -15,6 +16,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from cxhub.jobs import coalesced_started, enqueue_coalesced
+from cxhub.memo import memoized
 from orders.models import Order
 
 from .channels import ChannelError, get_channel
@@ -38,8 +40,10 @@ OUTBOX_KEY = "outbox-drain"
 
 
 def store_settings(store_id: int) -> NotificationSettings:
-    found, _ = NotificationSettings.objects.get_or_create(store_id=store_id)
-    return found
+    return memoized(
+        ("notification_settings", store_id),
+        lambda: NotificationSettings.objects.get_or_create(store_id=store_id)[0],
+    )
 
 
 def message_compose(
@@ -55,12 +59,10 @@ def message_compose(
     """Decide how to tell the order's customer about `kind`, and queue it in the caller's transaction.
 
     `key` names what the message is about (an exception's step, a milestone): a second call with the
-    same key returns the first message and sends nothing. Returns the Message, which may be held for
-    quiet hours, merged, or suppressed with the reason in `error`.
+    same key returns the first message and sends nothing (the key is unique: a repeat is rare, so it is
+    found by the insert that fails rather than by a query before every message). Returns the Message,
+    which may be held for quiet hours, merged, or suppressed with the reason in `error`.
     """
-    existing = Message.objects.filter(idempotency_key=key).first()
-    if existing:
-        return existing
     now = now or timezone.now()
     customer = order.customer
     config = store_settings(order.store_id)
@@ -71,19 +73,19 @@ def message_compose(
     if picked is None:
         return _create(fields, channel="email" if channel == "auto" else channel, to="", body_text="",
                        status=MessageStatus.SUPPRESSED, error="No channel can reach this customer (no address, "
-                       "opted out, channel not configured or no active template).")  # fmt: skip
+                       "opted out, channel not configured or no active template).")[0]  # fmt: skip
     channel_kind, address, template = picked
     try:
         rendered = render_message(template, message_context(order=order, extra=extra))
     except TemplateRenderError as exc:
         # A template saved around the admin's validation: nothing sensible to send; say why.
         return _create(fields, channel=channel_kind, to=address, body_text="", status=MessageStatus.FAILED,
-                       error=f"The {kind} template does not render: {exc}")  # fmt: skip
+                       error=f"The {kind} template does not render: {exc}")[0]  # fmt: skip
     fields.update(channel=channel_kind, to=address, subject=rendered.subject, body_text=rendered.text,
                   body_html=rendered.html)  # fmt: skip
 
     if kind not in TRANSACTIONAL_KINDS and (reason := _over_frequency_cap(order, config, now)):
-        return _create(fields, status=MessageStatus.SUPPRESSED, error=reason)
+        return _create(fields, status=MessageStatus.SUPPRESSED, error=reason)[0]
 
     status, scheduled_for = MessageStatus.QUEUED, None
     if not fields["urgent"]:
@@ -95,7 +97,9 @@ def message_compose(
             # Informational news waits a few minutes so that news arriving right after it (shipped,
             # then out for delivery) replaces it instead of making the phone buzz twice.
             scheduled_for = now + timedelta(minutes=config.merge_window_minutes) if _is_news(kind) else None
-    message = _create(fields, status=status, scheduled_for=scheduled_for)
+    message, created = _create(fields, status=status, scheduled_for=scheduled_for)
+    if not created:
+        return message
     _merge_earlier(message, config, now)
     if message.status == MessageStatus.QUEUED and message.scheduled_for is None:
         messages_send_soon()
@@ -115,12 +119,17 @@ def _pick_channel(order: Order, kind: str, requested: str):
         address = channel.address_for(customer)
         if not address:
             continue
-        template = MessageTemplate.objects.filter(
-            store_id=order.store_id, kind=kind, channel=channel_kind, is_active=True
-        ).first()
+        template = _active_template(order.store_id, kind, channel_kind)
         if template:
             return channel_kind, address, template
     return None
+
+
+def _active_template(store_id: int, kind: str, channel: str) -> MessageTemplate | None:
+    return memoized(
+        ("message_template", store_id, kind, channel),
+        lambda: MessageTemplate.objects.filter(store_id=store_id, kind=kind, channel=channel, is_active=True).first(),
+    )
 
 
 def _over_frequency_cap(order: Order, config: NotificationSettings, now: datetime) -> str:
@@ -139,13 +148,16 @@ def _over_frequency_cap(order: Order, config: NotificationSettings, now: datetim
     return ""
 
 
-def _create(fields: dict, **values: object) -> Message:
+def _create(fields: dict, **values: object) -> tuple[Message, bool]:
+    """The message with this key: (a new one, True), or (the one composed before, False)."""
+    # Inside the caller's transaction a savepoint keeps a repeated key from spoiling it; in autocommit
+    # the INSERT stands alone and needs no transaction of its own.
+    in_transaction = transaction.get_connection().in_atomic_block
     try:
-        with transaction.atomic():
-            return Message.objects.create(**{**fields, **values})
+        with transaction.atomic() if in_transaction else nullcontext():
+            return Message.objects.create(**{**fields, **values}), True
     except IntegrityError:
-        # The same key was composed concurrently: the first one is the message.
-        return Message.objects.get(idempotency_key=fields["idempotency_key"])
+        return Message.objects.get(idempotency_key=fields["idempotency_key"]), False
 
 
 def _merge_earlier(message: Message, config: NotificationSettings, now: datetime) -> None:

@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cxhub.jobs import enqueue
+from cxhub.memo import memo_scope
 from notifications.choices import MessageKind
 from notifications.models import Message
 from notifications.services import message_compose
@@ -207,13 +208,14 @@ def incident_wave(incident_id: int) -> int:
     affected = affected_shipments(incident).values("order")
     orders = Order.objects.filter(pk__in=affected).select_related("store", "customer")
     sent = 0
-    for order in orders.iterator(chunk_size=2000):
-        if f"{prefix}{order.pk}" in told:
-            continue
-        with transaction.atomic():
-            message_compose(order=order, kind=incident.notify_kind, key=f"{prefix}{order.pk}",
-                            extra={"action": WAVE_ACTION})  # fmt: skip
-        sent += 1
+    with memo_scope():  # the template and the store's settings read once for the wave
+        for order in orders.iterator(chunk_size=2000):
+            if f"{prefix}{order.pk}" in told:
+                continue
+            with transaction.atomic():
+                message_compose(order=order, kind=incident.notify_kind, key=f"{prefix}{order.pk}",
+                                extra={"action": WAVE_ACTION})  # fmt: skip
+            sent += 1
     if sent:
         audit(AuditKind.INCIDENT, f"Message wave: {sent} customers told.", incident=incident)
     return sent

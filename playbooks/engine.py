@@ -24,6 +24,7 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from cxhub.jobs import enqueue
+from cxhub.memo import memo_forget, memo_scope, memoized
 from orders.models import Order, Shipment
 
 from .actions import ACTIONS
@@ -206,12 +207,14 @@ def cases_act(case_ids: list[int]) -> int:
     """Act on each case (see case_act). One that fails is logged and left to the recovery (cases_recover,
     remedies_recover); the others go on. Returns how many failed."""
     failed = 0
-    for case_id in case_ids:
-        try:
-            case_act(case_id)
-        except Exception:
-            logger.exception("acting on case %s failed", case_id)
-            failed += 1
+    with memo_scope():  # playbooks, versions, templates and settings read once for the batch
+        for case_id in case_ids:
+            try:
+                case_act(case_id)
+            except Exception:
+                logger.exception("acting on case %s failed", case_id)
+                memo_forget()
+                failed += 1
     return failed
 
 
@@ -314,10 +317,14 @@ def playbook_version_current(playbook: Playbook) -> PlaybookVersion:
     """The version a run acts under: the newest one when it still describes the playbook, which is what
     nearly every run finds (two reads, no lock: cases of one playbook no longer queue on its row), else a
     new one, recorded under the playbook's lock."""
-    latest = playbook.versions.order_by("-number").first()
-    if latest is not None and latest.snapshot == playbook_snapshot(playbook):
-        return latest
-    return playbook_record_version(playbook)
+
+    def load() -> PlaybookVersion:
+        latest = playbook.versions.order_by("-number").first()
+        if latest is not None and latest.snapshot == playbook_snapshot(playbook):
+            return latest
+        return playbook_record_version(playbook)
+
+    return memoized(("playbook_version", playbook.pk), load)
 
 
 def playbook_conditions(playbook: Playbook, case: ExceptionCase) -> tuple[bool, list[str]]:
@@ -365,11 +372,14 @@ def playbook_for(case: ExceptionCase, *, include_drafts_of: Playbook | None = No
         candidates = [include_drafts_of]
     else:
         # Steps come along (in position order): the plan and the version check both read them.
-        candidates = list(
-            Playbook.objects.filter(trigger=case.kind, state=PlaybookState.ACTIVE)
-            .filter(Q(store__isnull=True) | Q(store_id=case.store_id))
-            .order_by("priority", "pk")
-            .prefetch_related("steps")
+        candidates = memoized(
+            ("playbooks", case.kind, case.store_id),
+            lambda: list(
+                Playbook.objects.filter(trigger=case.kind, state=PlaybookState.ACTIVE)
+                .filter(Q(store__isnull=True) | Q(store_id=case.store_id))
+                .order_by("priority", "pk")
+                .prefetch_related("steps")
+            ),
         )
     return next((p for p in candidates if playbook_conditions(p, case)[0]), None)
 

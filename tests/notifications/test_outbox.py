@@ -236,3 +236,32 @@ def test_a_worker_that_died_between_the_provider_call_and_the_commit_leaves_a_me
     message.refresh_from_db()
     assert message.status == MessageStatus.REVIEW
     assert message_send(message.pk) is None  # never resent blindly
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_composed_again_returns_the_first_message_and_touches_nothing_else(order, fake_twilio, run_jobs):
+    # Outside any transaction (as a worker composes): the repeat is found by the unique key alone.
+    shipped = compose(order, kind="shipped", key="milestone:shipped")
+    latest = compose(order, kind="out_for_delivery", key="milestone:ofd", now=NOON + dt.timedelta(minutes=1))
+
+    again = compose(order, kind="shipped", key="milestone:shipped", now=NOON + dt.timedelta(minutes=2))
+
+    shipped.refresh_from_db()
+    latest.refresh_from_db()
+    assert again.pk == shipped.pk and again.status == MessageStatus.MERGED
+    assert latest.status == MessageStatus.QUEUED  # the repeat did not merge the newer message into the old one
+    assert Message.objects.count() == 2
+    run_jobs()
+    assert [r.body for r in fake_twilio.requests] == ["Order 1001 is out for delivery today."]
+
+
+def test_a_key_composed_again_over_the_frequency_cap_is_still_the_first_message(order, fake_twilio):
+    first = compose(order, key="case:0")
+    for i in range(1, 3):
+        compose(order, key=f"case:{i}", now=NOON + dt.timedelta(minutes=i))
+
+    again = compose(order, key="case:0", now=NOON + dt.timedelta(minutes=5))
+
+    assert again.pk == first.pk
+    assert not Message.objects.filter(status=MessageStatus.SUPPRESSED).exists()
+    assert Message.objects.count() == 3

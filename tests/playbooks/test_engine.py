@@ -646,3 +646,57 @@ def test_acting_on_a_milestone_plans_messages_and_resolves_in_a_fixed_number_of_
     case.refresh_from_db()
     assert case.state == CaseState.RESOLVED
     assert Message.objects.get(order=second.order).status == "queued"
+
+
+def milestone_cases(store, count: int) -> list[ExceptionCase]:
+    """Parcels out for delivery, each with its newly opened milestone case, under the seeded playbooks."""
+    cases = []
+    for n in range(count):
+        order = OrderFactory(store=store, customer=CustomerFactory(store=store, phone=f"+1312555{n:04}"))
+        shipment = ShipmentFactory(order=order, status=ShipmentStatus.OUT_FOR_DELIVERY)
+        cases.append(ExceptionCase.objects.create(store=store, order=order, shipment=shipment,
+                                                  kind="milestone_out_for_delivery", detected_at=NOW))  # fmt: skip
+    return cases
+
+
+@pytest.fixture
+def seeded(store):
+    playbooks_seed()
+    Playbook.objects.update(holdout_percent=0)
+    templates_seed(store)
+    return store
+
+
+def test_a_batch_of_cases_reads_the_playbook_template_and_settings_once(seeded):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from playbooks.engine import cases_act
+
+    first, *cases = milestone_cases(seeded, 4)
+    case_act(first.pk)  # the first run records the playbook's version
+    with CaptureQueriesContext(connection) as queries:
+        assert cases_act([case.pk for case in cases]) == 0
+
+    def reads(table: str) -> int:
+        return sum(1 for q in queries if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"])
+
+    read_once = ["playbooks_playbook", "playbooks_playbookstep", "playbooks_playbookversion",
+                 "notifications_messagetemplate", "notifications_notificationsettings"]  # fmt: skip
+    assert [reads(table) for table in read_once] == [1] * len(read_once)
+    assert Message.objects.filter(order__in=[case.order for case in cases], status="queued").count() == 3
+
+
+def test_a_template_edited_between_two_batches_is_used_by_the_next_batch(seeded):
+    from notifications.models import MessageTemplate
+    from playbooks.engine import cases_act
+
+    first, second = milestone_cases(seeded, 2)
+    cases_act([first.pk])
+    MessageTemplate.objects.filter(kind="out_for_delivery").update(
+        body_text="Edited: order {{ order_number }} arrives today."
+    )
+    cases_act([second.pk])
+
+    assert Message.objects.get(order=first.order).body_text != Message.objects.get(order=second.order).body_text
+    assert Message.objects.get(order=second.order).body_text.startswith("Edited: order")
