@@ -34,7 +34,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from orders.carriers import carrier_name, carrier_tracking_url
 
 if TYPE_CHECKING:
-    from orders.models import Order
+    from orders.models import Order, Shipment
 
     from .models import MessageTemplate
 
@@ -44,9 +44,9 @@ PLACEHOLDERS: dict[str, str] = {
     "order_number": "The order number as the store shows it, e.g. 1042 or #1042.",
     "store_name": "The store's name.",
     "tracking_url": "The customer's own tracking page: a signed, unguessable link to this order.",
-    "carrier_tracking_url": 'The carrier\'s own tracking page for the newest parcel, or "" if unknown.',
-    "carrier": "The carrier of the newest parcel, e.g. USPS, UPS, FedEx.",
-    "tracking_code": "The tracking number of the newest parcel.",
+    "carrier_tracking_url": 'The carrier\'s own tracking page for the parcel, or "" if unknown.',
+    "carrier": "The carrier of the parcel, e.g. USPS, UPS, FedEx.",
+    "tracking_code": "The tracking number of the parcel (the one the message is about, else the order's newest).",
     "eta": 'The carrier\'s estimated delivery day, e.g. "Fri 27 Nov", or "" when the carrier gave none.',
     "action": 'What the hub did about the problem, e.g. "upgraded your shipping to Express" (from the playbook).',
     "offer": 'The make-good offered, e.g. "a $10 credit" (from the playbook), or "".',
@@ -119,13 +119,15 @@ def _format_eta(value: datetime | None, tz_name: str) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
-def message_context(*, order: Order, extra: dict | None = None) -> dict[str, str]:
+def message_context(*, order: Order, shipment: Shipment | None = None, extra: dict | None = None) -> dict[str, str]:
     """The placeholders' values for a message about `order`: plain strings only, never model objects.
 
-    `extra` (action, offer, ... from a playbook) is added with every value coerced to str (None -> "")."""
+    The parcel placeholders describe `shipment`, the parcel the message is about (a delay of the second
+    parcel names the second parcel), else the order's newest. `extra` (action, offer, ... from a
+    playbook) is added with every value coerced to str (None -> "")."""
     store = order.store
     customer = order.customer
-    shipment = order.shipments.order_by("-created_at", "-id").first()
+    shipment = shipment or order.shipments.order_by("-created_at", "-id").first()
     support_contact = store.support_email or store.support_phone or store.support_url
     context = {
         "first_name": (customer.first_name.strip() if customer else "") or "there",

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from cxhub.jobs import coalesced_started, enqueue_coalesced
 from cxhub.memo import memoized
-from orders.models import Order
+from orders.models import Order, Shipment
 
 from .channels import ChannelError, get_channel
 from .choices import TRANSACTIONAL_KINDS, URGENT_KINDS, MessageStatus
@@ -51,12 +51,14 @@ def message_compose(
     order: Order,
     kind: str,
     key: str,
+    shipment: Shipment | None = None,
     detected_at: datetime | None = None,
     extra: dict | None = None,
     channel: str = "auto",
     now: datetime | None = None,
 ) -> Message:
-    """Decide how to tell the order's customer about `kind`, and queue it in the caller's transaction.
+    """Decide how to tell the order's customer about `kind` (concerning `shipment`, when about one
+    parcel), and queue it in the caller's transaction.
 
     `key` names what the message is about (an exception's step, a milestone): a second call with the
     same key returns the first message and sends nothing (the key is unique: a repeat is rare, so it is
@@ -76,7 +78,7 @@ def message_compose(
                        "opted out, channel not configured or no active template).")[0]  # fmt: skip
     channel_kind, address, template = picked
     try:
-        rendered = render_message(template, message_context(order=order, extra=extra))
+        rendered = render_message(template, message_context(order=order, shipment=shipment, extra=extra))
     except TemplateRenderError as exc:
         # A template saved around the admin's validation: nothing sensible to send; say why.
         return _create(fields, channel=channel_kind, to=address, body_text="", status=MessageStatus.FAILED,

@@ -436,38 +436,41 @@ def plan_case(
 def case_act(case_id: int) -> None:
     """Run the matching playbook for a newly opened case: plan remedies, ask for approvals, act.
 
-    The approved steps run in the same job, right after the plan commits: a hop through the queue
-    would only add latency before the customer hears (bench/README.md). A worker killed in between
-    leaves approved remedies that remedies_recover hands out again.
+    The approved steps run in the same job, right after the plan commits, on the rows the plan wrote: a
+    hop through the queue would only add latency before the customer hears (bench/README.md). A worker
+    killed in between leaves approved remedies that remedies_recover hands out again.
     """
-    if case_plan(case_id):
-        case_run_steps(case_id)
+    planned = case_plan(case_id)
+    if planned is not None:
+        _run_steps(*planned)
 
 
-def case_plan(case_id: int) -> bool:
+# What planning and the actions read of a case, loaded with it.
+CASE_RELATED = ["order__customer", "order__store", "shipment", "store"]
+
+
+def case_plan(case_id: int) -> tuple[ExceptionCase, list[Remedy]] | None:
     """Claim a newly opened case and record its plan: remedies, approvals asked for, or why there are
-    none. Returns whether it planned remedies."""
+    none. Returns the case and the remedies it planned, in step order (None when it did not plan)."""
     now = timezone.now()
+    unclaimed = ExceptionCase.objects.filter(pk=case_id, state=CaseState.OPEN, playbook_version__isnull=True)
     with transaction.atomic():
-        # The claim commits with the plan: a worker killed in between leaves the case open and unclaimed,
-        # and cases_recover hands it out again.
-        claimed = ExceptionCase.objects.filter(pk=case_id, state=CaseState.OPEN, playbook_version__isnull=True).update(
-            state=CaseState.ACTING
-        )
-        if not claimed:
-            return False  # Acted on already, or resolved before its turn.
-        case = ExceptionCase.objects.select_related("order__customer", "shipment", "store").get(pk=case_id)
+        case = unclaimed.select_related(*CASE_RELATED).first()
+        if case is None:
+            return None  # Acted on already, or resolved before its turn.
         plan = plan_case(case, ledger=Ledger(), at=now, lock_caps=True)
         if plan.playbook is None:
-            ExceptionCase.objects.filter(pk=case.pk).update(state=CaseState.OPEN)
             audit(AuditKind.NO_PLAYBOOK, "No active playbook matches this exception: it waits for an agent.", case=case)
-            return False
+            return None
         version = playbook_version_current(plan.playbook)
         case.playbook_version = version
+        # The claim commits with the plan: a worker killed in between leaves the case open and unclaimed,
+        # and cases_recover hands it out again. A second worker planning the same case waits here for the
+        # first one's commit, then finds it claimed and writes nothing.
+        claim = {"is_holdout": True} if plan.held_out else {"state": CaseState.ACTING}
+        if not unclaimed.update(playbook_version=version, **claim):
+            return None
         if plan.held_out:
-            ExceptionCase.objects.filter(pk=case.pk).update(
-                state=CaseState.OPEN, playbook_version=version, is_holdout=True
-            )
             audit(
                 AuditKind.HELD_OUT,
                 f"In the {plan.playbook.holdout_percent}% holdout of {plan.playbook.name}: no proactive action, "
@@ -476,11 +479,8 @@ def case_plan(case_id: int) -> bool:
                 actor_type=ActorType.PLAYBOOK,
                 holdout_percent=plan.playbook.holdout_percent,
             )
-            return False
-        ExceptionCase.objects.filter(pk=case.pk).update(playbook_version=version)
-        for planned in plan.remedies:
-            _remedy_create(case, planned, now=now)
-    return True
+            return None
+        return case, [_remedy_create(case, planned, now=now) for planned in plan.remedies]
 
 
 def _remedy_create(case: ExceptionCase, planned: PlannedRemedy, *, now: datetime) -> Remedy:
@@ -528,13 +528,18 @@ def _remedy_create(case: ExceptionCase, planned: PlannedRemedy, *, now: datetime
 
 
 # What an action reads of its remedy, loaded with it.
-REMEDY_RELATED = ["case__order__customer", "case__order__store", "case__shipment", "case__store"]
+REMEDY_RELATED = [f"case__{related}" for related in CASE_RELATED]
 ENDED_REMEDY_STATES = (RemedyState.DONE, RemedyState.REJECTED, RemedyState.FAILED)
 
 
 def case_run_steps(case_id: int) -> None:
     """Run the case's approved remedies in step order; stop at a step that waits for approval."""
     remedies = list(Remedy.objects.filter(case_id=case_id).select_related(*REMEDY_RELATED).order_by("position"))
+    _run_steps(remedies[0].case if remedies else ExceptionCase.objects.get(pk=case_id), remedies)
+
+
+def _run_steps(case: ExceptionCase, remedies: list[Remedy]) -> None:
+    """`remedies`: all of the case's, in step order."""
     ended = True
     for remedy in remedies:
         if remedy.state in ENDED_REMEDY_STATES:
@@ -543,7 +548,7 @@ def case_run_steps(case_id: int) -> None:
             return  # Waiting for a person: later steps wait too.
         ended = remedy_execute(remedy) and ended
     if ended:
-        _case_after_steps(remedies[0].case if remedies else ExceptionCase.objects.get(pk=case_id))
+        _case_after_steps(case)
 
 
 def remedy_execute(remedy: Remedy) -> bool:

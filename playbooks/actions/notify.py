@@ -35,6 +35,7 @@ def send_message(remedy: Remedy, *, template: str, channel: str) -> dict[str, An
         order=case.order,
         kind=template,
         key=f"remedy:{remedy.pk}",
+        shipment=case.shipment,
         detected_at=case.detected_at,
         extra=_what_we_did(remedy),
         channel=channel,

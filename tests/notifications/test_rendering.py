@@ -112,6 +112,18 @@ def test_an_order_without_shipment_or_customer_name_still_reads_well():
 
 
 @pytest.mark.django_db
+def test_a_message_about_one_parcel_of_a_split_order_names_that_parcel():
+    order = OrderFactory()
+    first = ShipmentFactory(order=order, carrier="ups", tracking_code="1Z999AA10123456784")
+    ShipmentFactory(order=order, carrier="usps", tracking_code="9400100000000000000001")  # the newest
+
+    about_first = message_context(order=order, shipment=first)
+
+    assert (about_first["carrier"], about_first["tracking_code"]) == ("UPS", "1Z999AA10123456784")
+    assert message_context(order=order)["tracking_code"] == "9400100000000000000001"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("estimate", "customer_tz", "expected"),
     [

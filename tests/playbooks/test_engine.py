@@ -121,6 +121,30 @@ def test_acting_twice_on_a_case_never_pays_twice(store, ship_slip_playbook, run_
     assert ActionRecord.objects.filter(operation="coupon").count() == 1
 
 
+def test_a_case_claimed_by_another_worker_while_this_one_planned_gets_no_second_plan(
+    store, ship_slip_playbook, monkeypatch
+):
+    from playbooks import engine
+
+    slipped_shipment(store)
+    with time_machine.travel(NOW, tick=False):
+        detector_sweep("no_first_scan", now=NOW)
+    case = ExceptionCase.objects.get()
+    real_plan_case = engine.plan_case
+
+    def another_worker_claims_meanwhile(*args, **kwargs):
+        plan = real_plan_case(*args, **kwargs)
+        version = playbook_record_version(ship_slip_playbook)
+        ExceptionCase.objects.filter(pk=case.pk).update(state=CaseState.ACTING, playbook_version=version)
+        return plan
+
+    monkeypatch.setattr(engine, "plan_case", another_worker_claims_meanwhile)
+
+    assert engine.case_plan(case.pk) is None
+    assert not Remedy.objects.exists()
+    assert not AuditEvent.objects.filter(kind=AuditKind.PLANNED).exists()
+
+
 def scanned_after_its_case(store, run_jobs):
     """A slipped parcel whose case the playbook acted on, then its first carrier scan."""
     shipment = slipped_shipment(store)
@@ -638,9 +662,10 @@ def test_acting_on_a_milestone_plans_messages_and_resolves_in_a_fixed_number_of_
         store=store, order=second.order, shipment=second, kind="milestone_out_for_delivery", detected_at=NOW
     )
 
-    # Plan (claim, case, playbooks and their steps, version, remedy, audit), the message (outbox row,
-    # template, settings, caps, merge) and the case's resolution.
-    with django_assert_max_num_queries(30):
+    # Plan (case, playbooks and their steps, version, claim, remedy, audit), the message (outbox row,
+    # template, settings, caps, merge) and the case's resolution; in a batch, playbooks, version,
+    # template and settings are read once (test_a_batch_of_cases_reads_...).
+    with django_assert_max_num_queries(26):
         case_act(case.pk)
 
     case.refresh_from_db()
