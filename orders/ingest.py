@@ -242,7 +242,8 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
         if len(pks) == limit:
             _drain_soon()
     claimed = InboundDelivery.objects.select_related("store").in_bulk(pks)  # one query for the batch
-    results = {pk: _process_claimed(claimed[pk]) for pk in pks}
+    processed = _processed_before(list(claimed.values()))
+    results = {pk: _process_claimed(claimed[pk], processed) for pk in pks}
     facts_announce(
         shipment_ids=[pk for result in results.values() for pk in result.shipment_ids],
         order_ids=[pk for result in results.values() for pk in result.order_ids],
@@ -250,27 +251,34 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     return results
 
 
-def _process_claimed(delivery: InboundDelivery) -> ProcessResult:
-    """Apply a delivery this worker has claimed; record how it went on the delivery."""
+def _identity(delivery: InboundDelivery) -> tuple[str, int | None, str]:
+    return delivery.source, delivery.store_id, delivery.delivery_id
+
+
+def _processed_before(batch: list[InboundDelivery]) -> set[tuple[str, int | None, str]]:
+    """The identities in `batch` that another delivery has been processed under (one query a batch)."""
+    found = InboundDelivery.objects.filter(
+        state=DeliveryState.PROCESSED,
+        source__in={d.source for d in batch},
+        delivery_id__in={d.delivery_id for d in batch},
+    )  # the batch's own deliveries are being processed: not among them
+    return set(found.values_list("source", "store_id", "delivery_id")) & {_identity(d) for d in batch}
+
+
+def _process_claimed(delivery: InboundDelivery, processed: set[tuple[str, int | None, str]]) -> ProcessResult:
+    """Apply a delivery this worker has claimed, unless a delivery with its identity was processed
+    (`processed`, which this adds to: two copies stored at the same instant are often in one batch);
+    record how it went on the delivery."""
+    if _identity(delivery) in processed:
+        return _finish(delivery, DeliveryState.DUPLICATE)
     connector = get_connector(delivery.source)
     try:
         with transaction.atomic():
-            already = (
-                InboundDelivery.objects.filter(
-                    source=delivery.source,
-                    store=delivery.store,
-                    delivery_id=delivery.delivery_id,
-                    state=DeliveryState.PROCESSED,
-                )
-                .exclude(pk=delivery.pk)
-                .exists()
-            )
-            if already:
-                return _finish(delivery, DeliveryState.DUPLICATE)
             updates = updates_fit(connector.updates(delivery.event_type, connector.decode(delivery.body.encode())))
             applied = [apply_update(delivery.store, update, source=delivery.source) for update in updates]
             result = _finish(delivery, DeliveryState.PROCESSED)
-            return ProcessResult(result.state, applied)
+        processed.add(_identity(delivery))
+        return ProcessResult(result.state, applied)
     except NotReady as exc:
         if timezone.now() - delivery.received_at > WAIT_GIVE_UP_AFTER:
             return _finish(delivery, DeliveryState.FAILED, f"gave up waiting: {exc}")

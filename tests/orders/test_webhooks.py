@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 
 from orders.choices import DeliveryState, FinancialStatus, FulfillmentStatus, ShipmentStatus
-from orders.ingest import inbound_reconcile
+from orders.ingest import inbound_drain, inbound_reconcile
 from orders.models import InboundDelivery, Order, Shipment, Store, TrackingEvent
 from tests import signing
 from tests.factories import OrderFactory, ShipmentFactory, StoreFactory
@@ -469,6 +469,35 @@ def test_a_failed_delivery_keeps_its_error_and_can_be_reprocessed(client, store,
     run_jobs()
 
     assert InboundDelivery.objects.get().state == DeliveryState.PROCESSED
+    assert Order.objects.count() == 1
+
+
+def stored_copy(delivery: InboundDelivery) -> InboundDelivery:
+    """The same delivery stored again, as a second copy arriving at the same instant is (the door's
+    duplicate check and insert are one statement, not one transaction)."""
+    fields = ["source", "store", "event_type", "delivery_id", "headers", "body"]
+    return InboundDelivery.objects.create(**{name: getattr(delivery, name) for name in fields})
+
+
+def test_two_copies_stored_at_once_are_applied_once_the_second_marked_duplicate(client, store, run_jobs):
+    post_shopify(client, "orders_create")
+    stored_copy(InboundDelivery.objects.get())
+
+    run_jobs()
+
+    assert list(InboundDelivery.objects.order_by("pk").values_list("state", flat=True)) == ["processed", "duplicate"]
+    assert Order.objects.count() == 1
+
+
+def test_a_copy_processed_later_finds_the_first_and_is_marked_duplicate(client, store, run_jobs):
+    post_shopify(client, "orders_create")
+    run_jobs()
+    copy = stored_copy(InboundDelivery.objects.get())
+
+    inbound_drain()
+
+    copy.refresh_from_db()
+    assert (copy.state, copy.processed_at is not None) == (DeliveryState.DUPLICATE, True)
     assert Order.objects.count() == 1
 
 
