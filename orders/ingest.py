@@ -257,11 +257,14 @@ def _identity(delivery: InboundDelivery) -> tuple[str, int | None, str]:
 
 def _processed_before(batch: list[InboundDelivery]) -> set[tuple[str, int | None, str]]:
     """The identities in `batch` that another delivery has been processed under (one query a batch)."""
+    # The dedupe index (source, store, delivery_id) serves all three lists; the batch's own deliveries
+    # are being processed, so they are not among those found.
     found = InboundDelivery.objects.filter(
         state=DeliveryState.PROCESSED,
         source__in={d.source for d in batch},
+        store_id__in={d.store_id for d in batch},
         delivery_id__in={d.delivery_id for d in batch},
-    )  # the batch's own deliveries are being processed: not among them
+    )
     return set(found.values_list("source", "store_id", "delivery_id")) & {_identity(d) for d in batch}
 
 
