@@ -5,6 +5,7 @@ whose outcome is unknown."""
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 from functools import reduce
@@ -86,7 +87,8 @@ def message_compose(
     fields.update(channel=channel_kind, to=address, subject=rendered.subject, body_text=rendered.text,
                   body_html=rendered.html)  # fmt: skip
 
-    if kind not in TRANSACTIONAL_KINDS and (reason := _over_frequency_cap(order, config, now)):
+    recent = _recent_counts(order, channel_kind, config, now) if kind not in TRANSACTIONAL_KINDS else None
+    if recent and (reason := _frequency_cap_reason(recent, config)):
         return _create(fields, status=MessageStatus.SUPPRESSED, error=reason)[0]
 
     status, scheduled_for = MessageStatus.QUEUED, None
@@ -102,7 +104,8 @@ def message_compose(
     message, created = _create(fields, status=status, scheduled_for=scheduled_for)
     if not created:
         return message
-    _merge_earlier(message, config, now)
+    if recent and recent["mergeable"]:
+        _merge_earlier(message, config, now)
     if message.status == MessageStatus.QUEUED and message.scheduled_for is None:
         messages_send_soon()
     return message
@@ -134,18 +137,29 @@ def _active_template(store_id: int, kind: str, channel: str) -> MessageTemplate 
     )
 
 
-def _over_frequency_cap(order: Order, config: NotificationSettings, now: datetime) -> str:
-    windows = {"order": Q(order=order, created_at__gte=now - timedelta(days=1))}
+def _recent_counts(order: Order, channel: str, config: NotificationSettings, now: datetime) -> dict[str, int]:
+    """What a non-transactional message is weighed against, in one query: the messages about this order in
+    the last day and to its customer in the last week (the frequency caps), and the unsent ones on this
+    channel within the merge window (most messages have none to merge, and then no UPDATE is made)."""
+    windows = {
+        "about_order": Q(order=order, created_at__gte=now - timedelta(days=1)),
+        "mergeable": Q(order=order, channel=channel, status__in=WAITING,
+                       created_at__gte=now - timedelta(minutes=config.merge_window_minutes)),
+    }  # fmt: skip
     if order.customer_id:
-        windows["customer"] = Q(customer_id=order.customer_id, created_at__gte=now - timedelta(days=7))
+        windows["to_customer"] = Q(customer_id=order.customer_id, created_at__gte=now - timedelta(days=7))
     counted = Message.objects.filter(status__in=COUNTED).exclude(kind__in=TRANSACTIONAL_KINDS)
-    # Both caps in one query: each window is read from its own index, then counted apart.
-    counts = counted.filter(reduce(or_, windows.values())).aggregate(
+    # Each window is read from its own index, then counted apart. (The counts' names must not be fields':
+    # a later window's filter would read an earlier count instead.)
+    return counted.filter(reduce(or_, windows.values())).aggregate(
         **{name: Count("pk", filter=window) for name, window in windows.items()}
     )
-    if counts["order"] >= config.max_per_order_per_day:
+
+
+def _frequency_cap_reason(counts: dict[str, int], config: NotificationSettings) -> str:
+    if counts["about_order"] >= config.max_per_order_per_day:
         return f"Frequency cap: {config.max_per_order_per_day} messages about this order in a day."
-    if counts.get("customer", 0) >= config.max_per_customer_per_week:
+    if counts.get("to_customer", 0) >= config.max_per_customer_per_week:
         return f"Frequency cap: {config.max_per_customer_per_week} messages to this customer in a week."
     return ""
 
@@ -198,26 +212,53 @@ def messages_send(*, limit: int = SEND_BATCH_SIZE) -> int:
     Composing a message does not queue a job for it: it queues a drain unless one is waiting, so a wave
     of messages is sent by a few jobs instead of one each (a forked work horse per SMS cost more than the
     send, bench/README.md). A full batch queues the next drain before it starts, so a second worker can
-    take part of the wave; each message is still claimed on its own just before its provider call
-    (message_send), so two drains never send one message, and a worker killed mid-batch leaves one send
-    whose outcome is unknown (flagged for review by the dispatcher) and the rest queued.
+    take part of the wave. The batch is read in one query, but each message is claimed on its own just
+    before its provider call (message_claim_and_send), so two drains never send one message, and a worker
+    killed mid-batch leaves one send whose outcome is unknown (flagged for review by the dispatcher) and
+    the rest queued.
     """
     coalesced_started("high", OUTBOX_KEY)
-    due = list(_due(timezone.now()).order_by("created_at").values_list("pk", flat=True)[:limit])
+    read_at = time.monotonic()
+    due = list(_due(timezone.now()).select_related(*SEND_RELATED).order_by("created_at")[:limit])
     if len(due) == limit:
         messages_send_soon()
-    return sum(1 for pk in due if message_send(pk) is not None)
+    settled = 0
+    for message in due:
+        if time.monotonic() - read_at > BATCH_FRESH_SECONDS:
+            # A slow provider: what the batch read may be stale by now (an opt-out since), so read each again.
+            message = _read(message.pk)
+        settled += message is not None and message_claim_and_send(message) is not None
+    return settled
+
+
+# What a send reads besides the message: the customer's opt-outs, the store and order for the channel.
+SEND_RELATED = ["customer", "store", "order"]
+# A drain sends its batch as it read it (one query instead of one per message) for this long.
+BATCH_FRESH_SECONDS = 2.0
+
+
+def _read(message_id: int) -> Message | None:
+    return Message.objects.select_related(*SEND_RELATED).filter(pk=message_id).first()
 
 
 def message_send(message_id: int) -> str | None:
     """Send one queued message, once. Returns its new status (None if it was not ours to send)."""
+    message = _read(message_id)
+    return message_claim_and_send(message) if message is not None else None
+
+
+def message_claim_and_send(message: Message) -> str | None:
+    """Claim the message, as read just before, and send it. The claim holds only while the message is
+    still due and unclaimed since that read (same attempt count): two drains never both send it."""
     now = timezone.now()
     claimed = (
-        _due(now).filter(pk=message_id).update(status=MessageStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+        _due(now)
+        .filter(pk=message.pk, attempts=message.attempts)
+        .update(status=MessageStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
     )
     if not claimed:
-        return None  # Sent already, held for later, or another worker has it.
-    message = Message.objects.select_related("customer", "store", "order").get(pk=message_id)
+        return None  # Sent already, held for later, merged, or another worker has it.
+    message.status, message.claimed_at, message.attempts = MessageStatus.SENDING, now, message.attempts + 1
     channel = get_channel(message.channel)
     if message.customer and not channel.address_for(message.customer):
         return _finish(message, MessageStatus.SUPPRESSED, error="The customer opted out before it was sent.")

@@ -6,10 +6,18 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from notifications.choices import MessageStatus
 from notifications.models import Message
-from notifications.services import message_compose, message_send, messages_dispatch, messages_send
+from notifications.services import (
+    message_claim_and_send,
+    message_compose,
+    message_send,
+    messages_dispatch,
+    messages_send,
+)
 from tests.factories import CustomerFactory, MessageTemplateFactory, NotificationSettingsFactory, OrderFactory
 
 pytest_plugins = ["tests.fakes.twilio"]
@@ -81,18 +89,68 @@ def test_a_wave_of_messages_is_sent_by_one_outbox_drain_each_message_once(order,
 
 
 def test_a_full_outbox_batch_queues_the_next_drain_for_the_rest(order, fake_twilio, run_jobs):
-    for n in range(3):
-        with time_machine.travel(NOON + dt.timedelta(minutes=n), tick=False):
-            Message.objects.create(
-                store=order.store, order=order, customer=order.customer, kind="failed_attempt", channel="sms",
-                to=order.customer.phone, body_text=f"Update {n}", idempotency_key=f"direct:{n}",
-            )  # fmt: skip
+    direct_messages(order, 3)
 
     assert messages_send(limit=2) == 2
     assert [r.body for r in fake_twilio.requests] == ["Update 0", "Update 1"]  # oldest first
 
     assert run_jobs() == 1  # the next drain, which the full batch queued, sends the third
     assert [r.body for r in fake_twilio.requests] == ["Update 0", "Update 1", "Update 2"]
+
+
+def direct_messages(order, count: int, *, to: str | None = None) -> list[Message]:
+    """Queued SMS about `order`, a minute apart (oldest first), as the outbox finds them."""
+    messages = []
+    for n in range(count):
+        with time_machine.travel(NOON + dt.timedelta(minutes=n), tick=False):
+            messages.append(
+                Message.objects.create(
+                    store=order.store,
+                    order=order,
+                    customer=order.customer,
+                    kind="failed_attempt",
+                    channel="sms",
+                    to=to or order.customer.phone,
+                    body_text=f"Update {n}",
+                    idempotency_key=f"direct:{n}",
+                )
+            )
+    return messages
+
+
+def test_a_drain_reads_its_batch_in_one_query_then_claims_and_settles_each_message(
+    order, fake_twilio, django_assert_num_queries
+):
+    direct_messages(order, 4)
+
+    with django_assert_num_queries(1 + 2 * 4):  # the batch; per message, its claim and its outcome
+        assert messages_send() == 4
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == 4
+
+
+def test_a_message_another_drain_sent_after_this_one_read_it_is_not_sent_again(order, fake_twilio):
+    (message,) = direct_messages(order, 1)
+    read_earlier = Message.objects.get(pk=message.pk)
+    message_send(message.pk)  # another drain got there first
+
+    assert message_claim_and_send(read_earlier) is None
+    assert len(fake_twilio.requests) == 1
+
+
+def test_a_slow_batch_reads_each_message_again_so_an_opt_out_since_is_honoured(order, fake_twilio, monkeypatch):
+    # Twilio answers the first send "unsubscribed" (the customer texted STOP): that opts the number out, and
+    # the second message to it, read with the batch before, must not go.
+    monkeypatch.setattr("notifications.services.BATCH_FRESH_SECONDS", 0)
+    fake_twilio.queue_error(21610, message="Attempt to send to unsubscribed recipient")
+    first, second = direct_messages(order, 2)
+
+    messages_send()
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == MessageStatus.FAILED
+    assert (second.status, second.error) == (MessageStatus.SUPPRESSED, "The customer opted out before it was sent.")
+    assert len(fake_twilio.requests) == 1
 
 
 def test_a_non_urgent_message_waits_for_the_customers_morning(order, fake_twilio, run_jobs):
@@ -128,6 +186,14 @@ def test_news_arriving_together_is_merged_into_one_message(order, fake_twilio, r
     shipped.refresh_from_db()
     assert (shipped.status, shipped.merged_into) == (MessageStatus.MERGED, latest)
     assert [r.body for r in fake_twilio.requests] == ["Order 1001 is out for delivery today."]
+
+
+def test_news_with_nothing_earlier_to_replace_costs_no_merge(order, fake_twilio):
+    with CaptureQueriesContext(connection) as queries:
+        compose(order, kind="shipped", key="milestone:shipped")
+
+    # The frequency caps and the merge window are counted in one query; with nothing to merge, no UPDATE.
+    assert [q["sql"].split()[0] for q in queries.captured_queries].count("UPDATE") == 0
 
 
 def test_the_frequency_cap_per_order_suppresses_the_fourth_message_of_a_day(order, fake_twilio, run_jobs):
