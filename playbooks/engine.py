@@ -13,9 +13,11 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -256,7 +258,9 @@ def case_resolve(
 ) -> int:
     """Resolve a live case (in one of `states`) once. Returns 1 if this call resolved it."""
     now = now or timezone.now()
-    with transaction.atomic():
+    # No savepoint of its own inside a caller's transaction (the last step's, see _run_steps): it adds two
+    # round trips and nothing here is caught.
+    with transaction.atomic(savepoint=False):
         updated = ExceptionCase.objects.filter(pk=case.pk, state__in=states).update(
             state=CaseState.RESOLVED, resolved_at=now, resolution=reason
         )
@@ -540,20 +544,23 @@ def case_run_steps(case_id: int) -> None:
 
 def _run_steps(case: ExceptionCase, remedies: list[Remedy]) -> None:
     """`remedies`: all of the case's, in step order."""
+    pending = [remedy for remedy in remedies if remedy.state not in ENDED_REMEDY_STATES]
+    if not pending:
+        _case_after_steps(case)
+        return
     ended = True
-    for remedy in remedies:
-        if remedy.state in ENDED_REMEDY_STATES:
-            continue
+    for index, remedy in enumerate(pending):
         if remedy.state != RemedyState.APPROVED:
             return  # Waiting for a person: later steps wait too.
-        ended = remedy_execute(remedy) and ended
-    if ended:
-        _case_after_steps(case)
+        # When every step before it ended, the last step's outcome and what follows for the case commit in
+        # one transaction (two cost a BEGIN and COMMIT more per case).
+        concluding = ended and index == len(pending) - 1
+        ended = remedy_execute(remedy, then=partial(_case_after_steps, case) if concluding else None) and ended
 
 
-def remedy_execute(remedy: Remedy) -> bool:
+def remedy_execute(remedy: Remedy, *, then: Callable[[], object] | None = None) -> bool:
     """Do one approved remedy, once. Returns whether this call ended it (done or failed); False when
-    another worker has it or it had ended already."""
+    another worker has it or it had ended already. `then` runs in the transaction that records the end."""
     claimed = Remedy.objects.filter(pk=remedy.pk, state=RemedyState.APPROVED).update(
         state=RemedyState.EXECUTING, started_at=timezone.now()
     )
@@ -570,6 +577,8 @@ def remedy_execute(remedy: Remedy) -> bool:
         with transaction.atomic():
             Remedy.objects.filter(pk=remedy.pk).update(state=RemedyState.FAILED, error=str(exc))
             audit(AuditKind.FAILED, f"{action.label} failed: {exc}", remedy=remedy, actor_type=ActorType.PLAYBOOK)
+            if then:
+                then()
         return True
     with transaction.atomic():
         Remedy.objects.filter(pk=remedy.pk).update(
@@ -585,6 +594,8 @@ def remedy_execute(remedy: Remedy) -> bool:
         )
         if result.get("escalate"):
             case_escalate(remedy.case, reason=f"Passed to the {result.get('queue')} queue by the playbook.")
+        if then:
+            then()
     return True
 
 

@@ -11,6 +11,8 @@ import time_machine
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from notifications.defaults import templates_seed
 from notifications.models import Message
@@ -446,6 +448,30 @@ def test_informational_cases_happen_once_per_subject_even_after_they_resolve(sto
 
     assert (run.candidates, ExceptionCase.objects.count()) == (0, 1)
     assert Message.objects.filter(kind="post_delivery_survey").count() == 1
+
+
+def test_the_last_step_and_the_case_it_concludes_are_recorded_in_one_transaction(store):
+    playbook = PlaybookFactory(trigger="post_delivery", holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, action="survey", params={})
+    ShipmentFactory(order=OrderFactory(store=store), status=ShipmentStatus.DELIVERED,
+                    delivered_at=NOW - dt.timedelta(days=3))  # fmt: skip
+    with time_machine.travel(NOW, tick=False):
+        detector_sweep("post_delivery", now=NOW)
+    case = ExceptionCase.objects.get()
+
+    with CaptureQueriesContext(connection) as queries:
+        case_act(case.pk)
+
+    statements = [q["sql"] for q in queries.captured_queries]
+    done = next(
+        i for i, sql in enumerate(statements) if sql.startswith('UPDATE "playbooks_remedy"') and "'done'" in sql
+    )
+    resolved = next(i for i, sql in enumerate(statements) if sql.startswith('UPDATE "playbooks_exceptioncase"')
+                    and "'resolved'" in sql)  # fmt: skip
+    between = statements[done:resolved]
+    assert not [sql for sql in between if "SAVEPOINT" in sql]  # no transaction ends or starts between them
+    case.refresh_from_db()
+    assert case.state == CaseState.RESOLVED
 
 
 def test_the_exception_list_shows_problems_by_default_and_milestones_on_request(admin_client, store):
