@@ -143,9 +143,8 @@ def _recent_counts(order: Order, channel: str, config: NotificationSettings, now
     channel within the merge window (most messages have none to merge, and then no UPDATE is made)."""
     windows = {
         "about_order": Q(order=order, created_at__gte=now - timedelta(days=1)),
-        "mergeable": Q(order=order, channel=channel, status__in=WAITING,
-                       created_at__gte=now - timedelta(minutes=config.merge_window_minutes)),
-    }  # fmt: skip
+        "mergeable": _merge_window(order.pk, channel, config, now),
+    }
     if order.customer_id:
         windows["to_customer"] = Q(customer_id=order.customer_id, created_at__gte=now - timedelta(days=7))
     counted = Message.objects.filter(status__in=COUNTED).exclude(kind__in=TRANSACTIONAL_KINDS)
@@ -176,17 +175,19 @@ def _create(fields: dict, **values: object) -> tuple[Message, bool]:
         return Message.objects.get(idempotency_key=fields["idempotency_key"]), False
 
 
+def _merge_window(order_id: int, channel: str, config: NotificationSettings, now: datetime) -> Q:
+    """Unsent messages about the order on the channel, from the last few minutes (non-transactional ones
+    among them can be merged into a newer message)."""
+    return Q(order_id=order_id, channel=channel, status__in=WAITING,
+             created_at__gte=now - timedelta(minutes=config.merge_window_minutes))  # fmt: skip
+
+
 def _merge_earlier(message: Message, config: NotificationSettings, now: datetime) -> None:
     """Unsent news about the same order on the same channel, from the last few minutes, is replaced by
-    this newer message (it says the latest)."""
-    if message.status not in WAITING or message.kind in TRANSACTIONAL_KINDS:
-        return
-    Message.objects.filter(
-        order_id=message.order_id,
-        channel=message.channel,
-        status__in=WAITING,
-        created_at__gte=now - timedelta(minutes=config.merge_window_minutes),
-    ).exclude(pk=message.pk).exclude(kind__in=TRANSACTIONAL_KINDS).update(
+    this newer message (it says the latest). `message`: just composed, waiting, not transactional."""
+    Message.objects.filter(_merge_window(message.order_id, message.channel, config, now)).exclude(
+        pk=message.pk
+    ).exclude(kind__in=TRANSACTIONAL_KINDS).update(
         status=MessageStatus.MERGED, merged_into=message, error=f"Replaced by the newer {message.kind} message."
     )
 
@@ -224,10 +225,10 @@ def messages_send(*, limit: int = SEND_BATCH_SIZE) -> int:
         messages_send_soon()
     settled = 0
     for message in due:
-        if time.monotonic() - read_at > BATCH_FRESH_SECONDS:
-            # A slow provider: what the batch read may be stale by now (an opt-out since), so read each again.
-            message = _read(message.pk)
-        settled += message is not None and message_claim_and_send(message) is not None
+        # A slow provider: what the batch read may be stale by now (an opt-out since), so read each again.
+        stale = time.monotonic() - read_at > BATCH_FRESH_SECONDS
+        status = message_send(message.pk) if stale else message_claim_and_send(message)
+        settled += status is not None
     return settled
 
 
@@ -237,13 +238,9 @@ SEND_RELATED = ["customer", "store", "order"]
 BATCH_FRESH_SECONDS = 2.0
 
 
-def _read(message_id: int) -> Message | None:
-    return Message.objects.select_related(*SEND_RELATED).filter(pk=message_id).first()
-
-
 def message_send(message_id: int) -> str | None:
     """Send one queued message, once. Returns its new status (None if it was not ours to send)."""
-    message = _read(message_id)
+    message = Message.objects.select_related(*SEND_RELATED).filter(pk=message_id).first()
     return message_claim_and_send(message) if message is not None else None
 
 

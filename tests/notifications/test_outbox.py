@@ -98,7 +98,7 @@ def test_a_full_outbox_batch_queues_the_next_drain_for_the_rest(order, fake_twil
     assert [r.body for r in fake_twilio.requests] == ["Update 0", "Update 1", "Update 2"]
 
 
-def direct_messages(order, count: int, *, to: str | None = None) -> list[Message]:
+def direct_messages(order, count: int) -> list[Message]:
     """Queued SMS about `order`, a minute apart (oldest first), as the outbox finds them."""
     messages = []
     for n in range(count):
@@ -110,7 +110,7 @@ def direct_messages(order, count: int, *, to: str | None = None) -> list[Message
                     customer=order.customer,
                     kind="failed_attempt",
                     channel="sms",
-                    to=to or order.customer.phone,
+                    to=order.customer.phone,
                     body_text=f"Update {n}",
                     idempotency_key=f"direct:{n}",
                 )
