@@ -1,4 +1,5 @@
-"""The explainable trail: one function writes every audit event, in the caller's transaction."""
+"""The explainable trail: one function builds every audit event; it is written in the caller's transaction,
+alone (`audit`) or with the others of a batch (`audits_record`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,20 @@ from .choices import ActorType
 from .models import AuditEvent, ExceptionCase, PlaybookVersion, Remedy
 
 
-def audit(
+def audit(kind: str, message: str, **details: Any) -> AuditEvent:
+    """Append an event now (see audit_event)."""
+    event = audit_event(kind, message, **details)
+    event.save(force_insert=True)
+    return event
+
+
+def audits_record(events: list[AuditEvent]) -> None:
+    """Append the events a batch built, in one statement."""
+    if events:
+        AuditEvent.objects.bulk_create(events)
+
+
+def audit_event(
     kind: str,
     message: str,
     *,
@@ -24,7 +38,7 @@ def audit(
     incident: Any = None,
     **parameters: Any,
 ) -> AuditEvent:
-    """Append an event. The why (thresholds, facts, cap arithmetic) goes in `parameters`."""
+    """An event to append (not saved yet). The why (thresholds, facts, cap arithmetic) goes in `parameters`."""
     case = case or (remedy.case if remedy else None)
     # By id: an audit event must not cost a query per related row it names.
     if case is not None:
@@ -33,7 +47,7 @@ def audit(
         order_id = order.pk if order else None
         store_id = store.pk if store else (order.store_id if order else None)
         version_id = None
-    return AuditEvent.objects.create(
+    return AuditEvent(
         kind=kind,
         message=message,
         case=case,

@@ -31,22 +31,32 @@ class CapCheck:
 
 
 class Ledger:
-    """What has been committed so far: the database's remedies (live), plus, in the sandbox, the
-    remedies the simulation decided on."""
+    """What has been committed so far: the database's remedies, plus the remedies planned through this
+    ledger and not written yet (a batch of live plans is written at its end; the sandbox never writes)."""
+
+    def __init__(self) -> None:
+        self.planned: list[tuple[int, int | None, str, datetime, Decimal]] = []
 
     def spent_by_customer(self, *, case: ExceptionCase, action: str, since: datetime) -> Decimal:
         customer = case.order.customer_id
         if customer is None:
             return Decimal("0")
-        return self._real(
+        real = self._real(
             Remedy.objects.filter(action=action, case__order__customer_id=customer, created_at__gte=since)
+        )
+        return real + sum(
+            (a for _, c, act, at, a in self.planned if c == customer and act == action and at >= since), Decimal(0)
         )
 
     def spent_by_store(self, *, case: ExceptionCase, action: str, since: datetime) -> Decimal:
-        return self._real(Remedy.objects.filter(action=action, case__store_id=case.store_id, created_at__gte=since))
+        real = self._real(Remedy.objects.filter(action=action, case__store_id=case.store_id, created_at__gte=since))
+        return real + sum(
+            (a for s, _, act, at, a in self.planned if s == case.store_id and act == action and at >= since),
+            Decimal(0),
+        )
 
     def commit(self, *, case: ExceptionCase, action: str, amount: Decimal, at: datetime) -> None:
-        """Live remedies are rows already: nothing to add."""
+        self.planned.append((case.store_id, case.order.customer_id, action, at, amount))
 
     def _real(self, remedies: QuerySet) -> Decimal:
         return remedies.filter(state__in=COMMITTED).aggregate(total=Sum("amount"))["total"] or Decimal("0")
@@ -56,25 +66,8 @@ class SimulatedLedger(Ledger):
     """The sandbox's ledger: real spend from before the simulated period, plus what it simulated."""
 
     def __init__(self, before: datetime) -> None:
+        super().__init__()
         self.before = before
-        self.simulated: list[tuple[int, int | None, str, datetime, Decimal]] = []
-
-    def spent_by_customer(self, *, case: ExceptionCase, action: str, since: datetime) -> Decimal:
-        customer = case.order.customer_id
-        simulated = sum(
-            (a for _, c, act, at, a in self.simulated if c == customer and act == action and at >= since), Decimal(0)
-        )
-        return super().spent_by_customer(case=case, action=action, since=since) + simulated
-
-    def spent_by_store(self, *, case: ExceptionCase, action: str, since: datetime) -> Decimal:
-        simulated = sum(
-            (a for s, _, act, at, a in self.simulated if s == case.store_id and act == action and at >= since),
-            Decimal(0),
-        )
-        return super().spent_by_store(case=case, action=action, since=since) + simulated
-
-    def commit(self, *, case: ExceptionCase, action: str, amount: Decimal, at: datetime) -> None:
-        self.simulated.append((case.store_id, case.order.customer_id, action, at, amount))
 
     def _real(self, remedies: QuerySet) -> Decimal:
         return super()._real(remedies.filter(created_at__lt=self.before))

@@ -31,7 +31,7 @@ from orders.models import Order, Shipment
 
 from .actions import ACTIONS
 from .actions.base import ActionError
-from .audit import audit, jsonable
+from .audit import audit, audit_event, audits_record, jsonable
 from .caps import CapCheck, Ledger, cap_check, lock_cap
 from .choices import ACTIVE_CASE_STATES, ActorType, AuditKind, CaseState, Destination, PlaybookState, RemedyState
 from .detectors import DETECTORS
@@ -206,15 +206,17 @@ def cases_act_soon(case_ids: list[int]) -> None:
 
 
 def cases_act(case_ids: list[int]) -> int:
-    """Act on each case (see case_act). One that fails is logged and left to the recovery (cases_recover,
-    remedies_recover); the others go on. Returns how many failed."""
-    failed = 0
+    """Plan the cases as one batch (cases_plan), then run each one's approved steps, right after the plans
+    commit, on the rows they wrote: a hop through the queue would only add latency before the customer
+    hears. A case that fails is logged and left to the recovery (cases_recover, remedies_recover); the
+    others go on. Returns how many failed."""
     with memo_scope():  # playbooks, versions, templates and settings read once for the batch
-        for case_id in case_ids:
+        planned, failed = cases_plan(case_ids)
+        for case, remedies in planned:
             try:
-                case_act(case_id)
+                _run_steps(case, remedies)
             except Exception:
-                logger.exception("acting on case %s failed", case_id)
+                logger.exception("acting on case %s failed", case.pk)
                 memo_forget()
                 failed += 1
     return failed
@@ -405,26 +407,21 @@ class CasePlan:
     remedies: list[PlannedRemedy] = field(default_factory=list)
 
 
-def plan_case(
-    case: ExceptionCase, *, ledger: Ledger, at: datetime, playbook: Playbook | None = None, lock_caps: bool = False
-) -> CasePlan:
-    """Decide what to do for a case, without doing it (pure but for the ledger's simulated spend).
+def plan_case(case: ExceptionCase, *, ledger: Ledger, at: datetime, playbook: Playbook | None = None) -> CasePlan:
+    """Decide what to do for a case, without doing it (pure but for the ledger's record of what it planned):
+    under the first matching active playbook, or under `playbook` (a draft the sandbox tries)."""
+    return plan_case_under(playbook_for(case, include_drafts_of=playbook), case, ledger=ledger, at=at)
 
-    `lock_caps`, for a live run inside the transaction that records the plan, first locks the caps of
-    the chosen playbook's money steps (in one order for every run, so two runs cannot deadlock): no other
-    run spends from them until this plan commits.
-    """
-    chosen = playbook_for(case, include_drafts_of=playbook)
-    if chosen is None:
+
+def plan_case_under(playbook: Playbook | None, case: ExceptionCase, *, ledger: Ledger, at: datetime) -> CasePlan:
+    """The plan for a case under `playbook` (None: no playbook matched). Each amount is checked against the
+    caps with what the ledger holds, then recorded in it, so the next case of a batch sees it spent."""
+    if playbook is None:
         return CasePlan(None)
-    if in_holdout(chosen, case.order):
-        return CasePlan(chosen, held_out=True)
-    steps = list(chosen.steps.all())
-    if lock_caps:
-        for action in sorted({step.action for step in steps if ACTIONS[step.action].costs_money}):
-            lock_cap(store_id=case.store_id, action=action)
-    plan = CasePlan(chosen)
-    for step in steps:
+    if in_holdout(playbook, case.order):
+        return CasePlan(playbook, held_out=True)
+    plan = CasePlan(playbook)
+    for step in playbook.steps.all():
         action = ACTIONS[step.action]
         params = resolve_params(action.params, step.params)
         amount = action.estimate(case, params).quantize(Decimal("0.01"))
@@ -438,71 +435,143 @@ def plan_case(
 
 
 def case_act(case_id: int) -> None:
-    """Run the matching playbook for a newly opened case: plan remedies, ask for approvals, act.
-
-    The approved steps run in the same job, right after the plan commits, on the rows the plan wrote: a
-    hop through the queue would only add latency before the customer hears (bench/README.md). A worker
-    killed in between leaves approved remedies that remedies_recover hands out again.
-    """
-    planned = case_plan(case_id)
-    if planned is not None:
-        _run_steps(*planned)
+    """Run the matching playbook for a newly opened case: plan remedies, ask for approvals, act. A worker
+    killed after the plan commits leaves approved remedies that remedies_recover hands out again."""
+    cases_act([case_id])
 
 
 # What planning and the actions read of a case, loaded with it.
 CASE_RELATED = ["order__customer", "order__store", "shipment", "store"]
 
+# A case's plan as recorded: the case and its remedies in step order.
+Planned = tuple[ExceptionCase, list[Remedy]]
 
-def case_plan(case_id: int) -> tuple[ExceptionCase, list[Remedy]] | None:
-    """Claim a newly opened case and record its plan: remedies, approvals asked for, or why there are
-    none. Returns the case and the remedies it planned, in step order (None when it did not plan)."""
+
+class _ClaimLost(Exception):
+    """A case of the batch was claimed by someone else while it was being planned."""
+
+
+def cases_plan(case_ids: list[int]) -> tuple[list[Planned], int]:
+    """Claim newly opened cases and record their plans, in one transaction for the batch: remedies,
+    approvals asked for, or why there are none. Returns the cases that have remedies to run, with them,
+    and how many cases failed to plan (logged; cases_recover hands them out again).
+
+    A batch costs a few statements, not a few per case: a worker spent a third of its time planning cases
+    one by one (bench/README.md). When one case fails, the batch rolls back and its cases are planned one
+    at a time, so that it does not stop the others.
+    """
+    try:
+        with transaction.atomic():
+            return _plan_batch(case_ids), 0
+    except _ClaimLost:
+        if len(case_ids) == 1:
+            return [], 0  # another worker has it
+    except Exception:
+        memo_forget()  # a rolled-back playbook version must not be used again
+        if len(case_ids) == 1:
+            logger.exception("planning case %s failed", case_ids[0])
+            return [], 1
+        logger.warning("planning a batch of %s cases failed: planning them one by one", len(case_ids))
+    planned, failed = [], 0
+    for case_id in case_ids:
+        one, one_failed = cases_plan([case_id])
+        planned += one
+        failed += one_failed
+    return planned, failed
+
+
+def _plan_batch(case_ids: list[int]) -> list[Planned]:
     now = timezone.now()
-    unclaimed = ExceptionCase.objects.filter(pk=case_id, state=CaseState.OPEN, playbook_version__isnull=True)
-    with transaction.atomic():
-        case = unclaimed.select_related(*CASE_RELATED).first()
-        if case is None:
-            return None  # Acted on already, or resolved before its turn.
-        plan = plan_case(case, ledger=Ledger(), at=now, lock_caps=True)
+    unclaimed = ExceptionCase.objects.filter(state=CaseState.OPEN, playbook_version__isnull=True)
+    # Locked until the plans commit (cases another worker is planning are skipped): the claim below cannot
+    # be lost, and a worker killed before the commit leaves them open and unclaimed for cases_recover.
+    cases = list(
+        unclaimed.filter(pk__in=case_ids)
+        .select_related(*CASE_RELATED)
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("pk")
+    )
+    chosen = {case.pk: playbook_for(case) for case in cases}
+    _lock_caps(cases, chosen)
+    ledger, audits, claims, acting = Ledger(), [], defaultdict(list), []
+    for case in cases:
+        plan = plan_case_under(chosen[case.pk], case, ledger=ledger, at=now)
         if plan.playbook is None:
-            audit(AuditKind.NO_PLAYBOOK, "No active playbook matches this exception: it waits for an agent.", case=case)
-            return None
-        version = playbook_version_current(plan.playbook)
-        case.playbook_version = version
-        # The claim commits with the plan: a worker killed in between leaves the case open and unclaimed,
-        # and cases_recover hands it out again. A second worker planning the same case waits here for the
-        # first one's commit, then finds it claimed and writes nothing.
-        claim = {"is_holdout": True} if plan.held_out else {"state": CaseState.ACTING}
-        if not unclaimed.update(playbook_version=version, **claim):
-            return None
+            audits.append(audit_event(AuditKind.NO_PLAYBOOK, "No active playbook matches this exception: it waits "
+                                      "for an agent.", case=case))  # fmt: skip
+            continue
+        case.playbook_version = playbook_version_current(plan.playbook)
+        claims[case.playbook_version.pk, plan.held_out].append(case.pk)
         if plan.held_out:
-            audit(
-                AuditKind.HELD_OUT,
-                f"In the {plan.playbook.holdout_percent}% holdout of {plan.playbook.name}: no proactive action, "
-                "so the hub can measure what acting changes.",
-                case=case,
-                actor_type=ActorType.PLAYBOOK,
-                holdout_percent=plan.playbook.holdout_percent,
-            )
-            return None
-        return case, [_remedy_create(case, planned, now=now) for planned in plan.remedies]
+            audits.append(_held_out_event(case, plan.playbook))
+        else:
+            acting.append((case, plan))
+    for (version_id, held_out), ids in claims.items():
+        claim = {"is_holdout": True} if held_out else {"state": CaseState.ACTING}
+        if unclaimed.filter(pk__in=ids).update(playbook_version_id=version_id, **claim) != len(ids):
+            raise _ClaimLost
+    remedies = Remedy.objects.bulk_create(
+        [_remedy_new(case, planned) for case, plan in acting for planned in plan.remedies]
+    )
+    approvals = []
+    for remedy, planned in zip(remedies, (planned for _, plan in acting for planned in plan.remedies), strict=True):
+        approval, event = _remedy_records(remedy, planned, now=now)
+        audits.append(event)
+        if approval:
+            approvals.append(approval)
+    if approvals:
+        Approval.objects.bulk_create(approvals)
+    audits_record(audits)
+    by_case = defaultdict(list)
+    for remedy in remedies:
+        by_case[remedy.case_id].append(remedy)
+    return [(case, by_case[case.pk]) for case, _ in acting]
 
 
-def _remedy_create(case: ExceptionCase, planned: PlannedRemedy, *, now: datetime) -> Remedy:
-    state = RemedyState.APPROVED if planned.check.allowed else RemedyState.NEEDS_APPROVAL
-    remedy = Remedy.objects.create(
+def _lock_caps(cases: list[ExceptionCase], chosen: dict[int, Playbook | None]) -> None:
+    """Lock the caps the chosen playbooks' money steps spend from, in one order for every batch (so two
+    cannot deadlock): no other run spends from them until this batch's plans commit."""
+    caps = {
+        (case.store_id, step.action)
+        for case in cases
+        if (playbook := chosen[case.pk])
+        for step in playbook.steps.all()
+        if ACTIONS[step.action].costs_money
+    }
+    for store_id, action in sorted(caps):
+        lock_cap(store_id=store_id, action=action)
+
+
+def _held_out_event(case: ExceptionCase, playbook: Playbook) -> AuditEvent:
+    return audit_event(
+        AuditKind.HELD_OUT,
+        f"In the {playbook.holdout_percent}% holdout of {playbook.name}: no proactive action, so the hub can "
+        "measure what acting changes.",
+        case=case,
+        actor_type=ActorType.PLAYBOOK,
+        holdout_percent=playbook.holdout_percent,
+    )
+
+
+def _remedy_new(case: ExceptionCase, planned: PlannedRemedy) -> Remedy:
+    return Remedy(
         case=case,
         position=planned.position,
         action=planned.action,
         params=jsonable(planned.params),
         amount=planned.amount,
         currency=case.order.currency,
-        state=state,
+        state=RemedyState.APPROVED if planned.check.allowed else RemedyState.NEEDS_APPROVAL,
         cap_check=jsonable(
             {"allowed": planned.check.allowed, "exceeded": planned.check.exceeded, **planned.check.details}
         ),
     )
+
+
+def _remedy_records(remedy: Remedy, planned: PlannedRemedy, *, now: datetime) -> tuple[Approval | None, AuditEvent]:
+    """What a new remedy adds: its audit event and, above a cap, the approval it waits for."""
     if planned.check.allowed:
-        audit(
+        return None, audit_event(
             AuditKind.PLANNED,
             f"{planned.description} ({planned.amount} {remedy.currency}): within every cap, runs automatically."
             if planned.amount
@@ -512,23 +581,21 @@ def _remedy_create(case: ExceptionCase, planned: PlannedRemedy, *, now: datetime
             step=planned.position,
             cap=planned.check.details,
         )
-    else:
-        Approval.objects.create(
-            remedy=remedy,
-            due_at=now + timezone.timedelta(hours=settings.APPROVAL_SLA_HOURS),
-            exceeded=planned.check.exceeded,
-        )
-        audit(
-            AuditKind.CAP_EXCEEDED,
-            f"{planned.description} ({planned.amount} {remedy.currency}) is above {', '.join(planned.check.exceeded)}: "
-            "an agent must approve it.",
-            remedy=remedy,
-            actor_type=ActorType.PLAYBOOK,
-            step=planned.position,
-            exceeded=planned.check.exceeded,
-            cap=planned.check.details,
-        )
-    return remedy
+    approval = Approval(
+        remedy=remedy,
+        due_at=now + timezone.timedelta(hours=settings.APPROVAL_SLA_HOURS),
+        exceeded=planned.check.exceeded,
+    )
+    return approval, audit_event(
+        AuditKind.CAP_EXCEEDED,
+        f"{planned.description} ({planned.amount} {remedy.currency}) is above {', '.join(planned.check.exceeded)}: "
+        "an agent must approve it.",
+        remedy=remedy,
+        actor_type=ActorType.PLAYBOOK,
+        step=planned.position,
+        exceeded=planned.check.exceeded,
+        cap=planned.check.details,
+    )
 
 
 # What an action reads of its remedy, loaded with it.

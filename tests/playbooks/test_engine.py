@@ -132,7 +132,7 @@ def test_a_case_claimed_by_another_worker_while_this_one_planned_gets_no_second_
     with time_machine.travel(NOW, tick=False):
         detector_sweep("no_first_scan", now=NOW)
     case = ExceptionCase.objects.get()
-    real_plan_case = engine.plan_case
+    real_plan_case = engine.plan_case_under
 
     def another_worker_claims_meanwhile(*args, **kwargs):
         plan = real_plan_case(*args, **kwargs)
@@ -140,9 +140,9 @@ def test_a_case_claimed_by_another_worker_while_this_one_planned_gets_no_second_
         ExceptionCase.objects.filter(pk=case.pk).update(state=CaseState.ACTING, playbook_version=version)
         return plan
 
-    monkeypatch.setattr(engine, "plan_case", another_worker_claims_meanwhile)
+    monkeypatch.setattr(engine, "plan_case_under", another_worker_claims_meanwhile)
 
-    assert engine.case_plan(case.pk) is None
+    assert engine.cases_plan([case.pk]) == ([], 0)
     assert not Remedy.objects.exists()
     assert not AuditEvent.objects.filter(kind=AuditKind.PLANNED).exists()
 
@@ -559,12 +559,12 @@ def lose_pending_jobs() -> None:
 
 
 def test_approved_remedies_whose_job_never_ran_are_handed_out_again(store, ship_slip_playbook, run_jobs):
-    from playbooks.engine import case_plan, remedies_recover
+    from playbooks.engine import cases_plan, remedies_recover
 
     slipped_shipment(store)
     with time_machine.travel(NOW, tick=False):
         detector_sweep("no_first_scan", now=NOW)
-        case_plan(ExceptionCase.objects.get().pk)  # the worker dies once the plan is committed
+        cases_plan([ExceptionCase.objects.get().pk])  # the worker dies once the plan is committed
     lose_pending_jobs()
     assert set(Remedy.objects.values_list("state", flat=True)) == {RemedyState.APPROVED}
 
@@ -611,14 +611,14 @@ def test_cases_opened_together_are_acted_on_by_one_job_where_one_failing_does_no
     from playbooks import engine
 
     first, second = slipped_shipment(store), slipped_shipment(store)
-    real_plan = engine.case_plan
+    real_plan = engine.plan_case_under
 
-    def plan_failing_for_the_first(case_id):
-        if ExceptionCase.objects.get(pk=case_id).shipment_id == first.pk:
+    def plan_failing_for_the_first(playbook, case, **kwargs):
+        if case.shipment_id == first.pk:
             raise RuntimeError("database hiccup")
-        return real_plan(case_id)
+        return real_plan(playbook, case, **kwargs)
 
-    monkeypatch.setattr(engine, "case_plan", plan_failing_for_the_first)
+    monkeypatch.setattr(engine, "plan_case_under", plan_failing_for_the_first)
     with time_machine.travel(NOW, tick=False):
         with django_capture_on_commit_callbacks(execute=True):
             detector_sweep("no_first_scan", now=NOW)
@@ -736,6 +736,24 @@ def test_a_batch_of_cases_reads_the_playbook_template_and_settings_once(seeded):
                  "notifications_messagetemplate", "notifications_notificationsettings"]  # fmt: skip
     assert [reads(table) for table in read_once] == [1] * len(read_once)
     assert Message.objects.filter(order__in=[case.order for case in cases], status="queued").count() == 3
+
+
+def test_a_batch_of_cases_is_planned_in_as_many_statements_as_one_case(seeded):
+    from cxhub.memo import memo_scope
+    from playbooks.engine import cases_plan
+
+    first, *cases = milestone_cases(seeded, 9)
+    cases_plan([first.pk])  # the first plan records the playbook's version
+
+    def planning(batch: list[ExceptionCase]) -> int:
+        with memo_scope(), CaptureQueriesContext(connection) as queries:
+            planned, failed = cases_plan([case.pk for case in batch])
+        assert (len(planned), failed) == (len(batch), 0)
+        return len(queries)
+
+    assert planning(cases[:1]) == planning(cases[1:])  # 1 case, then 7
+    assert set(ExceptionCase.objects.values_list("state", flat=True)) == {CaseState.ACTING}
+    assert AuditEvent.objects.filter(kind=AuditKind.PLANNED).count() == 9
 
 
 def test_a_template_edited_between_two_batches_is_used_by_the_next_batch(seeded):
