@@ -456,8 +456,8 @@ def cases_plan(case_ids: list[int]) -> tuple[list[Planned], int]:
     approvals asked for, or why there are none. Returns the cases that have remedies to run, with them,
     and how many cases failed to plan (logged; cases_recover hands them out again).
 
-    A batch costs a few statements, not a few per case: a worker spent a third of its time planning cases
-    one by one (bench/README.md). When one case fails, the batch rolls back and its cases are planned one
+    A batch costs a few statements, not a few per case: a saturated worker spent a fifth of its time planning
+    cases one by one (bench/README.md). When one case fails, the batch rolls back and its cases are planned one
     at a time, so that it does not stop the others.
     """
     try:
@@ -510,21 +510,18 @@ def _plan_batch(case_ids: list[int]) -> list[Planned]:
         claim = {"is_holdout": True} if held_out else {"state": CaseState.ACTING}
         if unclaimed.filter(pk__in=ids).update(playbook_version_id=version_id, **claim) != len(ids):
             raise _ClaimLost
-    remedies = Remedy.objects.bulk_create(
-        [_remedy_new(case, planned) for case, plan in acting for planned in plan.remedies]
-    )
-    approvals = []
-    for remedy, planned in zip(remedies, (planned for _, plan in acting for planned in plan.remedies), strict=True):
+    new = [(case, _remedy_new(case, planned), planned) for case, plan in acting for planned in plan.remedies]
+    Remedy.objects.bulk_create([remedy for _, remedy, _ in new])  # sets each one's pk
+    approvals, by_case = [], defaultdict(list)
+    for case, remedy, planned in new:
         approval, event = _remedy_records(remedy, planned, now=now)
         audits.append(event)
         if approval:
             approvals.append(approval)
+        by_case[case.pk].append(remedy)
     if approvals:
         Approval.objects.bulk_create(approvals)
     audits_record(audits)
-    by_case = defaultdict(list)
-    for remedy in remedies:
-        by_case[remedy.case_id].append(remedy)
     return [(case, by_case[case.pk]) for case, _ in acting]
 
 
