@@ -13,16 +13,15 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
+from itertools import takewhile
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from cxhub.jobs import enqueue
@@ -206,20 +205,13 @@ def cases_act_soon(case_ids: list[int]) -> None:
 
 
 def cases_act(case_ids: list[int]) -> int:
-    """Plan the cases as one batch (cases_plan), then run each one's approved steps, right after the plans
-    commit, on the rows they wrote: a hop through the queue would only add latency before the customer
-    hears. A case that fails is logged and left to the recovery (cases_recover, remedies_recover); the
-    others go on. Returns how many failed."""
+    """Plan the cases as one batch (cases_plan), then run their approved steps (steps_run), right after the
+    plans commit: a hop through the queue would only add latency before the customer hears. A case that
+    fails is logged and left to the recovery (cases_recover, remedies_recover); the others go on. Returns
+    how many failed."""
     with memo_scope():  # playbooks, versions, templates and settings read once for the batch
         planned, failed = cases_plan(case_ids)
-        for case, remedies in planned:
-            try:
-                _run_steps(case, remedies)
-            except Exception:
-                logger.exception("acting on case %s failed", case.pk)
-                memo_forget()
-                failed += 1
-    return failed
+        return failed + steps_run(planned)
 
 
 def cases_resolve_cleared(
@@ -260,9 +252,7 @@ def case_resolve(
 ) -> int:
     """Resolve a live case (in one of `states`) once. Returns 1 if this call resolved it."""
     now = now or timezone.now()
-    # No savepoint of its own inside a caller's transaction (the last step's, see _run_steps): it adds two
-    # round trips and nothing here is caught.
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic():
         updated = ExceptionCase.objects.filter(pk=case.pk, state__in=states).update(
             state=CaseState.RESOLVED, resolved_at=now, resolution=reason
         )
@@ -443,18 +433,15 @@ def case_act(case_id: int) -> None:
 # What planning and the actions read of a case, loaded with it.
 CASE_RELATED = ["order__customer", "order__store", "shipment", "store"]
 
-# A case's plan as recorded: the case and its remedies in step order.
-Planned = tuple[ExceptionCase, list[Remedy]]
-
 
 class _ClaimLost(Exception):
     """A case of the batch was claimed by someone else while it was being planned."""
 
 
-def cases_plan(case_ids: list[int]) -> tuple[list[Planned], int]:
+def cases_plan(case_ids: list[int]) -> tuple[list[ExceptionCase], int]:
     """Claim newly opened cases and record their plans, in one transaction for the batch: remedies,
-    approvals asked for, or why there are none. Returns the cases that have remedies to run, with them,
-    and how many cases failed to plan (logged; cases_recover hands them out again).
+    approvals asked for, or why there are none. Returns the cases a playbook acts on (their steps are
+    for steps_run), and how many cases failed to plan (logged; cases_recover hands them out again).
 
     A batch costs a few statements, not a few per case: a saturated worker spent a fifth of its time planning
     cases one by one (bench/README.md). When one case fails, the batch rolls back and its cases are planned one
@@ -480,7 +467,7 @@ def cases_plan(case_ids: list[int]) -> tuple[list[Planned], int]:
     return planned, failed
 
 
-def _plan_batch(case_ids: list[int]) -> list[Planned]:
+def _plan_batch(case_ids: list[int]) -> list[ExceptionCase]:
     now = timezone.now()
     unclaimed = ExceptionCase.objects.filter(state=CaseState.OPEN, playbook_version__isnull=True)
     # Locked until the plans commit (cases another worker is planning are skipped): the claim below cannot
@@ -510,19 +497,18 @@ def _plan_batch(case_ids: list[int]) -> list[Planned]:
         claim = {"is_holdout": True} if held_out else {"state": CaseState.ACTING}
         if unclaimed.filter(pk__in=ids).update(playbook_version_id=version_id, **claim) != len(ids):
             raise _ClaimLost
-    new = [(case, _remedy_new(case, planned), planned) for case, plan in acting for planned in plan.remedies]
-    Remedy.objects.bulk_create([remedy for _, remedy, _ in new])  # sets each one's pk
-    approvals, by_case = [], defaultdict(list)
-    for case, remedy, planned in new:
+    new = [(_remedy_new(case, planned), planned) for case, plan in acting for planned in plan.remedies]
+    Remedy.objects.bulk_create([remedy for remedy, _ in new])  # sets each one's pk
+    approvals = []
+    for remedy, planned in new:
         approval, event = _remedy_records(remedy, planned, now=now)
         audits.append(event)
         if approval:
             approvals.append(approval)
-        by_case[case.pk].append(remedy)
     if approvals:
         Approval.objects.bulk_create(approvals)
     audits_record(audits)
-    return [(case, by_case[case.pk]) for case, _ in acting]
+    return [case for case, _ in acting]
 
 
 def _lock_caps(cases: list[ExceptionCase], chosen: dict[int, Playbook | None]) -> None:
@@ -595,87 +581,155 @@ def _remedy_records(remedy: Remedy, planned: PlannedRemedy, *, now: datetime) ->
     )
 
 
-# What an action reads of its remedy, loaded with it.
-REMEDY_RELATED = [f"case__{related}" for related in CASE_RELATED]
 ENDED_REMEDY_STATES = (RemedyState.DONE, RemedyState.REJECTED, RemedyState.FAILED)
 
 
 def case_run_steps(case_id: int) -> None:
     """Run the case's approved remedies in step order; stop at a step that waits for approval."""
-    remedies = list(Remedy.objects.filter(case_id=case_id).select_related(*REMEDY_RELATED).order_by("position"))
-    _run_steps(remedies[0].case if remedies else ExceptionCase.objects.get(pk=case_id), remedies)
+    steps_run([ExceptionCase.objects.select_related(*CASE_RELATED).get(pk=case_id)])
 
 
-def _run_steps(case: ExceptionCase, remedies: list[Remedy]) -> None:
-    """`remedies`: all of the case's, in step order."""
-    pending = [remedy for remedy in remedies if remedy.state not in ENDED_REMEDY_STATES]
-    if not pending:
-        _case_after_steps(case)
-        return
-    ended = True
-    for index, remedy in enumerate(pending):
-        if remedy.state != RemedyState.APPROVED:
-            return  # Waiting for a person: later steps wait too.
-        # When every step before it ended, the last step's outcome and what follows for the case commit in
-        # one transaction (two cost a BEGIN and COMMIT more per case).
-        concluding = ended and index == len(pending) - 1
-        ended = remedy_execute(remedy, then=partial(_case_after_steps, case) if concluding else None) and ended
+def steps_run(cases: list[ExceptionCase]) -> int:
+    """Run the cases' approved steps, each case's in step order up to one that waits for approval, then
+    record what they did in one transaction for the batch. Returns how many cases failed (logged).
+
+    Each step is claimed before it runs (approved -> executing), so it runs once; what it did is written
+    once the batch has run (a few statements, not a transaction per step: a saturated worker spent a
+    third of its time on that bookkeeping, bench/README.md). A worker killed in between leaves steps
+    "executing" that remedies_recover hands out again after the lease: providers and the outbox are keyed
+    by the remedy, so what was done is not done twice.
+    """
+    prefetch_related_objects(cases, Prefetch("remedies", queryset=Remedy.objects.order_by("position")))
+    claimed = _remedies_claim([remedy for case in cases for remedy in _runnable(case)])
+    run, failed = _StepsRun(), 0
+    for case in cases:
+        try:
+            run.case(case, claimed)
+        except Exception:
+            logger.exception("acting on case %s failed", case.pk)
+            memo_forget()
+            failed += 1
+    run.record()
+    return failed
 
 
-def remedy_execute(remedy: Remedy, *, then: Callable[[], object] | None = None) -> bool:
-    """Do one approved remedy, once. Returns whether this call ended it (done or failed); False when
-    another worker has it or it had ended already. `then` runs in the transaction that records the end."""
-    claimed = Remedy.objects.filter(pk=remedy.pk, state=RemedyState.APPROVED).update(
-        state=RemedyState.EXECUTING, started_at=timezone.now()
-    )
-    if not claimed:
-        return False
-    remedy.state = RemedyState.EXECUTING
-    action = ACTIONS[remedy.action]
-    try:
-        result = action.execute(remedy)
-    except ActionError as exc:
-        if not exc.permanent:
-            Remedy.objects.filter(pk=remedy.pk).update(state=RemedyState.APPROVED)
-            raise
-        with transaction.atomic():
-            Remedy.objects.filter(pk=remedy.pk).update(state=RemedyState.FAILED, error=str(exc))
-            audit(AuditKind.FAILED, f"{action.label} failed: {exc}", remedy=remedy, actor_type=ActorType.PLAYBOOK)
-            if then:
-                then()
-        return True
+def _runnable(case: ExceptionCase) -> list[Remedy]:
+    """The case's steps that can run now: the approved ones before the first that waits for a person."""
+    pending = (remedy for remedy in case.remedies.all() if remedy.state not in ENDED_REMEDY_STATES)
+    return list(takewhile(lambda remedy: remedy.state == RemedyState.APPROVED, pending))
+
+
+def _remedies_claim(remedies: list[Remedy]) -> set[int]:
+    """Claim these approved remedies for this worker (approved -> executing); returns the ones it got
+    (those another worker holds are skipped)."""
+    if not remedies:
+        return set()
     with transaction.atomic():
-        Remedy.objects.filter(pk=remedy.pk).update(
-            state=RemedyState.DONE, result=jsonable(result), executed_at=timezone.now()
+        mine = list(
+            Remedy.objects.filter(pk__in=[remedy.pk for remedy in remedies], state=RemedyState.APPROVED)
+            .select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        audit(
-            AuditKind.EXECUTED,
-            f"{action.describe(remedy.case, remedy.params, remedy.amount)}"
-            + (f" ({remedy.amount} {remedy.currency})." if remedy.amount else "."),
-            remedy=remedy,
-            actor_type=ActorType.PLAYBOOK,
-            result=result,
+        Remedy.objects.filter(pk__in=mine).update(state=RemedyState.EXECUTING, started_at=timezone.now())
+    for remedy in remedies:
+        if remedy.pk in mine:
+            remedy.state = RemedyState.EXECUTING
+    return set(mine)
+
+
+class _StepsRun:
+    """What a batch's steps did, kept until the batch has run, then written at once (record)."""
+
+    def __init__(self) -> None:
+        self.ended: list[Remedy] = []  # done or failed
+        self.released: list[int] = []  # claimed, not run: approved again
+        self.escalated: list[tuple[ExceptionCase, str]] = []
+        self.concluded: list[ExceptionCase] = []  # every step has ended
+        self.events: list[AuditEvent] = []
+
+    def case(self, case: ExceptionCase, claimed: set[int]) -> None:
+        """Run the case's claimed steps in order. A step another worker holds, or one waiting for a person,
+        stops the case there: later steps wait too."""
+        pending = [remedy for remedy in case.remedies.all() if remedy.state not in ENDED_REMEDY_STATES]
+        for index, remedy in enumerate(pending):
+            if remedy.pk not in claimed:
+                return
+            try:
+                self.step(remedy)
+            except Exception:  # a passing error (a provider time-out): this step and the rest run again later
+                self.released += [later.pk for later in pending[index:] if later.pk in claimed]
+                raise
+        self.concluded.append(case)
+
+    def step(self, remedy: Remedy) -> None:
+        action = ACTIONS[remedy.action]
+        try:
+            result = action.execute(remedy)
+        except ActionError as exc:
+            if not exc.permanent:
+                raise
+            remedy.state, remedy.error = RemedyState.FAILED, str(exc)
+            self.ended.append(remedy)
+            self.events.append(audit_event(AuditKind.FAILED, f"{action.label} failed: {exc}", remedy=remedy,
+                                           actor_type=ActorType.PLAYBOOK))  # fmt: skip
+            return
+        remedy.state, remedy.result, remedy.executed_at = RemedyState.DONE, jsonable(result), timezone.now()
+        self.ended.append(remedy)
+        self.events.append(
+            audit_event(
+                AuditKind.EXECUTED,
+                f"{action.describe(remedy.case, remedy.params, remedy.amount)}"
+                + (f" ({remedy.amount} {remedy.currency})." if remedy.amount else "."),
+                remedy=remedy,
+                actor_type=ActorType.PLAYBOOK,
+                result=result,
+            )
         )
         if result.get("escalate"):
-            case_escalate(remedy.case, reason=f"Passed to the {result.get('queue')} queue by the playbook.")
-        if then:
-            then()
-    return True
+            self.escalated.append((remedy.case, f"Passed to the {result.get('queue')} queue by the playbook."))
+
+    def record(self) -> None:
+        """Write the batch's outcomes: the steps' states, escalations, the cases they conclude, the trail."""
+        if not (self.ended or self.released or self.concluded):
+            return
+        with transaction.atomic():
+            if self.ended:
+                Remedy.objects.bulk_update(self.ended, ["state", "result", "error", "executed_at"])
+            if self.released:
+                Remedy.objects.filter(pk__in=self.released, state=RemedyState.EXECUTING).update(
+                    state=RemedyState.APPROVED
+                )
+            for case, reason in self.escalated:
+                self.events += case_escalate(case, reason=reason)
+            self.events += _cases_conclude(self.concluded)
+            audits_record(self.events)
 
 
-def case_escalate(case: ExceptionCase, *, reason: str) -> None:
+def case_escalate(case: ExceptionCase, *, reason: str) -> list[AuditEvent]:
+    """Pass a live case to people. Returns its audit event to record (none if it was not live)."""
     updated = ExceptionCase.objects.filter(pk=case.pk, state__in=[CaseState.OPEN, CaseState.ACTING]).update(
         state=CaseState.ESCALATED
     )
-    if updated:
-        audit(AuditKind.ESCALATED, reason, case=case)
+    return [audit_event(AuditKind.ESCALATED, reason, case=case)] if updated else []
 
 
-def _case_after_steps(case: ExceptionCase) -> None:
+CONCLUDED = "The playbook has done everything it planned."
+
+
+def _cases_conclude(cases: list[ExceptionCase]) -> list[AuditEvent]:
     """When every step has ended, an informational case still acting resolves (one a step escalated
-    stays with its people); others stay "acting" until their condition clears (or a person closes them)."""
-    if DETECTORS[case.kind].resolves_when_acted:
-        case_resolve(case, reason="The playbook has done everything it planned.", states=[CaseState.ACTING])
+    stays with its people); others stay "acting" until their condition clears (or a person closes them).
+    Returns the audit events of those it resolved."""
+    informational = [case for case in cases if DETECTORS[case.kind].resolves_when_acted]
+    if not informational:
+        return []
+    acting = ExceptionCase.objects.filter(pk__in=[case.pk for case in informational], state=CaseState.ACTING)
+    resolved = set(acting.select_for_update().order_by("pk").values_list("pk", flat=True))
+    ExceptionCase.objects.filter(pk__in=resolved).update(
+        state=CaseState.RESOLVED, resolved_at=timezone.now(), resolution=CONCLUDED
+    )
+    return [audit_event(AuditKind.RESOLVED, CONCLUDED, case=case) for case in informational if case.pk in resolved]
 
 
 # A remedy claimed this long ago and still running means its worker died.

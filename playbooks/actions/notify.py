@@ -48,7 +48,9 @@ def _what_we_did(remedy: Remedy) -> dict[str, str]:
     """{{ action }} and {{ offer }} for the message, from the case's earlier steps that ran."""
     from playbooks.actions import ACTIONS
 
-    done = remedy.case.remedies.filter(position__lt=remedy.position, state=RemedyState.DONE).order_by("position")
+    # The case's steps as the run loaded them (steps_run), with what each did so far.
+    steps = sorted(remedy.case.remedies.all(), key=lambda step: step.position)
+    done = [step for step in steps if step.position < remedy.position and step.state == RemedyState.DONE]
     actions, offer = [], ""
     for earlier in done:
         action = ACTIONS[earlier.action]

@@ -25,13 +25,14 @@ from playbooks.defaults import playbooks_seed
 from playbooks.detectors import DETECTORS
 from playbooks.engine import (
     case_act,
+    case_run_steps,
     detector_sweep,
     in_holdout,
     playbook_record_version,
-    remedy_execute,
     subject_check,
 )
 from playbooks.models import ActionRecord, Approval, AuditEvent, ExceptionCase, Playbook, Remedy
+from playbooks.providers import LocalProvider
 from playbooks.sandbox import playbook_sandbox
 from tests.factories import (
     AgentProfileFactory,
@@ -115,9 +116,9 @@ def test_acting_twice_on_a_case_never_pays_twice(store, ship_slip_playbook, run_
     coupon = Remedy.objects.get(action="coupon")
 
     case_act(case.pk)
-    remedy_execute(coupon)
+    case_run_steps(case.pk)
     Remedy.objects.filter(pk=coupon.pk).update(state=RemedyState.APPROVED)  # as if a worker died after paying
-    remedy_execute(coupon)
+    case_run_steps(case.pk)
 
     assert Remedy.objects.filter(action="coupon").count() == 1
     assert ActionRecord.objects.filter(operation="coupon").count() == 1
@@ -769,3 +770,94 @@ def test_a_template_edited_between_two_batches_is_used_by_the_next_batch(seeded)
 
     assert Message.objects.get(order=first.order).body_text != Message.objects.get(order=second.order).body_text
     assert Message.objects.get(order=second.order).body_text.startswith("Edited: order")
+
+
+def test_a_batch_of_cases_is_acted_on_with_only_its_messages_costing_per_case(seeded):
+    from cxhub.memo import memo_scope
+    from playbooks.engine import cases_act
+
+    first, *cases = milestone_cases(seeded, 9)
+    cases_act([first.pk])  # the first run records the playbook's version
+
+    def acting(batch: list[ExceptionCase]) -> int:
+        with memo_scope(), CaptureQueriesContext(connection) as queries:
+            assert cases_act([case.pk for case in batch]) == 0
+        # Savepoints are the test's transaction's: a worker's message INSERT runs in autocommit.
+        return sum(1 for query in queries if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")))
+
+    # The plan, the claim of its steps and the record of what they did cost the same for 1 case and 7; each
+    # message costs its frequency-cap count and its INSERT.
+    assert acting(cases[1:]) - acting(cases[:1]) == 6 * 2
+    assert set(ExceptionCase.objects.values_list("state", flat=True)) == {CaseState.RESOLVED}
+    assert set(Remedy.objects.values_list("state", flat=True)) == {RemedyState.DONE}
+    assert Message.objects.filter(status="queued").count() == 9
+    assert AuditEvent.objects.filter(kind=AuditKind.EXECUTED).count() == 9
+
+
+class ProviderDownForOneOrder(LocalProvider):
+    """A store platform that times out for one order (the network boundary; everything else is real)."""
+
+    failing_order_id: int | None = None
+
+    def create_discount(self, subject, **kwargs):
+        if subject.case.order_id == self.failing_order_id:
+            raise ConnectionError("the store platform timed out")
+        return super().create_discount(subject, **kwargs)
+
+
+def test_a_step_that_fails_on_a_passing_error_runs_again_later_and_the_batch_goes_on(
+    store, ship_slip_playbook, run_jobs, settings, monkeypatch
+):
+    from playbooks.engine import remedies_recover
+
+    settings.COMMERCE_PROVIDER = f"{__name__}.ProviderDownForOneOrder"
+    down, fine = slipped_shipment(store), slipped_shipment(store)
+    monkeypatch.setattr(ProviderDownForOneOrder, "failing_order_id", down.order_id)
+    sweep_and_act(run_jobs)
+
+    def states(shipment) -> list[str]:
+        return list(Remedy.objects.filter(case__shipment=shipment).order_by("position").values_list("state", flat=True))
+
+    assert states(down) == [RemedyState.DONE, RemedyState.APPROVED]  # the customer heard; the coupon waits
+    assert states(fine) == [RemedyState.DONE, RemedyState.DONE]
+    monkeypatch.setattr(ProviderDownForOneOrder, "failing_order_id", None)  # the platform is back
+    with time_machine.travel(NOW + dt.timedelta(minutes=11), tick=False):
+        assert remedies_recover() == 1
+        run_jobs()
+
+    assert states(down) == [RemedyState.DONE, RemedyState.DONE]
+    assert ActionRecord.objects.filter(operation="coupon").count() == 2
+    assert Message.objects.count() == 2
+
+
+def test_a_step_that_cannot_be_done_is_recorded_as_failed_and_the_next_steps_still_run(store, run_jobs):
+    playbook = PlaybookFactory(name="Ship-slip", trigger="no_first_scan", holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="coupon", params={"amount": "0"})
+    PlaybookStepFactory(playbook=playbook, position=2, action="notify", params={"template": "delay"})
+    slipped_shipment(store)
+
+    sweep_and_act(run_jobs)
+
+    assert list(Remedy.objects.order_by("position").values_list("state", "error")) == [
+        (RemedyState.FAILED, "A coupon worth 0 is no coupon."),
+        (RemedyState.DONE, ""),
+    ]
+    kinds = list(AuditEvent.objects.filter(remedy__isnull=False).order_by("id").values_list("kind", flat=True))
+    assert kinds == [AuditKind.PLANNED, AuditKind.PLANNED, AuditKind.FAILED, AuditKind.EXECUTED]
+    assert Message.objects.count() == 1
+
+
+def test_a_step_that_escalates_leaves_an_informational_case_with_its_people(store):
+    from playbooks.engine import cases_act
+
+    playbook = PlaybookFactory(name="Hand over", trigger="milestone_out_for_delivery", holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="escalate", params={"queue": "claims"})
+    (case,) = milestone_cases(store, 1)
+
+    assert cases_act([case.pk]) == 0
+
+    case.refresh_from_db()
+    assert case.state == CaseState.ESCALATED  # not resolved as done: a person has it now
+    kinds = list(AuditEvent.objects.filter(case=case).order_by("id").values_list("kind", flat=True))
+    assert kinds == [AuditKind.PLANNED, AuditKind.EXECUTED, AuditKind.ESCALATED]
+    assert "claims queue" in AuditEvent.objects.get(kind=AuditKind.ESCALATED).message
