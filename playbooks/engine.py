@@ -109,7 +109,7 @@ def detector_sweep(kind: str, *, now: datetime | None = None, limit: int = 5000)
     else:
         model, related = Order, ["store", "customer"]
     candidates = list(model.objects.filter(pk__in=ids).select_related(*related).order_by("pk")[:limit])
-    opened = [case for subject in candidates if (case := case_open(detector, subject, now=now, params=params))]
+    opened = cases_open(detector, candidates, now=now, params=params)
     cases_act_soon([case.pk for case in opened])
     resolved = cases_resolve_cleared(detector, now=now, params=params)
     return SweepRun.objects.create(
@@ -142,9 +142,8 @@ def subject_check(*, shipment_ids: list[int] = (), order_ids: list[int] = (), no
         ids = shipment_ids if detector.subject == "shipment" else order_ids
         if not ids:
             continue
-        for subject in sweep_candidates(detector, now, params).filter(pk__in=ids):
-            if case := case_open(detector, subject, now=now, params=params):
-                opened.append(case.pk)
+        subjects = list(sweep_candidates(detector, now, params).filter(pk__in=ids))
+        opened += [case.pk for case in cases_open(detector, subjects, now=now, params=params)]
         # Only subjects with a case to resolve are checked: most facts have none, and the check is a detector's
         # whole condition (a case opened just now matches it, so it is not one).
         if with_case := resolvable.get((detector.subject, detector.kind)):
@@ -168,27 +167,49 @@ def _resolvable_cases(shipment_ids: list[int], order_ids: list[int]) -> dict[tup
     return found
 
 
-def case_open(detector: Detector, subject: Model, *, now: datetime, params: dict[str, Any]) -> ExceptionCase | None:
-    """Open a case for `subject` unless one is live already. The caller has it acted on (cases_act_soon)."""
+def cases_open(
+    detector: Detector, subjects: list[Model], *, now: datetime, params: dict[str, Any]
+) -> list[ExceptionCase]:
+    """Open a case for each subject unless one is live already, in one transaction for the batch, and
+    return those opened. The caller has them acted on (cases_act_soon)."""
+    return _cases_insert([_case_new(detector, subject, now=now, params=params) for subject in subjects])
+
+
+def _case_new(detector: Detector, subject: Model, *, now: datetime, params: dict[str, Any]) -> ExceptionCase:
     shipment = subject if isinstance(subject, Shipment) else None
     found = detector.facts(subject, now, params)
-    explanation = detector.explain(subject, now, params, found)
-    facts = jsonable({**found, "thresholds": params})
+    return ExceptionCase(
+        store_id=subject.store_id,  # by id: a parcel's order is not loaded to open its case
+        order_id=shipment.order_id if shipment else subject.pk,
+        shipment=shipment,
+        kind=detector.kind,
+        detected_at=now,
+        facts=jsonable({**found, "thresholds": params}),
+        explanation=detector.explain(subject, now, params, found),
+    )
+
+
+def _cases_insert(cases: list[ExceptionCase]) -> list[ExceptionCase]:
+    """Insert the new cases with their "detected" events. A case live already (another worker opened it
+    first) rolls the batch back, and its cases are inserted one by one: detecting again never duplicates
+    a case, and does not stop the others."""
+    if not cases:
+        return []
     try:
         with transaction.atomic():
-            case = ExceptionCase.objects.create(
-                store_id=subject.store_id,  # by id: a parcel's order is not loaded to open its case
-                order_id=shipment.order_id if shipment else subject.pk,
-                shipment=shipment,
-                kind=detector.kind,
-                detected_at=now,
-                facts=facts,
-                explanation=explanation,
-            )
-            audit(AuditKind.DETECTED, explanation, case=case, detector=detector.kind, facts=facts)
+            ExceptionCase.objects.bulk_create(cases)
+            audits_record([_detected_event(case) for case in cases])
+        return cases
     except IntegrityError:
-        return None  # Another worker opened it first: detecting again never duplicates a case.
-    return case
+        if len(cases) == 1:
+            return []
+    for case in cases:
+        case.pk = None  # a rolled-back insert
+    return [opened for case in cases for opened in _cases_insert([case])]
+
+
+def _detected_event(case: ExceptionCase) -> AuditEvent:
+    return audit_event(AuditKind.DETECTED, case.explanation, case=case, detector=case.kind, facts=case.facts)
 
 
 # Newly opened cases are acted on this many to a job: a job per case spent more on the queue than on the case.

@@ -861,3 +861,18 @@ def test_a_step_that_escalates_leaves_an_informational_case_with_its_people(stor
     kinds = list(AuditEvent.objects.filter(case=case).order_by("id").values_list("kind", flat=True))
     assert kinds == [AuditKind.PLANNED, AuditKind.EXECUTED, AuditKind.ESCALATED]
     assert "claims queue" in AuditEvent.objects.get(kind=AuditKind.ESCALATED).message
+
+
+def test_a_case_another_worker_opened_meanwhile_is_not_opened_twice_and_the_others_open(store):
+    from playbooks.engine import cases_open, detector_settings
+
+    first, second, third = (slipped_shipment(store) for _ in range(3))
+    detector = DETECTORS["no_first_scan"]
+    params = detector_settings("no_first_scan")[1]
+    with time_machine.travel(NOW, tick=False):
+        (theirs,) = cases_open(detector, [second], now=NOW, params=params)  # another worker, a moment earlier
+        opened = cases_open(detector, [first, second, third], now=NOW, params=params)
+
+    assert [case.shipment for case in opened] == [first, third]
+    assert ExceptionCase.objects.filter(shipment=second).get() == theirs
+    assert AuditEvent.objects.filter(kind=AuditKind.DETECTED).count() == 3

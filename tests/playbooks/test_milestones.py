@@ -15,7 +15,7 @@ from orders.choices import FinancialStatus, ShipmentStatus
 from orders.models import Order, Shipment
 from playbooks.choices import CaseState
 from playbooks.detectors import DETECTORS
-from playbooks.engine import case_open, detector_sweep
+from playbooks.engine import cases_open, detector_sweep
 from playbooks.models import ExceptionCase
 from tests.factories import OrderFactory, ShipmentFactory
 from tests.playbooks.test_detectors import JUST, NOW, matches, params_for, record
@@ -266,7 +266,7 @@ def test_opening_a_case_finds_its_facts_once_for_the_record_and_the_sentence(dja
 
     # The first scan (1), then the case and its "detected" audit event in a transaction (4).
     with django_assert_num_queries(5):
-        case = case_open(detector, shipment, now=NOW, params=params)
+        (case,) = cases_open(detector, [shipment], now=NOW, params=params)
 
     assert case.facts["location"] == "Oakland, CA"
     assert case.explanation == "First carrier scan 3 hours ago in Oakland, CA."
