@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 from functools import reduce
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from cxhub.jobs import coalesced_started, enqueue_coalesced
 from cxhub.memo import memoized
-from orders.models import Order, Shipment
+from orders.models import Customer, Order, Shipment
 
 from .channels import ChannelError, get_channel
 from .choices import TRANSACTIONAL_KINDS, URGENT_KINDS, MessageStatus
@@ -87,7 +88,9 @@ def message_compose(
     fields.update(channel=channel_kind, to=address, subject=rendered.subject, body_text=rendered.text,
                   body_html=rendered.html)  # fmt: skip
 
-    recent = _recent_counts(order, channel_kind, config, now) if kind not in TRANSACTIONAL_KINDS else None
+    recent = None
+    if kind not in TRANSACTIONAL_KINDS:
+        recent = NOTHING_RECENT if _is_quiet(customer, config) else _recent_counts(order, channel_kind, config, now)
     if recent and (reason := _frequency_cap_reason(recent, config)):
         return _create(fields, status=MessageStatus.SUPPRESSED, error=reason)[0]
 
@@ -104,6 +107,7 @@ def message_compose(
     message, created = _create(fields, status=status, scheduled_for=scheduled_for)
     if not created:
         return message
+    _quiet_customers().discard(message.customer_id)
     if recent and recent["mergeable"]:
         _merge_earlier(message, config, now)
     if message.status == MessageStatus.QUEUED and message.scheduled_for is None:
@@ -137,16 +141,53 @@ def _active_template(store_id: int, kind: str, channel: str) -> MessageTemplate 
     )
 
 
+# The frequency caps' windows: messages about an order in a day, to a customer in a week.
+ORDER_WINDOW, CUSTOMER_WINDOW = timedelta(days=1), timedelta(days=7)
+NOTHING_RECENT = {"about_order": 0, "mergeable": 0, "to_customer": 0}
+
+
+def customers_quiet_note(customer_ids: Iterable[int]) -> None:
+    """Before a batch of messages (a job's notify steps): note, in one query, which of these customers
+    had no counted message in the last week. Composing to one of them then skips the per-message count
+    of _recent_counts: every window it counts (the order's day, the customer's week, a merge window of
+    up to a week) is inside that week, so each count is 0. Lasts the memo scope (one batch); a customer
+    who is sent something in it is no longer quiet."""
+    ids = set(customer_ids) - {None}
+    if not ids:
+        return
+    heard = (
+        Message.objects.filter(
+            status__in=COUNTED, customer_id__in=ids, created_at__gte=timezone.now() - CUSTOMER_WINDOW
+        )
+        .exclude(kind__in=TRANSACTIONAL_KINDS)
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
+    _quiet_customers().update(ids - set(heard))
+
+
+def _quiet_customers() -> set[int]:
+    return memoized("quiet_customers", set)  # outside a memo scope: a new empty set, nobody is quiet
+
+
+def _is_quiet(customer: Customer | None, config: NotificationSettings) -> bool:
+    return (
+        customer is not None
+        and timedelta(minutes=config.merge_window_minutes) <= CUSTOMER_WINDOW
+        and customer.pk in _quiet_customers()
+    )
+
+
 def _recent_counts(order: Order, channel: str, config: NotificationSettings, now: datetime) -> dict[str, int]:
     """What a non-transactional message is weighed against, in one query: the messages about this order in
     the last day and to its customer in the last week (the frequency caps), and the unsent ones on this
     channel within the merge window (most messages have none to merge, and then no UPDATE is made)."""
     windows = {
-        "about_order": Q(order=order, created_at__gte=now - timedelta(days=1)),
+        "about_order": Q(order=order, created_at__gte=now - ORDER_WINDOW),
         "mergeable": _merge_window(order.pk, channel, config, now),
     }
     if order.customer_id:
-        windows["to_customer"] = Q(customer_id=order.customer_id, created_at__gte=now - timedelta(days=7))
+        windows["to_customer"] = Q(customer_id=order.customer_id, created_at__gte=now - CUSTOMER_WINDOW)
     counted = Message.objects.filter(status__in=COUNTED).exclude(kind__in=TRANSACTIONAL_KINDS)
     # Each window is read from its own index, then counted apart. (The counts' names must not be fields':
     # a later window's filter would read an earlier count instead.)

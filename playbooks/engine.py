@@ -621,17 +621,28 @@ def steps_run(cases: list[ExceptionCase]) -> int:
     by the remedy, so what was done is not done twice.
     """
     prefetch_related_objects(cases, Prefetch("remedies", queryset=Remedy.objects.order_by("position")))
-    claimed = _remedies_claim([remedy for case in cases for remedy in _runnable(case)])
+    runnable = [remedy for case in cases for remedy in _runnable(case)]
+    claimed = _remedies_claim(runnable)
     run, failed = _StepsRun(), 0
-    for case in cases:
-        try:
-            run.case(case, claimed)
-        except Exception:
-            logger.exception("acting on case %s failed", case.pk)
-            memo_forget()
-            failed += 1
+    with memo_scope():
+        _actions_prepare([remedy for remedy in runnable if remedy.pk in claimed])
+        for case in cases:
+            try:
+                run.case(case, claimed)
+            except Exception:
+                logger.exception("acting on case %s failed", case.pk)
+                memo_forget()
+                failed += 1
     run.record()
     return failed
+
+
+def _actions_prepare(remedies: list[Remedy]) -> None:
+    by_action = defaultdict(list)
+    for remedy in remedies:
+        by_action[remedy.action].append(remedy)
+    for action, some in by_action.items():
+        ACTIONS[action].prepare(some)
 
 
 def _runnable(case: ExceptionCase) -> list[Remedy]:

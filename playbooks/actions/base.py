@@ -37,6 +37,10 @@ class Action:
         """One line for agents and customers: what the store is doing ("upgraded your shipping")."""
         return self.label
 
+    def prepare(self, remedies: list[Remedy]) -> None:
+        """Before a batch of these remedies runs: read in one go what executing each would read, for the
+        batch's memo scope (cxhub.memo). Optional; the engine calls it once per action and batch."""
+
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         """Do it, once. `remedy.pk` is the idempotency key passed to providers; `remedy.amount` is the
         approved amount. Returns a JSON-ready result. Raises ActionError."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from notifications.choices import MessageKind
-from notifications.services import message_compose
+from notifications.services import customers_quiet_note, message_compose
 from playbooks.choices import RemedyState
 from playbooks.params import Param, resolve_params
 
@@ -62,7 +62,14 @@ def _what_we_did(remedy: Remedy) -> dict[str, str]:
     return {"action": " and ".join(actions), "offer": offer}
 
 
-class NotifyAction(Action):
+class MessageAction(Action):
+    """An action that messages the order's customer."""
+
+    def prepare(self, remedies: list[Remedy]) -> None:
+        customers_quiet_note(remedy.case.order.customer_id for remedy in remedies)
+
+
+class NotifyAction(MessageAction):
     kind = "notify"
     label = "Notify the customer"
     params = {

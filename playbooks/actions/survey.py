@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from playbooks.params import Param, resolve_params
 
-from .base import Action
-from .notify import send_message
+from .notify import MessageAction, send_message
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
 TEMPLATE = "post_delivery_survey"
 
 
-class SurveyAction(Action):
+class SurveyAction(MessageAction):
     kind = "survey"
     label = "Ask how the delivery went"
     params = {"channel": Param(str, "auto", "auto (the customer's preferred channel), sms or email.")}

@@ -331,3 +331,38 @@ def test_a_key_composed_again_over_the_frequency_cap_is_still_the_first_message(
     assert again.pk == first.pk
     assert not Message.objects.filter(status=MessageStatus.SUPPRESSED).exists()
     assert Message.objects.count() == 3
+
+
+def test_in_a_batch_a_customer_who_heard_nothing_this_week_is_composed_to_without_counting(order, fake_twilio):
+    from cxhub.memo import memo_scope
+    from notifications.services import customers_quiet_note
+
+    quiet = OrderFactory(store=order.store, customer=CustomerFactory(store=order.store), order_number="1002")
+    compose(order, key="earlier", now=NOON - dt.timedelta(days=2))
+    with memo_scope(), time_machine.travel(NOON, tick=False):
+        customers_quiet_note([order.customer_id, quiet.customer_id])
+        with CaptureQueriesContext(connection) as queries:
+            compose(quiet, key="case:1")
+            compose(order, key="case:2")
+
+    counts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT")]
+    assert len(counts) == 1  # only for the customer we wrote to two days ago
+    assert set(Message.objects.values_list("status", flat=True)) == {MessageStatus.QUEUED}
+
+
+def test_in_a_batch_the_caps_still_count_what_the_batch_itself_composed(order, fake_twilio):
+    from cxhub.memo import memo_scope
+    from notifications.services import customers_quiet_note
+
+    type(order.store.notification_settings).objects.filter(store=order.store).update(max_per_customer_per_week=1)
+    another = OrderFactory(store=order.store, customer=order.customer, order_number="1002")
+    with memo_scope(), time_machine.travel(NOON, tick=False):
+        customers_quiet_note([order.customer_id])
+        first = compose(order, key="case:1")
+        second = compose(another, key="case:2")
+
+    assert first.status == MessageStatus.QUEUED
+    assert (second.status, second.error) == (
+        MessageStatus.SUPPRESSED,
+        "Frequency cap: 1 messages to this customer in a week.",
+    )
