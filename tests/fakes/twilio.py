@@ -73,6 +73,7 @@ class RecordedRequest:
     headers: dict[str, str]
     auth: tuple[str, str] | None
     form: dict[str, list[str]]
+    client_port: int = 0  # which connection it came on
 
     def value(self, name: str) -> str:
         values = self.form.get(name, [])
@@ -208,6 +209,7 @@ class FakeTwilio:
             headers=dict(handler.headers.items()),
             auth=auth,
             form=parse_qs(raw, keep_blank_values=True),
+            client_port=handler.client_address[1],
         )
         with self._lock:
             self.requests.append(recorded)

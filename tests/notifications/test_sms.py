@@ -38,6 +38,14 @@ def make_message(body: str = "Your order #1001 is out for delivery today.", **va
     return Message.objects.create(**values)
 
 
+def test_messages_sent_one_after_another_share_one_connection_to_twilio(fake_twilio):
+    SmsChannel().send(make_message("First."))
+    SmsChannel().send(make_message("Second."))
+
+    first, second = fake_twilio.requests
+    assert first.client_port == second.client_port  # no new TCP (and TLS) handshake per message
+
+
 def send_failure(message: Message) -> ChannelError:
     with pytest.raises(ChannelError) as caught:
         SmsChannel().send(message)
