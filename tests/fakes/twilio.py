@@ -158,6 +158,9 @@ class FakeTwilio:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The headers and the body go out in two writes: with Nagle's algorithm the body waited for the
+            # client's delayed ACK, 40 ms per answer on a kept-alive connection (Twilio's servers do not).
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 fake._handle(self)
