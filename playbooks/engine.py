@@ -645,10 +645,14 @@ def _actions_prepare(remedies: list[Remedy]) -> None:
         ACTIONS[action].prepare(some)
 
 
+def _pending(case: ExceptionCase) -> list[Remedy]:
+    """The case's steps that have not ended, in step order (as steps_run loaded them)."""
+    return [remedy for remedy in case.remedies.all() if remedy.state not in ENDED_REMEDY_STATES]
+
+
 def _runnable(case: ExceptionCase) -> list[Remedy]:
     """The case's steps that can run now: the approved ones before the first that waits for a person."""
-    pending = (remedy for remedy in case.remedies.all() if remedy.state not in ENDED_REMEDY_STATES)
-    return list(takewhile(lambda remedy: remedy.state == RemedyState.APPROVED, pending))
+    return list(takewhile(lambda remedy: remedy.state == RemedyState.APPROVED, _pending(case)))
 
 
 def _remedies_claim(remedies: list[Remedy]) -> set[int]:
@@ -683,7 +687,7 @@ class _StepsRun:
     def case(self, case: ExceptionCase, claimed: set[int]) -> None:
         """Run the case's claimed steps in order. A step another worker holds, or one waiting for a person,
         stops the case there: later steps wait too."""
-        pending = [remedy for remedy in case.remedies.all() if remedy.state not in ENDED_REMEDY_STATES]
+        pending = _pending(case)
         for index, remedy in enumerate(pending):
             if remedy.pk not in claimed:
                 return

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from orders.models import Customer
 
 logger = logging.getLogger(__name__)
-_per_thread = threading.local()  # the Twilio clients (see SmsChannel._client)
+_per_thread = threading.local()  # the Twilio client kept (see SmsChannel._client)
 
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status/"
 
@@ -92,6 +92,10 @@ class RedirectingHttpClient(TwilioHttpClient):
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         return super().request(method, self.rewrite(url), *args, **kwargs)
 
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+
 
 def _twilio_error(exc: TwilioRestException | TwilioServiceException) -> ChannelError:
     status = int(exc.status or 0)
@@ -144,11 +148,14 @@ class SmsChannel(Channel):
         Twilio is too: a client per message paid a TCP (and in production a TLS) handshake per SMS."""
         key = (os.getpid(), settings.TWILIO_API_BASE_URL, settings.TWILIO_TIMEOUT_SECONDS,
                settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)  # fmt: skip
-        clients = _per_thread.__dict__.setdefault("clients", {})
-        if key not in clients:
+        kept_key, client = getattr(_per_thread, "client", (None, None))
+        if kept_key != key:
+            if client is not None and kept_key[0] == key[0]:
+                client.http_client.close()  # the settings changed: its connection is of no more use
             http = RedirectingHttpClient(base_url=settings.TWILIO_API_BASE_URL, timeout=settings.TWILIO_TIMEOUT_SECONDS)
-            clients[key] = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http)
-        return clients[key]
+            client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http)
+            _per_thread.client = (key, client)
+        return client
 
     def warm_up(self) -> None:
         # The SDK imports its API domains on first use: `client.messages` loads twilio.rest.api and every
