@@ -2,22 +2,36 @@
 
 The apps above (playbooks) register a job path in settings.FACT_LISTENERS; every door that applies
 facts (webhooks, the API, CSV import) announces the shipments and orders it touched, and each
-listener runs after the commit as a job.
+listener runs after the commit: as a job, or in the announcing job itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial, update_wrapper
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.module_loading import import_string
 
 from cxhub.jobs import enqueue
 
 
-def facts_announce(*, shipment_ids: Iterable[int] = (), order_ids: Iterable[int] = ()) -> None:
+def facts_announce(*, shipment_ids: Iterable[int] = (), order_ids: Iterable[int] = (), here: bool = False) -> None:
+    """Have every listener check these shipments and orders once the current transaction commits.
+
+    Each listener runs as a job of its own; with `here` (the announcer is a job already, like the inbound
+    drain) it runs in this process instead: a hop through the queue would only add a job, and its wait,
+    before the customer hears. A listener that fails here is logged and the others still run; the periodic
+    sweeps check every subject again.
+    """
     shipments, orders = sorted(set(shipment_ids)), sorted(set(order_ids))
     if not (shipments or orders):
         return
     for path in settings.FACT_LISTENERS:
-        enqueue("default", import_string(path), shipments, orders)
+        listener = import_string(path)
+        if here:
+            # Named like the listener, for the error Django logs if it fails.
+            transaction.on_commit(update_wrapper(partial(listener, shipments, orders), listener), robust=True)
+        else:
+            enqueue("default", listener, shipments, orders)

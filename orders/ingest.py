@@ -223,7 +223,9 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     worker can take the backlog's next batch at the same time; claims skip rows another worker holds,
     so concurrent batches never share a delivery. Each delivery is applied in its own transaction: one
     that fails or must wait does not hold back the rest. The batch's facts are announced once, at the
-    end; a worker killed before that leaves applied deliveries whose detection the next sweep does.
+    end, and checked in this job (the event-driven detection, then the playbooks of the cases it opens):
+    two hops through the queue less before the customer hears. A worker killed before that leaves
+    applied deliveries whose detection the next sweep does.
     """
     limit = limit or settings.INBOUND_BATCH_SIZE
     coalesced_started("default", DRAIN_KEY)
@@ -247,6 +249,7 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     facts_announce(
         shipment_ids=[pk for result in results.values() for pk in result.shipment_ids],
         order_ids=[pk for result in results.values() for pk in result.order_ids],
+        here=True,
     )
     return results
 

@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import partial, update_wrapper
 from itertools import takewhile
 from typing import Any
 
@@ -130,7 +131,8 @@ def sweeps_run(*, now: datetime | None = None) -> list[SweepRun]:
 
 def subject_check(*, shipment_ids: list[int] = (), order_ids: list[int] = (), now: datetime | None = None) -> int:
     """Event-driven detection: a fact about these shipments/orders just arrived. Opens and resolves
-    cases for them only. Returns how many cases it opened."""
+    cases for them only, and runs the playbooks of those it opens (the first batch in this process, see
+    cases_act_soon). Returns how many cases it opened."""
     now = now or timezone.now()
     opened = []
     configs = {config.kind: config for config in DetectorConfig.objects.all()}
@@ -148,7 +150,7 @@ def subject_check(*, shipment_ids: list[int] = (), order_ids: list[int] = (), no
         # whole condition (a case opened just now matches it, so it is not one).
         if with_case := resolvable.get((detector.subject, detector.kind)):
             cases_resolve_cleared(detector, now=now, params=params, subject_ids=sorted(with_case))
-    cases_act_soon(opened)
+    cases_act_soon(opened, here=True)
     return len(opened)
 
 
@@ -216,12 +218,18 @@ def _detected_event(case: ExceptionCase) -> AuditEvent:
 ACT_BATCH_SIZE = 25
 
 
-def cases_act_soon(case_ids: list[int]) -> None:
-    """Queue the playbook runs of these cases, once the current transaction commits."""
+def cases_act_soon(case_ids: list[int], *, here: bool = False) -> None:
+    """Have the playbooks of these cases run once the current transaction commits, ACT_BATCH_SIZE cases
+    to a job. With `here` (the caller is a job that just opened them) the first batch runs in this process
+    instead: the usual handful an event opens reaches the customer without another hop through the queue,
+    while a sweep's thousands are still shared among the workers."""
     from .jobs import cases_act_job
 
-    for start in range(0, len(case_ids), ACT_BATCH_SIZE):
-        chunk = case_ids[start : start + ACT_BATCH_SIZE]
+    chunks = [case_ids[start : start + ACT_BATCH_SIZE] for start in range(0, len(case_ids), ACT_BATCH_SIZE)]
+    if here and chunks:
+        # robust: a failure is logged like a failed job's; the cases are left to cases_recover.
+        transaction.on_commit(update_wrapper(partial(cases_act, chunks.pop(0)), cases_act), robust=True)
+    for chunk in chunks:
         enqueue("default", cases_act_job, chunk)
 
 

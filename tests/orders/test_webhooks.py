@@ -535,11 +535,20 @@ def _queued(func_name: str) -> int:
     )
 
 
-def test_a_burst_of_deliveries_queues_one_job_that_applies_them_in_order_and_announces_their_facts_once(
-    client, store, parcel, django_capture_on_commit_callbacks
+FACTS_HEARD: list[tuple[list[int], list[int]]] = []
+
+
+def hear_facts(shipment_ids: list[int], order_ids: list[int]) -> None:
+    FACTS_HEARD.append((shipment_ids, order_ids))
+
+
+def test_a_burst_of_deliveries_queues_one_job_that_applies_them_in_order_and_checks_their_facts_once(
+    client, store, parcel, django_capture_on_commit_callbacks, settings
 ):
     from orders.ingest import inbound_drain
 
+    settings.FACT_LISTENERS = [f"{__name__}.hear_facts"]
+    FACTS_HEARD.clear()
     with django_capture_on_commit_callbacks(execute=True):
         for name in EASYPOST_JOURNEY:
             assert post_easypost(client, name).status_code == 200
@@ -552,7 +561,28 @@ def test_a_burst_of_deliveries_queues_one_job_that_applies_them_in_order_and_ann
     assert list(results) == pks
     assert {result.state for result in results.values()} == {DeliveryState.PROCESSED}
     assert Shipment.objects.get().status == ShipmentStatus.DELIVERED
-    assert _queued("facts_changed_job") == 1
+    # Checked in the drain's own job, once for the batch: no job of their own to wait for.
+    assert FACTS_HEARD == [([parcel.pk], [])]
+    assert _queued("facts_changed_job") == 0
+
+
+def refuse_facts(shipment_ids: list[int], order_ids: list[int]) -> None:
+    raise RuntimeError("listener down")
+
+
+def test_a_listener_failing_in_the_announcing_job_is_logged_and_the_others_still_hear(
+    settings, django_capture_on_commit_callbacks, caplog
+):
+    from orders.facts import facts_announce
+
+    settings.FACT_LISTENERS = [f"{__name__}.refuse_facts", f"{__name__}.hear_facts"]
+    FACTS_HEARD.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        facts_announce(shipment_ids=[3, 1, 3], order_ids=[2], here=True)
+
+    assert FACTS_HEARD == [([1, 3], [2])]
+    assert "listener down" in caplog.text
+    assert _queued("facts_changed_job") == 0
 
 
 def test_a_delivery_stored_once_its_drain_has_started_queues_another(client, store, parcel, run_jobs):
