@@ -535,11 +535,11 @@ def _queued(func_name: str) -> int:
     )
 
 
-FACTS_HEARD: list[tuple[list[int], list[int]]] = []
+heard: list[tuple[list[int], list[int]]] = []
 
 
 def hear_facts(shipment_ids: list[int], order_ids: list[int]) -> None:
-    FACTS_HEARD.append((shipment_ids, order_ids))
+    heard.append((shipment_ids, order_ids))
 
 
 def test_a_burst_of_deliveries_queues_one_job_that_applies_them_in_order_and_checks_their_facts_once(
@@ -548,7 +548,7 @@ def test_a_burst_of_deliveries_queues_one_job_that_applies_them_in_order_and_che
     from orders.ingest import inbound_drain
 
     settings.FACT_LISTENERS = [f"{__name__}.hear_facts"]
-    FACTS_HEARD.clear()
+    heard.clear()
     with django_capture_on_commit_callbacks(execute=True):
         for name in EASYPOST_JOURNEY:
             assert post_easypost(client, name).status_code == 200
@@ -562,7 +562,7 @@ def test_a_burst_of_deliveries_queues_one_job_that_applies_them_in_order_and_che
     assert {result.state for result in results.values()} == {DeliveryState.PROCESSED}
     assert Shipment.objects.get().status == ShipmentStatus.DELIVERED
     # Checked in the drain's own job, once for the batch: no job of their own to wait for.
-    assert FACTS_HEARD == [([parcel.pk], [])]
+    assert heard == [([parcel.pk], [])]
     assert _queued("facts_changed_job") == 0
 
 
@@ -576,11 +576,11 @@ def test_a_listener_failing_in_the_announcing_job_is_logged_and_the_others_still
     from orders.facts import facts_announce
 
     settings.FACT_LISTENERS = [f"{__name__}.refuse_facts", f"{__name__}.hear_facts"]
-    FACTS_HEARD.clear()
+    heard.clear()
     with django_capture_on_commit_callbacks(execute=True):
         facts_announce(shipment_ids=[3, 1, 3], order_ids=[2], here=True)
 
-    assert FACTS_HEARD == [([1, 3], [2])]
+    assert heard == [([1, 3], [2])]
     assert "listener down" in caplog.text
     assert _queued("facts_changed_job") == 0
 
