@@ -174,6 +174,7 @@ def cases_open(
 ) -> list[ExceptionCase]:
     """Open a case for each subject unless one is live already, in one transaction for the batch, and
     return those opened. The caller has them acted on (cases_act_soon)."""
+    prefetch_related_objects(subjects, *detector.facts_prefetch)
     return _cases_insert([_case_new(detector, subject, now=now, params=params) for subject in subjects])
 
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from django.db.models import Exists, Model, OuterRef, QuerySet
 
-from orders.models import Order
+from orders.models import Order, Shipment, TrackingEvent
 from playbooks.params import Param
 
 
@@ -31,6 +31,10 @@ class Detector:
     # False when the condition cannot "clear" by itself (a customer's claim): only a person or the
     # playbook resolves it.
     resolves_when_cleared: ClassVar[bool] = True
+    # What `facts` reads beyond its subject's row, as prefetch_related lookups (a parcel's "events"). The
+    # engine fetches them for a batch of subjects at once before asking for their facts: a query per
+    # lookup, not one per subject. `facts` reads them with `.all()`, which works on a subject alone too.
+    facts_prefetch: ClassVar[tuple[str, ...]] = ()
 
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet:
         """Every subject (Shipment or Order rows) for which the condition holds at `now`.
@@ -61,3 +65,9 @@ def order_not_cancelled() -> Exists:
     makes, written as the absence of a cancelled order (a partial index holds the few), so that checking a set of
     parcels does not mean fetching each one's order row (bench/README.md)."""
     return ~Exists(Order.objects.filter(pk=OuterRef("order_id"), cancelled_at__isnull=False))
+
+
+def newest_event(shipment: Shipment, status: str | None = None) -> TrackingEvent | None:
+    """The parcel's newest event (with `status`), from its events as loaded, newest first: prefetched for a
+    batch when the detector lists "events" in `facts_prefetch`."""
+    return next((event for event in shipment.events.all() if status is None or event.status == status), None)

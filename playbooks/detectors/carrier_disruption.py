@@ -14,8 +14,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from orders.choices import ShipmentStatus
-from orders.models import Shipment, TrackingEvent
-from playbooks.detectors.base import Detector, order_not_cancelled
+from orders.models import Shipment
+from playbooks.detectors.base import Detector, newest_event, order_not_cancelled
 
 DISRUPTED_STATUSES = (ShipmentStatus.EXCEPTION, ShipmentStatus.RETURNED_TO_SENDER)
 
@@ -24,13 +24,15 @@ class CarrierDisruptionDetector(Detector):
     kind = "carrier_disruption"
     label = "Carrier exception or returned to sender"
     subject = "shipment"
+    facts_prefetch = ("events",)
     time_based = False
 
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Shipment]:
         return Shipment.objects.filter(order_not_cancelled(), status__in=DISRUPTED_STATUSES)
 
     def facts(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
-        event = _newest_event(subject)
+        # The event that set the current status, else the newest of all.
+        event = newest_event(subject, subject.status) or newest_event(subject)
         since = event.occurred_at if event else subject.last_event_at
         return {
             "carrier": subject.carrier,
@@ -55,9 +57,3 @@ class CarrierDisruptionDetector(Detector):
         hours = facts["hours_since"]
         when = f" {hours:g} hours ago" if hours is not None else ""
         return f"{subject.carrier.upper()} {what}{when}" + (f" ({detail})." if detail else ".")
-
-
-def _newest_event(shipment: Shipment) -> TrackingEvent | None:
-    """The newest event with the shipment's current status (the one that set it), else the newest of all."""
-    events = shipment.events.order_by("-occurred_at", "-id")
-    return events.filter(status=shipment.status).first() or events.first()

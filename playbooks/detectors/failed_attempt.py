@@ -15,20 +15,21 @@ from django.db.models import QuerySet
 
 from orders.choices import ShipmentStatus
 from orders.models import Shipment
-from playbooks.detectors.base import Detector
+from playbooks.detectors.base import Detector, newest_event
 
 
 class FailedAttemptDetector(Detector):
     kind = "failed_attempt"
     label = "Failed delivery attempt"
     subject = "shipment"
+    facts_prefetch = ("events",)
     time_based = False
 
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Shipment]:
         return Shipment.objects.filter(status=ShipmentStatus.ATTEMPTED_DELIVERY, order__cancelled_at__isnull=True)
 
     def facts(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
-        attempt = subject.events.filter(status=ShipmentStatus.ATTEMPTED_DELIVERY).first()  # the newest
+        attempt = newest_event(subject, ShipmentStatus.ATTEMPTED_DELIVERY)
         attempted_at = attempt.occurred_at if attempt else subject.last_event_at
         return {
             "carrier": subject.carrier,

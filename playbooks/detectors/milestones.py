@@ -16,8 +16,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from orders.choices import FINAL_SHIPMENT_STATUSES, NON_SCAN_STATUSES, FinancialStatus, ShipmentStatus
-from orders.models import Order, Shipment, TrackingEvent
-from playbooks.detectors.base import Detector
+from orders.models import Order, Shipment
+from playbooks.detectors.base import Detector, newest_event
 from playbooks.params import Param
 
 
@@ -71,6 +71,7 @@ class ShippedMilestone(_Milestone):
     kind = "milestone_shipped"
     label = "Milestone: shipped"
     subject = "shipment"
+    facts_prefetch = ("events",)
     params = {"recent_hours": _recent_hours(24, "the first carrier scan")}
 
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Shipment]:
@@ -82,7 +83,8 @@ class ShippedMilestone(_Milestone):
         ).exclude(status__in=FINAL_SHIPMENT_STATUSES)
 
     def facts(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
-        first = subject.events.exclude(status__in=NON_SCAN_STATUSES).order_by("occurred_at", "id").first()
+        scans = [event for event in subject.events.all() if event.status not in NON_SCAN_STATUSES]
+        first = scans[-1] if scans else None  # events are newest first
         return {
             **_parcel(subject),
             "first_scan_at": subject.first_scan_at.isoformat() if subject.first_scan_at else None,
@@ -100,6 +102,7 @@ class OutForDeliveryMilestone(_Milestone):
     kind = "milestone_out_for_delivery"
     label = "Milestone: out for delivery"
     subject = "shipment"
+    facts_prefetch = ("events",)
     params = {"recent_hours": _recent_hours(12, "the parcel went out for delivery")}
 
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Shipment]:
@@ -110,7 +113,7 @@ class OutForDeliveryMilestone(_Milestone):
         )
 
     def facts(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
-        event = _newest(subject, ShipmentStatus.OUT_FOR_DELIVERY)
+        event = newest_event(subject, ShipmentStatus.OUT_FOR_DELIVERY)
         return {
             **_parcel(subject),
             "out_for_delivery_at": _iso(subject.last_event_at),
@@ -131,6 +134,7 @@ class DeliveredMilestone(_Milestone):
     kind = "milestone_delivered"
     label = "Milestone: delivered"
     subject = "shipment"
+    facts_prefetch = ("events",)
     params = {"recent_hours": _recent_hours(24, "delivery")}
 
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Shipment]:
@@ -141,7 +145,7 @@ class DeliveredMilestone(_Milestone):
         )
 
     def facts(self, subject: Shipment, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
-        event = _newest(subject, ShipmentStatus.DELIVERED)
+        event = newest_event(subject, ShipmentStatus.DELIVERED)
         return {
             **_parcel(subject),
             "delivered_at": _iso(subject.delivered_at),
@@ -161,11 +165,6 @@ class DeliveredMilestone(_Milestone):
 
 def _parcel(shipment: Shipment) -> dict[str, Any]:
     return {"carrier": shipment.carrier, "tracking_code": shipment.tracking_code, "status": shipment.status}
-
-
-def _newest(shipment: Shipment, status: str) -> TrackingEvent | None:
-    """The newest event with this status (one query; events are ordered newest first)."""
-    return shipment.events.filter(status=status).first()
 
 
 def _hours_since(moment: datetime | None, now: datetime) -> float | None:

@@ -64,6 +64,7 @@ class TransitStallDetector(Detector):
     kind = "transit_stall"
     label = "Stalled in transit"
     subject = "shipment"
+    facts_prefetch = ("order",)  # domestic or international
     params = {
         "domestic_days": Param(int, 5, "Days since the first scan after which a domestic parcel is late.", minimum=1),
         "international_days": Param(

@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from notifications.defaults import templates_seed
 from notifications.models import Message
 from orders.choices import EventSource, ShipmentStatus
+from orders.models import Shipment
 from orders.services import shipment_record_events
 from orders.updates import TrackingEventData
 from playbooks.approvals import approval_decide, approvals_escalate_overdue
@@ -210,6 +211,47 @@ def test_a_fact_about_a_parcel_without_a_case_checks_each_detector_once(store, d
     # detector's condition is evaluated a second time to resolve cases the parcel does not have.
     with django_assert_num_queries(2 + len(detectors)):
         subject_check(shipment_ids=[shipment.pk], now=NOW)
+
+
+def parcels_with_events(store, count: int, status: str) -> list:
+    from tests.factories import TrackingEventFactory
+
+    parcels = []
+    for _ in range(count):
+        parcel = ShipmentFactory(order=OrderFactory(store=store), status=status, last_event_at=NOW)
+        TrackingEventFactory(shipment=parcel, status=ShipmentStatus.IN_TRANSIT, occurred_at=NOW - dt.timedelta(days=1))
+        TrackingEventFactory(
+            shipment=parcel, status=status, occurred_at=NOW - dt.timedelta(hours=1), location="Reno, NV"
+        )
+        parcels.append(parcel)
+    return parcels
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "location"),
+    [
+        ("milestone_shipped", ShipmentStatus.IN_TRANSIT, "Oakland, CA"),  # the first scan's
+        ("milestone_out_for_delivery", ShipmentStatus.OUT_FOR_DELIVERY, "Reno, NV"),
+        ("milestone_delivered", ShipmentStatus.DELIVERED, "Reno, NV"),
+        ("failed_attempt", ShipmentStatus.ATTEMPTED_DELIVERY, "Reno, NV"),
+        ("carrier_disruption", ShipmentStatus.EXCEPTION, "Reno, NV"),
+        ("transit_stall", ShipmentStatus.IN_TRANSIT, None),
+    ],
+)
+def test_opening_a_batch_of_cases_reads_what_their_facts_need_once_for_the_batch(store, kind, status, location):
+    from playbooks.engine import cases_open, detector_settings
+
+    detector, (_, params) = DETECTORS[kind], detector_settings(kind)
+    one, many = ([Shipment.objects.get(pk=p.pk) for p in parcels_with_events(store, n, status)] for n in (1, 4))
+
+    with CaptureQueriesContext(connection) as alone:
+        cases_open(detector, one, now=NOW, params=params)
+    with CaptureQueriesContext(connection) as batch:
+        opened = cases_open(detector, many, now=NOW, params=params)
+
+    assert len(batch) == len(alone)
+    assert len(opened) == 4
+    assert {case.facts.get("location") for case in opened} == {location}
 
 
 # --- Caps -----------------------------------------------------------------------------------------------------
