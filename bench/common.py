@@ -260,9 +260,9 @@ class RqWorkers:
 
     def __init__(self, logdir: Path, count: int, env: dict[str, str], worker_class: str | None = None) -> None:
         self.processes = []
-        # "" is the project's default, settings.RQ["WORKER_CLASS"]: cxhub.worker.Worker, RQ's forking worker (a
-        # work horse forked per job) warmed up before its first job. BENCH_RQ_WORKER_CLASS changes the default,
-        # e.g. rq.worker.SimpleWorker (jobs run in the worker process itself) or rq.worker.Worker (RQ's own,
+        # "" is the project's default, settings.RQ["WORKER_CLASS"]: cxhub.worker.SimpleWorker (jobs run in the
+        # worker process itself), warmed up before its first job. BENCH_RQ_WORKER_CLASS changes the default,
+        # e.g. cxhub.worker.Worker (a work horse forked per job, started warm) or rq.worker.Worker (RQ's own,
         # whose horses load the twilio SDK, the registries... again for every job).
         self.worker_class = os.environ.get("BENCH_RQ_WORKER_CLASS", "") if worker_class is None else worker_class
         suffix = "-" + self.worker_class.rsplit(".", 1)[-1] if self.worker_class else ""

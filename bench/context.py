@@ -31,7 +31,7 @@ class Context:
         return {
             "gunicorn_workers": self.gunicorn_workers,
             "rq_workers": self.rq_workers,
-            "rq_worker_class": os.environ.get("BENCH_RQ_WORKER_CLASS", "cxhub.worker.Worker (forks warm horses)"),
+            "rq_worker_class": os.environ.get("BENCH_RQ_WORKER_CLASS", "cxhub.worker.SimpleWorker (default)"),
             "postgresql_settings": self.servers.settings,
             "dataset_shipments": self.dataset.shipments,
         }

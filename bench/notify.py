@@ -6,8 +6,8 @@ delivery" playbook notifies by SMS, and a worker sends it with the real twilio S
 tests/fakes/twilio.py on loopback (TWILIO_API_BASE_URL). A real Redis and two `manage.py rqworker`
 processes do the work, at the issue's steady rate (100 events/s at full scale) for `notify_seconds`.
 
-It runs once per way of running RQ workers: RQ's default Worker, which forks a work horse per job (what
-the README's `rqworker` command runs), and SimpleWorker, which runs jobs in the worker process. When the
+It runs once per way of running RQ workers: RQ's default Worker, which forks a work horse per job, and
+SimpleWorker, which runs jobs in the worker process (what the README's `rqworker` command runs). When the
 workers cannot keep up, it runs again at half the rate of work they managed, to show the latency of a
 pipeline that is not saturated.
 
@@ -229,9 +229,9 @@ def work_rate(webhooks: list[Webhook], started: float, ended: float) -> float:
     return round(jobs / 5 / (ended - started), 2)
 
 
-# The two ways to run RQ workers: "" is the settings' class, cxhub.worker.Worker, which forks a work horse
-# for every job (what the README's `rqworker` runs); SimpleWorker runs jobs in the worker process itself.
-WORKER_CLASSES = {"forking": "", "simple": "cxhub.worker.SimpleWorker"}
+# The two ways to run RQ workers: cxhub.worker.Worker forks a work horse for every job; "" is the settings'
+# class, cxhub.worker.SimpleWorker (what the README's `rqworker` runs), which runs jobs in the worker process.
+WORKER_CLASSES = {"forking": "cxhub.worker.Worker", "simple": ""}
 CALIBRATION_EVENTS = 8
 
 

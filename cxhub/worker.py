@@ -1,8 +1,15 @@
 """The project's RQ workers: RQ's own, started warm.
 
-`manage.py rqworker` runs `cxhub.worker.Worker` (settings.RQ["WORKER_CLASS"]), RQ's default worker: it forks
-a work horse for every job, which runs that one job and exits. A horse starts as a copy of the worker, so
-whatever a job loads lazily and the worker has not loaded is loaded again by every job, then thrown away:
+`manage.py rqworker` runs `cxhub.worker.SimpleWorker` (settings.RQ["WORKER_CLASS"]): each job runs in the
+worker process, and its database and Redis connections serve the next job. The hub's jobs are short and
+database-bound, so that is what they cost: `--worker-class cxhub.worker.Worker`, RQ's default worker, forks a
+work horse for every job, which pays the fork, new connections and a PostgreSQL backend with cold caches (two
+of them did ~85 events a second of work where two SimpleWorkers keep up with 100: README, Performance), in
+exchange for isolating each job.
+
+Both start warm. A SimpleWorker loads once what its first jobs would; a horse starts as a copy of the
+worker, so whatever a job loads lazily and the worker has not loaded is loaded again by every job, then
+thrown away:
 the twilio SDK imports ~100 modules of its API on the first `client.messages` (0.5-1 s of every SMS send,
 compiled from source where no bytecode cache is written), the URL resolver builds its reverse tables on the
 first `reverse()` (every message's tracking link), the detector, action, connector and channel registries
@@ -113,11 +120,11 @@ class WarmUpMixin:
 
 
 class Worker(WarmUpMixin, rq.Worker):
-    """RQ's default worker (a work horse forked per job), warmed up: what `manage.py rqworker` runs."""
+    """RQ's default worker (a work horse forked per job), warmed up: `rqworker --worker-class cxhub.worker.Worker`."""
 
 
 class SimpleWorker(WarmUpMixin, rq.SimpleWorker):
-    """RQ's SimpleWorker (jobs run in the worker process itself), warmed up: its first jobs start warm too.
+    """RQ's SimpleWorker (jobs run in the worker process itself), warmed up: what `manage.py rqworker` runs.
 
     Its database connections outlive a job, so each job is treated like a request: before and after it,
     connections past CONN_MAX_AGE or left unusable by an error are closed, and the next query checks the

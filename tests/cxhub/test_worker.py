@@ -1,6 +1,6 @@
-"""The project's RQ worker: `manage.py rqworker` runs it, it warms up before its first job, and the work
-horses it forks start warm (the twilio SDK's API, the registries, the URL reverse tables) with no database
-connection of their parent's."""
+"""The project's RQ workers: `manage.py rqworker` runs the SimpleWorker, both warm up before their first job,
+and the work horses the forking one forks start warm (the twilio SDK's API, the registries, the URL reverse
+tables) with no database connection of their parent's."""
 
 from __future__ import annotations
 
@@ -57,8 +57,9 @@ class BurstSimpleWorker(cxworker.SimpleWorker):
         pass
 
 
-def test_rqworker_runs_the_projects_forking_worker():
-    assert get_worker_class() is cxworker.Worker
+def test_rqworker_runs_the_projects_simple_worker_and_the_forking_one_is_rqs_own():
+    assert get_worker_class() is cxworker.SimpleWorker
+    assert issubclass(cxworker.SimpleWorker, rq.SimpleWorker)
     assert issubclass(cxworker.Worker, rq.Worker) and not issubclass(cxworker.Worker, rq.SimpleWorker)
 
 
@@ -66,7 +67,7 @@ def test_rqworker_runs_the_projects_forking_worker():
 @pytest.mark.parametrize(
     ("args", "warm"),
     [
-        pytest.param((), True, id="manage.py rqworker"),
+        pytest.param(("--worker-class", "cxhub.worker.Worker"), True, id="the project's forking worker"),
         pytest.param(("--worker-class", "rq.worker.Worker"), False, id="RQ's own worker (the control)"),
     ],
 )
@@ -88,6 +89,21 @@ def test_work_horses_start_warm_and_without_their_parents_database_connection(tm
     assert state["actions_loaded"] is warm
     assert state["url_reverse_tables_built"] is warm
     assert state["parent_database_connections"] == []
+
+
+@pytest.mark.django_db
+def test_rqworker_runs_each_job_in_its_own_process_warm(tmp_path):
+    job = rq.Queue("default", connection=django_rq.get_connection("default")).enqueue(horse_state)
+
+    worker = WorkerProcess(tmp_path / "worker.log", worker_env(), "--burst").start()
+    assert worker.wait(timeout=120) == 0, worker.output()
+
+    job.refresh()
+    state = job.return_value()
+    assert state is not None, worker.output()
+    assert state["pid"] == worker.process.pid  # no work horse: the worker ran it
+    assert "warmed up in" in worker.output()
+    assert state["twilio_messages_imported"] and state["detectors_loaded"] and state["url_reverse_tables_built"]
 
 
 @pytest.mark.django_db(transaction=True)

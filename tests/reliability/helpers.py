@@ -125,8 +125,9 @@ def live_database_url() -> str:
 
 
 class WorkerProcess:
-    """`manage.py rqworker high default low` in a process group of its own, as production runs it (a
-    parent that forks a work horse per job), sharing the test's PostgreSQL database and Redis."""
+    """`manage.py rqworker high default low` in a process group of its own, as production runs it (the
+    settings' SimpleWorker unless `--worker-class` says otherwise), sharing the test's PostgreSQL database
+    and Redis."""
 
     def __init__(self, log: Path, env: dict[str, str], *args: str) -> None:
         self.log = log
@@ -143,8 +144,8 @@ class WorkerProcess:
         return self
 
     def kill_9(self) -> None:
-        """SIGKILL the worker and its work horse: a machine or container that dies. (RQ puts each work
-        horse in a process group of its own, so killing the worker's group alone would spare the horse.)"""
+        """SIGKILL the worker and its work horse if it forks one: a machine or container that dies. (RQ puts
+        each work horse in a process group of its own, so killing the worker's group alone would spare it.)"""
         assert self.process is not None
         horses = children_of(self.process.pid)
         os.killpg(self.process.pid, signal.SIGKILL)

@@ -77,8 +77,15 @@ def accepted_for(fake_twilio, message: Message) -> list:
     return [m for m in fake_twilio.messages if m["to"] == message.to]
 
 
+@pytest.mark.parametrize(
+    "worker_class",
+    [
+        pytest.param("cxhub.worker.SimpleWorker", id="the default worker"),
+        pytest.param("cxhub.worker.Worker", id="the forking worker and its work horse"),
+    ],
+)
 def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_loses_no_event(
-    client, store, fake_twilio, run_jobs, tmp_path
+    client, store, fake_twilio, run_jobs, tmp_path, worker_class
 ):
     parcels = [
         ShipmentFactory(order__store=store, carrier="usps", status=ShipmentStatus.IN_TRANSIT, label_created_at=None)
@@ -98,7 +105,7 @@ def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_lose
     fake_twilio.queue_delay(15)  # beyond the 10 s time-out: only the kill ends that call
     announce_attempts(client, parcels[:BEFORE_THE_KILL])
 
-    first = WorkerProcess(tmp_path / "worker-1.log", env).start()
+    first = WorkerProcess(tmp_path / "worker-1.log", env, "--worker-class", worker_class).start()
     try:
         wait_until(lambda: len(fake_twilio.requests) >= KILL_AT_SEND, timeout=90, what="the batch of sends to start")
         first.kill_9()
@@ -110,7 +117,7 @@ def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_lose
     assert Message.objects.filter(status=MessageStatus.QUEUED).exists()
 
     announce_attempts(client, parcels[BEFORE_THE_KILL:])  # events keep arriving while no worker runs
-    second = WorkerProcess(tmp_path / "worker-2.log", env, "--burst").start()
+    second = WorkerProcess(tmp_path / "worker-2.log", env, "--worker-class", worker_class, "--burst").start()
     assert second.wait(timeout=120) == 0, second.output()
 
     # The periodic jobs, once every lease has run out: claims of the dead worker are handed out again
