@@ -227,11 +227,12 @@ def cases_act_soon(case_ids: list[int], *, here: bool = False) -> None:
     from .jobs import cases_act_job
 
     chunks = [case_ids[start : start + ACT_BATCH_SIZE] for start in range(0, len(case_ids), ACT_BATCH_SIZE)]
-    if here and chunks:
-        # robust: a failure is logged like a failed job's; the cases are left to cases_recover.
-        transaction.on_commit(update_wrapper(partial(cases_act, chunks.pop(0)), cases_act), robust=True)
-    for chunk in chunks:
+    first = chunks.pop(0) if here and chunks else None
+    for chunk in chunks:  # queued first, so other workers start on them while this one acts on its own
         enqueue("default", cases_act_job, chunk)
+    if first:
+        # robust: a failure is logged like a failed job's; the cases are left to cases_recover.
+        transaction.on_commit(update_wrapper(partial(cases_act, first), cases_act), robust=True)
 
 
 def cases_act(case_ids: list[int]) -> int:
