@@ -185,22 +185,25 @@ def test_a_scan_for_a_stalled_parcel_resolves_its_case_as_the_fact_arrives(store
     assert "in transit" in case.resolution
 
 
-def test_the_cases_a_fact_opens_are_acted_on_in_the_same_job_the_first_batch_here_and_the_rest_queued(
+def test_the_cases_a_fact_opens_are_acted_on_in_its_job_the_first_batch_here_the_rest_queued_first(
     store, ship_slip_playbook, monkeypatch, django_capture_on_commit_callbacks
 ):
+    from orders.jobs import inbound_drain_job
     from playbooks import engine
 
     monkeypatch.setattr(engine, "ACT_BATCH_SIZE", 1)
     shipments = [slipped_shipment(store).pk, slipped_shipment(store).pk]
 
     with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        django_rq.get_queue("default").enqueue(inbound_drain_job)  # more deliveries wait meanwhile
         assert subject_check(shipment_ids=shipments, now=NOW) == 2
 
     acted = ExceptionCase.objects.get(state=CaseState.ACTING)
     assert acted.remedies.filter(state=RemedyState.DONE).count() == 2
     left = ExceptionCase.objects.get(state=CaseState.OPEN)
     jobs = [(job.func_name, job.args) for job in django_rq.get_queue("default").get_jobs()]
-    assert jobs == [("playbooks.jobs.cases_act_job", ([left.pk],))]
+    # The rest go ahead of the next deliveries: what is under way is finished first.
+    assert jobs == [("playbooks.jobs.cases_act_job", ([left.pk],)), ("orders.jobs.inbound_drain_job", ())]
 
 
 def test_a_fact_about_a_parcel_without_a_case_checks_each_detector_once(store, django_assert_num_queries):
