@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial, update_wrapper
 from typing import Any
 
 import django_rq
@@ -41,6 +41,12 @@ def enqueue(queue: str, func: Callable[..., Any], *args: Any, job_id: str | None
         get_queue(queue).enqueue(func, *args, job_id=job_id, **options)
 
     transaction.on_commit(_enqueue, robust=True)
+
+
+def run_here(func: Callable[..., Any], *args: Any) -> None:
+    """Run `func(*args)` in this process once the current transaction commits: what a job does with work it
+    would otherwise queue for itself. A failure is logged (under `func`'s name) like a failed job's."""
+    transaction.on_commit(update_wrapper(partial(func, *args), func), robust=True)
 
 
 # A coalesced job's key lives at most this long: if its job was lost with Redis, work is queued anew after.

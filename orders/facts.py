@@ -8,13 +8,11 @@ listener runs after the commit: as a job, or in the announcing job itself.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial, update_wrapper
 
 from django.conf import settings
-from django.db import transaction
 from django.utils.module_loading import import_string
 
-from cxhub.jobs import enqueue
+from cxhub.jobs import enqueue, run_here
 
 
 def facts_announce(*, shipment_ids: Iterable[int] = (), order_ids: Iterable[int] = (), here: bool = False) -> None:
@@ -31,7 +29,6 @@ def facts_announce(*, shipment_ids: Iterable[int] = (), order_ids: Iterable[int]
     for path in settings.FACT_LISTENERS:
         listener = import_string(path)
         if here:
-            # Named like the listener, for the error Django logs if it fails.
-            transaction.on_commit(update_wrapper(partial(listener, shipments, orders), listener), robust=True)
+            run_here(listener, shipments, orders)
         else:
             enqueue("default", listener, shipments, orders)

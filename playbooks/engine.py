@@ -16,7 +16,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import partial, update_wrapper
 from itertools import takewhile
 from typing import Any
 
@@ -25,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, Model, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
-from cxhub.jobs import enqueue
+from cxhub.jobs import enqueue, run_here
 from cxhub.memo import memo_forget, memo_scope, memoized
 from orders.models import Order, Shipment
 
@@ -234,8 +233,7 @@ def cases_act_soon(case_ids: list[int], *, here: bool = False) -> None:
     for chunk in chunks:
         enqueue("default", cases_act_job, chunk, at_front=here)
     if first:
-        # robust: a failure is logged like a failed job's; the cases are left to cases_recover.
-        transaction.on_commit(update_wrapper(partial(cases_act, first), cases_act), robust=True)
+        run_here(cases_act, first)  # a failure is logged; its cases are left to cases_recover
 
 
 def cases_act(case_ids: list[int]) -> int:

@@ -222,10 +222,9 @@ def parcels_with_events(store, count: int, status: str) -> list:
     parcels = []
     for _ in range(count):
         parcel = ShipmentFactory(order=OrderFactory(store=store), status=status, last_event_at=NOW)
-        TrackingEventFactory(shipment=parcel, status=ShipmentStatus.IN_TRANSIT, occurred_at=NOW - dt.timedelta(days=1))
-        TrackingEventFactory(
-            shipment=parcel, status=status, occurred_at=NOW - dt.timedelta(hours=1), location="Reno, NV"
-        )
+        day, hour = NOW - dt.timedelta(days=1), NOW - dt.timedelta(hours=1)
+        TrackingEventFactory(shipment=parcel, status=ShipmentStatus.IN_TRANSIT, occurred_at=day, location="Oakland, CA")
+        TrackingEventFactory(shipment=parcel, status=status, occurred_at=hour, location="Reno, NV")
         parcels.append(parcel)
     return parcels
 
