@@ -256,6 +256,34 @@ def test_opening_a_batch_of_cases_reads_what_their_facts_need_once_for_the_batch
     assert {case.facts.get("location") for case in opened} == {location}
 
 
+def test_opening_a_batch_of_disputed_deliveries_reads_their_claims_once_for_the_batch(store):
+    from playbooks.engine import cases_open, detector_settings
+    from tests.factories import TicketFactory
+
+    def disputed(count: int) -> list[Shipment]:
+        delivered_at = NOW - dt.timedelta(days=1)
+        parcels = [
+            ShipmentFactory(order=OrderFactory(store=store), status=ShipmentStatus.DELIVERED, delivered_at=delivered_at)
+            for _ in range(count)
+        ]
+        for parcel in parcels:
+            for reason, hours_ago in (("wismo", 20), ("delivery_problem", 2)):
+                at = NOW - dt.timedelta(hours=hours_ago)
+                TicketFactory(store=store, order=parcel.order, reason=reason, created_at=at)
+        return [Shipment.objects.get(pk=p.pk) for p in parcels]
+
+    detector, (_, params) = DETECTORS["delivered_not_received"], detector_settings("delivered_not_received")
+    one, many = disputed(1), disputed(4)
+
+    with CaptureQueriesContext(connection) as alone:
+        cases_open(detector, one, now=NOW, params=params)
+    with CaptureQueriesContext(connection) as batch:
+        opened = cases_open(detector, many, now=NOW, params=params)
+
+    assert len(batch) == len(alone)
+    assert {case.facts["hours_from_delivery_to_claim"] for case in opened} == {22.0}  # the claim, not the WISMO
+
+
 # --- Caps -----------------------------------------------------------------------------------------------------
 
 
