@@ -2,7 +2,7 @@
 
 Starts (or finds) a Redis server on loopback, migrates, seeds demo data, creates a demo admin login,
 then runs the web server, an RQ worker (with RQ's scheduler) and the RQ cron runner (cxhub/cron.py) in the
-foreground. Ctrl-C stops everything it started. Where no Redis server can be had, jobs run
+foreground. Ctrl-C (or SIGTERM) stops everything it started. Where no Redis server can be had, jobs run
 in-process (RQ_SYNC) and the demo still works.
 """
 
@@ -42,6 +42,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the whole hub for a demo: Redis, migrations, demo data, web server, worker and scheduler."
 
@@ -52,6 +56,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, port: int, orders: int, no_serve: bool, **options: object) -> None:
         self.children: list[subprocess.Popen] = []
+        # `kill`, a supervisor or an IDE stops the demo with SIGTERM: shut down what it started, as for Ctrl-C
+        # (the children run in their own sessions, so nothing else stops them).
+        signal.signal(signal.SIGTERM, _interrupt)
         mail_dir = Path(settings.BASE_DIR) / ".run" / "mail"
         env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"), "PYTHONUNBUFFERED": "1"}
         # Demo emails are written to files rather than flooding the terminal (SMS needs Twilio settings).
