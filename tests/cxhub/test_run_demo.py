@@ -6,24 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from tests.reliability.helpers import children_of, wait_until
 from tests.services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def running(pid: int) -> bool:
@@ -47,10 +35,9 @@ def test_sigterm_stops_the_web_server_worker_and_scheduler_it_started(tmp_path):
     children: list[int] = []
     try:
         wait_for_port(port, timeout=180)
-        deadline = time.monotonic() + 30
-        while len(children := children_of(demo.pid)) < 3 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert len(children) == 3  # runserver, rqworker, rqcron (Redis is the test suite's)
+        # runserver, rqworker, rqcron (Redis is the test suite's)
+        wait_until(lambda: len(children_of(demo.pid)) == 3, timeout=30, what="the demo's three processes", poll=0.2)
+        children = children_of(demo.pid)
 
         demo.send_signal(signal.SIGTERM)
         demo.wait(60)

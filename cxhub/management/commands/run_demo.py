@@ -42,10 +42,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 class Command(BaseCommand):
     help = "Run the whole hub for a demo: Redis, migrations, demo data, web server, worker and scheduler."
 
@@ -58,7 +54,7 @@ class Command(BaseCommand):
         self.children: list[subprocess.Popen] = []
         # `kill`, a supervisor or an IDE stops the demo with SIGTERM: shut down what it started, as for Ctrl-C
         # (the children run in their own sessions, so nothing else stops them).
-        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt
         mail_dir = Path(settings.BASE_DIR) / ".run" / "mail"
         env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"), "PYTHONUNBUFFERED": "1"}
         # Demo emails are written to files rather than flooding the terminal (SMS needs Twilio settings).
