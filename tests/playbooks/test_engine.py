@@ -229,6 +229,16 @@ def parcels_with_events(store, count: int, status: str) -> list:
     return parcels
 
 
+def open_counting_queries(kind: str, subjects: list) -> tuple[int, list]:
+    """Open `kind`'s cases for `subjects`: the queries it took, and the cases."""
+    from playbooks.engine import cases_open, detector_settings
+
+    detector, (_, params) = DETECTORS[kind], detector_settings(kind)
+    with CaptureQueriesContext(connection) as queries:
+        opened = cases_open(detector, subjects, now=NOW, params=params)
+    return len(queries), opened
+
+
 @pytest.mark.parametrize(
     ("kind", "status", "location"),
     [
@@ -241,23 +251,17 @@ def parcels_with_events(store, count: int, status: str) -> list:
     ],
 )
 def test_opening_a_batch_of_cases_reads_what_their_facts_need_once_for_the_batch(store, kind, status, location):
-    from playbooks.engine import cases_open, detector_settings
-
-    detector, (_, params) = DETECTORS[kind], detector_settings(kind)
     one, many = ([Shipment.objects.get(pk=p.pk) for p in parcels_with_events(store, n, status)] for n in (1, 4))
 
-    with CaptureQueriesContext(connection) as alone:
-        cases_open(detector, one, now=NOW, params=params)
-    with CaptureQueriesContext(connection) as batch:
-        opened = cases_open(detector, many, now=NOW, params=params)
+    alone, _ = open_counting_queries(kind, one)
+    batch, opened = open_counting_queries(kind, many)
 
-    assert len(batch) == len(alone)
+    assert batch == alone
     assert len(opened) == 4
     assert {case.facts.get("location") for case in opened} == {location}
 
 
 def test_opening_a_batch_of_disputed_deliveries_reads_their_claims_once_for_the_batch(store):
-    from playbooks.engine import cases_open, detector_settings
     from tests.factories import TicketFactory
 
     def disputed(count: int) -> list[Shipment]:
@@ -272,15 +276,10 @@ def test_opening_a_batch_of_disputed_deliveries_reads_their_claims_once_for_the_
                 TicketFactory(store=store, order=parcel.order, reason=reason, created_at=at)
         return [Shipment.objects.get(pk=p.pk) for p in parcels]
 
-    detector, (_, params) = DETECTORS["delivered_not_received"], detector_settings("delivered_not_received")
-    one, many = disputed(1), disputed(4)
+    alone, _ = open_counting_queries("delivered_not_received", disputed(1))
+    batch, opened = open_counting_queries("delivered_not_received", disputed(4))
 
-    with CaptureQueriesContext(connection) as alone:
-        cases_open(detector, one, now=NOW, params=params)
-    with CaptureQueriesContext(connection) as batch:
-        opened = cases_open(detector, many, now=NOW, params=params)
-
-    assert len(batch) == len(alone)
+    assert batch == alone
     assert {case.facts["hours_from_delivery_to_claim"] for case in opened} == {22.0}  # the claim, not the WISMO
 
 
