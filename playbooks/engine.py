@@ -63,6 +63,8 @@ def detector_settings(kind: str, configs: dict[str, DetectorConfig] | None = Non
 
 # Live cases a cleared condition resolves; an escalated one waits for a person.
 CLEARABLE_CASE_STATES = [CaseState.OPEN, CaseState.ACTING]
+# Cleared cases resolved per transaction: a carrier's backlog of scans after an outage clears thousands at once.
+RESOLVE_BATCH_SIZE = 500
 
 
 def _live_cases(kind: str) -> QuerySet:
@@ -260,17 +262,37 @@ def cases_resolve_cleared(
         # Only these subjects' cases are looked at, so only they need checking: evaluating the condition
         # for every subject took 0.5-2 s per order event at a million shipments (bench/README.md).
         matching = matching.filter(pk__in=subject_ids)
-    cleared = live.exclude(**{f"{field}__in": matching.values("pk")})
-    count = 0
-    for case in cleared.select_related("order", "store"):
-        count += case_resolve(case, reason="The condition cleared: " + _cleared_reason(case), now=now)
-    return count
+    cleared = list(live.exclude(**{f"{field}__in": matching.values("pk")}).order_by("pk").values_list("pk", flat=True))
+    batches = range(0, len(cleared), RESOLVE_BATCH_SIZE)
+    return sum(_cases_resolve_cleared_batch(cleared[i : i + RESOLVE_BATCH_SIZE], now=now) for i in batches)
+
+
+def _cases_resolve_cleared_batch(pks: list[int], *, now: datetime) -> int:
+    """Resolve these cleared cases with one locked read, one UPDATE per reason (the parcel's new status) and one
+    INSERT for their audit trail, whatever their number."""
+    with transaction.atomic():
+        # Locked, and still clearable: an agent may have escalated or closed one since the sweep's read.
+        cases = list(
+            ExceptionCase.objects.filter(pk__in=pks, state__in=CLEARABLE_CASE_STATES)
+            .select_related("shipment")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        by_reason = defaultdict(list)
+        for case in cases:
+            by_reason["The condition cleared: " + _cleared_reason(case)].append(case)
+        for reason, group in by_reason.items():
+            ExceptionCase.objects.filter(pk__in=[case.pk for case in group]).update(
+                state=CaseState.RESOLVED, resolved_at=now, resolution=reason
+            )
+        audits_record([audit_event(AuditKind.RESOLVED, reason, case=case) for reason, group in by_reason.items()
+                       for case in group])  # fmt: skip
+    return len(cases)
 
 
 def _cleared_reason(case: ExceptionCase) -> str:
     if case.shipment_id:
-        shipment = Shipment.objects.only("status", "last_scan_at").get(pk=case.shipment_id)
-        return f"the shipment is now {shipment.get_status_display().lower()}."
+        return f"the shipment is now {case.shipment.get_status_display().lower()}."
     return "the order no longer meets it."
 
 

@@ -206,6 +206,55 @@ def test_the_cases_a_fact_opens_are_acted_on_in_its_job_the_first_batch_here_the
     assert jobs == [("playbooks.jobs.cases_act_job", ([left.pk],)), ("orders.jobs.inbound_drain_job", ())]
 
 
+def sweep_then_scan(store, count: int) -> list:
+    """`count` slipped parcels whose cases a sweep opened, then their first carrier scans."""
+    parcels = [slipped_shipment(store) for _ in range(count)]
+    detector_sweep("no_first_scan", now=NOW)
+    for parcel in parcels:
+        scan = TrackingEventData(status=ShipmentStatus.IN_TRANSIT, occurred_at=NOW, dedupe_key=f"scan-{parcel.pk}")
+        shipment_record_events(shipment=parcel, events=[scan], source=EventSource.API)
+    return parcels
+
+
+def test_cleared_cases_resolve_together_in_the_same_statements_as_one(store, ship_slip_playbook):
+    from playbooks.engine import cases_resolve_cleared, detector_settings
+
+    def resolve_counting_queries() -> tuple[int, int]:
+        _, params = detector_settings("no_first_scan")
+        with CaptureQueriesContext(connection) as queries:
+            resolved = cases_resolve_cleared(DETECTORS["no_first_scan"], now=NOW, params=params)
+        return len(queries), resolved
+
+    with time_machine.travel(NOW, tick=False):
+        sweep_then_scan(store, 1)
+        alone, one = resolve_counting_queries()
+        parcels = sweep_then_scan(store, 4)
+        escalated = ExceptionCase.objects.get(shipment=parcels[0])
+        ExceptionCase.objects.filter(pk=escalated.pk).update(state=CaseState.ESCALATED)  # a person has it now
+        batch, three = resolve_counting_queries()
+
+    assert (one, three) == (1, 3)
+    assert batch == alone
+    resolved = ExceptionCase.objects.filter(state=CaseState.RESOLVED)
+    assert {case.resolution for case in resolved} == {"The condition cleared: the shipment is now in transit."}
+    assert AuditEvent.objects.filter(kind=AuditKind.RESOLVED, case__in=resolved).count() == 4
+    escalated.refresh_from_db()
+    assert escalated.state == CaseState.ESCALATED
+
+
+def test_a_backlog_of_cleared_cases_larger_than_a_batch_resolves_entirely(store, ship_slip_playbook, monkeypatch):
+    from playbooks import engine
+
+    monkeypatch.setattr(engine, "RESOLVE_BATCH_SIZE", 2)
+    with time_machine.travel(NOW, tick=False):
+        sweep_then_scan(store, 5)
+        run = detector_sweep("no_first_scan", now=NOW)
+
+    assert run.resolved == 5
+    assert not ExceptionCase.objects.exclude(state=CaseState.RESOLVED).exists()
+    assert AuditEvent.objects.filter(kind=AuditKind.RESOLVED).count() == 5
+
+
 def test_a_fact_about_a_parcel_without_a_case_checks_each_detector_once(store, django_assert_num_queries):
     shipment = ShipmentFactory(order=OrderFactory(store=store), status=ShipmentStatus.IN_TRANSIT)
     detectors = [d for d in DETECTORS.all() if d.subject == "shipment"]
