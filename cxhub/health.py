@@ -1,11 +1,12 @@
 """GET /healthz: is the database reachable, is Redis? For load balancers and uptime checks."""
 
-import django_rq
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from cxhub.jobs import get_queue
 
 
 def _check_database() -> str:
@@ -21,7 +22,7 @@ def _check_redis() -> str:
     if settings.RQ_SYNC:
         return "not used (jobs run in-process)"
     try:
-        django_rq.get_connection("default").ping()
+        get_queue("default").connection.ping()  # the process's client, whose waits are bounded
     except Exception as exc:  # connection refused, timeout, auth: all "down"
         return f"error: {exc.__class__.__name__}"
     return "ok"

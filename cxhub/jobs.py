@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from functools import lru_cache, partial, update_wrapper
 from typing import Any
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django_rq.connection_utils import filter_connection_params, get_redis_connection
 from redis import Redis
+from redis.exceptions import TimeoutError as RedisTimeout
 from rq import Queue
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ def enqueue(queue: str, func: Callable[..., Any], *args: Any, job_id: str | None
         if settings.RQ_SYNC:
             func(*args)
             return
-        get_queue(queue).enqueue(func, *args, job_id=job_id, **options)
+        _hand_to_redis(queue, lambda rq_queue: rq_queue.enqueue(func, *args, job_id=job_id, **options))
 
     transaction.on_commit(_enqueue, robust=True)
 
@@ -64,11 +66,14 @@ def enqueue_coalesced(queue: str, func: Callable[[], Any], *, key: str, force: b
         if settings.RQ_SYNC:
             func()
             return
-        rq_queue = get_queue(queue)
-        if rq_queue.connection.set(_coalesce_key(key), 1, nx=not force, ex=COALESCE_TTL_SECONDS):
-            rq_queue.enqueue(func)
+        _hand_to_redis(queue, partial(_enqueue_unless_pending, func, key=key, force=force))
 
     transaction.on_commit(_enqueue, robust=True)
+
+
+def _enqueue_unless_pending(func: Callable[[], Any], rq_queue: Queue, *, key: str, force: bool) -> None:
+    if rq_queue.connection.set(_coalesce_key(key), 1, nx=not force, ex=COALESCE_TTL_SECONDS):
+        rq_queue.enqueue(func)
 
 
 def coalesced_started(queue: str, key: str) -> None:
@@ -81,6 +86,30 @@ def _coalesce_key(key: str) -> str:
     return f"cxhub:coalesced:{key}"
 
 
+# Work is stored before it is queued, and the reconcilers queue what was not, so queueing never waits long
+# for a Redis that hangs (a failover, a frozen host): an enqueue gives up after REDIS_TIMEOUT_SECONDS, and then
+# this process leaves that Redis alone for REDIS_PAUSE_SECONDS. A webhook is answered at once instead of each
+# one waiting (sync web workers all blocked on Redis would take the whole site down with it).
+REDIS_TIMEOUT_SECONDS = 2.0
+REDIS_PAUSE_SECONDS = 10.0
+_paused_until: dict[str, float] = {}
+
+
+def _hand_to_redis(name: str, put: Callable[[Queue], Any]) -> None:
+    """put(the RQ queue `name`), unless its Redis timed out in the last REDIS_PAUSE_SECONDS."""
+    config = _connection_config(name)
+    if time.monotonic() < _paused_until.get(config, 0.0):
+        logger.debug("not queueing on %r: its Redis timed out lately", name)
+        return
+    try:
+        put(django_rq.get_queue(name, connection=_redis(config)))
+    except RedisTimeout:
+        _paused_until[config] = time.monotonic() + REDIS_PAUSE_SECONDS
+        logger.error("Redis did not answer within %s s: this process queues nothing for %s s, the reconcilers "
+                     "queue what is stored meanwhile", REDIS_TIMEOUT_SECONDS, REDIS_PAUSE_SECONDS)  # fmt: skip
+        raise
+
+
 def get_queue(name: str) -> Queue:
     """The RQ queue `name`, on a Redis client shared by the process (and its connection pool).
 
@@ -89,11 +118,21 @@ def get_queue(name: str) -> Queue:
     webhook's time (bench/README.md). The client is keyed by the queue's connection settings, read
     each time, so a settings change (tests point RQ_QUEUES elsewhere) gets its own client.
     """
-    config = filter_connection_params(settings.RQ_QUEUES[name])
-    return django_rq.get_queue(name, connection=_redis(json.dumps(config, sort_keys=True, default=str)))
+    return django_rq.get_queue(name, connection=_redis(_connection_config(name)))
+
+
+def _connection_config(name: str) -> str:
+    return json.dumps(filter_connection_params(settings.RQ_QUEUES[name]), sort_keys=True, default=str)
 
 
 @lru_cache(maxsize=16)
 def _redis(config: str) -> Redis:
     # redis-py's pool notices a fork (RQ's work horses) and opens new connections in the child.
-    return get_redis_connection(json.loads(config))
+    client = get_redis_connection(json.loads(config))
+    # Bounded waits unless the settings give their own (an RQ worker raises the read timeout of its own
+    # connection above its blocking dequeue's; this client only queues and checks).
+    options = client.connection_pool.connection_kwargs
+    for option in ("socket_timeout", "socket_connect_timeout"):
+        if options.get(option) is None:
+            options[option] = REDIS_TIMEOUT_SECONDS
+    return client

@@ -122,7 +122,7 @@ _queue = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}
 RQ_QUEUES = {"high": dict(_queue), "default": dict(_queue), "low": dict(_queue)}
 RQ_SHOW_ADMIN_LINK = True
 # What `manage.py rqworker` (and rqworker-pool) run unless --worker-class says otherwise: RQ's SimpleWorker, which
-# runs each job in its own process, warmed up before the first (cxhub/worker.py). The hub's jobs are short and
+# runs each job in the worker process itself, warmed up before the first (cxhub/worker.py). The hub's jobs are short and
 # database-bound: RQ's forking worker (cxhub.worker.Worker) pays a fork and a new PostgreSQL connection, with cold
 # caches, for every job; two of those did 85 events a second where two of these keep up with 100 (README).
 RQ = {"WORKER_CLASS": "cxhub.worker.SimpleWorker"}

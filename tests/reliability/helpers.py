@@ -113,6 +113,20 @@ class CrashableRedis(RedisServer):
     def restart(self) -> None:
         self.start()
 
+    def freeze(self) -> None:
+        """Stop it answering while it keeps its connections open, as a hung host or a stalled failover does."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.thaw()  # a frozen server would not act on the stop
+        super().stop()
+
     def queues(self) -> dict[str, dict]:
         return {name: {"URL": self.url, "DEFAULT_TIMEOUT": 300} for name in QUEUES}
 

@@ -1,5 +1,6 @@
 """Redis stopped while webhooks arrive: every delivery is answered 2xx and stored; once Redis is back, the
-reconciler (as `rqcron cxhub.cron` runs it) processes all of them; counts in equal counts processed.
+reconciler (as `rqcron cxhub.cron` runs it) processes all of them; counts in equal counts processed. The
+same when Redis hangs instead (it accepts connections and answers nothing): answers do not wait on it.
 
 The test runs a redis-server of its own and crashes it (the session's Redis serves the other tests). That
 Redis keeps nothing on disk, so the jobs queued before the crash are lost with it: the database, not the
@@ -141,3 +142,43 @@ def test_webhooks_arriving_while_redis_is_down_are_answered_stored_and_all_proce
         run_jobs()
     assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == processed
     assert TrackingEvent.objects.count() == SCANS * len(parcels)
+
+
+def test_webhooks_arriving_while_redis_hangs_are_answered_without_waiting_on_it_and_processed_once_it_answers(
+    client, store, redis, run_jobs, monkeypatch
+):
+    from cxhub import jobs
+
+    monkeypatch.setattr(jobs, "_paused_until", {})
+    monkeypatch.setattr(jobs, "REDIS_PAUSE_SECONDS", 1.0)  # the test waits it out below
+    parcels = [
+        ShipmentFactory(order__store=store, carrier="usps", status=ShipmentStatus.LABEL_CREATED) for _ in range(4)
+    ]
+    provider = Provider(client, parcels)
+
+    redis.freeze()
+    started = time.monotonic()
+    with time_machine.travel(NOW, tick=False):
+        provider.order_created(6001)  # waits for Redis until the timeout, once...
+        for index in range(4):
+            provider.parcel_scanned(index)  # ...and this process then leaves it alone for a while
+    elapsed = time.monotonic() - started
+    health = client.get("/healthz")  # is told the truth all the same, in bounded time
+
+    assert provider.answers == [(200, "received")] * 5
+    assert provider.slowest < ANSWER_WITHIN_SECONDS
+    assert elapsed < jobs.REDIS_TIMEOUT_SECONDS + 1.0  # one wait in all, not one per delivery
+    assert (health.status_code, health.json()["redis"]) == (503, "error: TimeoutError")
+    assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.RECEIVED: 5}
+
+    redis.thaw()
+    time.sleep(jobs.REDIS_PAUSE_SECONDS)
+    with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
+        cron_tick(only=["inbound_reconcile_job"])
+        run_jobs()
+
+    assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED: 5}
+    assert Order.objects.filter(order_number="6001").exists()
+    for parcel in parcels:
+        parcel.refresh_from_db()
+        assert parcel.status == ShipmentStatus.IN_TRANSIT
