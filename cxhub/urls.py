@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from notifications.twilio_webhooks import twilio_inbound, twilio_status
 from notifications.unsubscribe import unsubscribe
 from orders.webhooks import receive_webhook
+from playbooks.api import CarrierPauseListView
 
 from .health import healthz
 
@@ -18,6 +19,7 @@ urlpatterns = [
     path("track/", include("portal.urls")),
     path("returns/", include("returns.urls")),
     path("api/v1/", include("orders.api.urls")),
+    path("api/v1/carrier-pauses/", CarrierPauseListView.as_view(), name="api-carrier-pauses"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

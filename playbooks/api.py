@@ -1,14 +1,21 @@
-"""What the playbooks app adds to the order-detail API: exceptions, remedies, approvals and the why."""
+"""What the playbooks app adds to the REST API: the order detail's exceptions, remedies, approvals and the
+why, and GET /api/v1/carrier-pauses/ (the carrier pauses in force, for a store's shipping rules to follow).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+
+from orders.api.views import StoreAPIView
 from orders.models import Order
 
 from .choices import ACTIVE_CASE_STATES, ApprovalDecision
 from .detectors import DETECTORS
-from .models import Approval, AuditEvent, ExceptionCase, Remedy
+from .models import Approval, AuditEvent, CarrierPause, ExceptionCase, Remedy
 
 AUDIT_LIMIT = 50
 
@@ -67,3 +74,42 @@ def _case(case: ExceptionCase) -> dict[str, Any]:
         "tracking_code": case.shipment.tracking_code if case.shipment else None,
         "held_out": case.is_holdout,
     }
+
+
+# --- Carrier pauses -----------------------------------------------------------------------------------------
+# A manager who approves an incident can pause its carrier for its destination region (playbooks.anomalies);
+# the store's checkout or label software asks before it hands a new parcel to a carrier. Read-only: pauses are
+# made and lifted in the admin. A pause is about a carrier and a region, not about any store's customers, so
+# every store's token sees the same list.
+
+
+class CarrierPauseSerializer(serializers.ModelSerializer):
+    paused_at = serializers.DateTimeField(source="created_at", help_text="When the manager approved the pause.")
+    reason = serializers.CharField(
+        source="incident.explanation", default="", help_text="What the anomaly watch saw (blank if none)."
+    )
+
+    class Meta:
+        model = CarrierPause
+        fields = ["carrier", "region", "paused_at", "reason"]
+        extra_kwargs = {
+            "carrier": {"help_text": "The carrier's code, as on shipments (e.g. `usps`)."},
+            "region": {"help_text": "The destination region, as in orders' shipping addresses (e.g. `CA`)."},
+        }
+
+
+@extend_schema(
+    summary="Carrier pauses in force",
+    description=(
+        "Carriers not to hand new shipments to for a destination region, until a manager lifts the pause. "
+        "Ordered by carrier and region; a lifted pause is not listed."
+    ),
+    tags=["carrier pauses"],
+)
+class CarrierPauseListView(StoreAPIView, generics.ListAPIView):
+    serializer_class = CarrierPauseSerializer
+    pagination_class = None  # one row per carrier and region at most (a unique constraint)
+
+    def get_queryset(self) -> QuerySet[CarrierPause]:
+        active = CarrierPause.objects.filter(lifted_at__isnull=True)
+        return active.select_related("incident").order_by("carrier", "region")

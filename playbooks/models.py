@@ -303,7 +303,7 @@ class Incident(models.Model):
 
 class CarrierPause(models.Model):
     """Don't hand new shipments to this carrier for this region, until a manager lifts it. The store's
-    shipping rules follow it (the admin lists the active ones)."""
+    shipping rules follow it (the admin lists the active ones, GET /api/v1/carrier-pauses/ answers them)."""
 
     carrier = models.CharField(max_length=40)
     region = models.CharField("destination region", max_length=100)

@@ -364,7 +364,9 @@ class CarrierPauseFactory(factory.django.DjangoModelFactory):
 
     carrier = "usps"
     region = "CA"
-    incident = factory.SubFactory(IncidentFactory)
+    incident = factory.SubFactory(
+        IncidentFactory, carrier=factory.SelfAttribute("..carrier"), region=factory.SelfAttribute("..region")
+    )
 
 
 class ActionRecordFactory(factory.django.DjangoModelFactory):

@@ -33,6 +33,7 @@ def other_order() -> Order:
         ("post", "/api/v1/tracking-events/"),
         ("post", "/api/v1/tracking-events/bulk/"),
         ("post", "/api/v1/tickets/"),
+        ("get", "/api/v1/carrier-pauses/"),
     ],
 )
 def test_it_answers_401_without_a_token(method, url, other_order):
