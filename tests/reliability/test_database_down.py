@@ -1,0 +1,95 @@
+"""PostgreSQL unreachable while webhooks and visitors arrive (a restart, a failover): nothing is answered 2xx
+that was not stored, providers and people are told to retry (503 with Retry-After, not 500), and once the
+database is back the retried deliveries are stored and processed once.
+
+The outage is PostgreSQL's own: the test's database stops accepting connections and its open ones are
+terminated, as a restart does, on the suite's server (the other databases on it are untouched).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test import Client
+from psycopg import sql
+
+from orders.choices import DeliveryState, ShipmentStatus
+from orders.models import InboundDelivery
+from portal.links import tracking_token
+from tests.factories import ShipmentFactory, StoreFactory
+from tests.orders.api import client_for
+from tests.reliability.helpers import count_by, easypost_event, post_easypost
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "easypost-outage-secret"
+
+
+@contextmanager
+def database_down() -> Iterator[None]:
+    """The test's database refuses new connections and its open ones are dropped, until the block ends."""
+    db = connection.settings_dict
+    admin = psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"] or None, dbname="postgres",
+        autocommit=True,
+    )  # fmt: skip
+    name = sql.Identifier(db["NAME"])
+    with admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [db["NAME"]])
+        try:
+            yield
+        finally:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
+    # A web process's next request finds its connection broken and opens a new one (CONN_HEALTH_CHECKS);
+    # the test client skips that request-start step, so the test does it.
+    connection.close()
+
+
+def test_while_the_database_is_down_nothing_is_answered_2xx_everyone_is_told_to_retry_and_retries_are_stored_once(
+    run_jobs,
+):
+    store = StoreFactory(easypost_webhook_secret=SECRET)
+    before, during = (ShipmentFactory(order__store=store, carrier="usps") for _ in range(2))
+    bodies = {
+        parcel.pk: easypost_event(
+            event_id=f"evt_{parcel.tracking_code}", tracking_code=parcel.tracking_code,
+            name="02_tracker_updated_in_transit",
+        )
+        for parcel in (before, during)
+    }  # fmt: skip
+    web = Client(raise_request_exception=False)  # answered as in production, not raised into the test
+    api = client_for(store)
+    api.raise_request_exception = False
+    page = f"/track/{tracking_token(during.order)}/"
+    assert post_easypost(web, bodies[before.pk], SECRET).json()["status"] == "received"
+
+    with database_down():
+        webhook = post_easypost(web, bodies[during.pk], SECRET)
+        tracking = web.get(page)
+        orders = api.get("/api/v1/orders/")
+        health = web.get("/healthz")
+
+    assert (webhook.status_code, webhook["Retry-After"]) == (503, "30")
+    assert webhook.json() == {"error": "the database is unavailable; retry later"}
+    assert (tracking.status_code, tracking["Retry-After"]) == (503, "30")
+    assert "Please try again in a minute" in tracking.content.decode()
+    assert (orders.status_code, orders.json()) == (503, {"error": "the database is unavailable; retry later"})
+    assert health.status_code == 503 and health.json()["failing"] == ["database"]
+    assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.RECEIVED: 1}
+
+    # The provider retries both (it never had a 2xx for the second): one is new, one a duplicate.
+    assert post_easypost(web, bodies[during.pk], SECRET).json()["status"] == "received"
+    assert post_easypost(web, bodies[before.pk], SECRET).json()["status"] == "duplicate"
+    assert web.get(page).status_code == 200
+    run_jobs()
+
+    states = count_by(InboundDelivery.objects.values_list("state", flat=True))
+    assert states == {DeliveryState.PROCESSED: 2, DeliveryState.DUPLICATE: 1}
+    for parcel in (before, during):
+        parcel.refresh_from_db()
+        assert parcel.status == ShipmentStatus.IN_TRANSIT
