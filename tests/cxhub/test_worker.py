@@ -17,7 +17,7 @@ from django.utils.translation import get_language
 from django_rq.workers import get_worker_class
 
 from cxhub import worker as cxworker
-from tests.reliability.helpers import WorkerProcess, worker_env
+from tests.reliability.helpers import WorkerProcess, database_down, worker_env
 
 # Imported lazily by the SDK on the first `client.messages`: ~100 modules of the 2010 API.
 TWILIO_MESSAGES = "twilio.rest.api.v2010.account.message"
@@ -43,8 +43,15 @@ def horse_state() -> dict:
 
 def database_backend_pid() -> int:
     """A job: the PostgreSQL backend serving its connection (a new connection gets a new one)."""
-    connection.ensure_connection()
-    return connection.connection.info.backend_pid
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def database_restart() -> None:
+    """A job that restarts the database, as far as the worker's connections can tell."""
+    with database_down():
+        pass
 
 
 class BurstSimpleWorker(cxworker.SimpleWorker):
@@ -153,3 +160,18 @@ def test_the_simple_worker_treats_each_job_like_a_request_for_database_connectio
 
     assert None not in (first.return_value(), second.return_value())
     assert (first.return_value() != second.return_value()) is reconnects
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_restart_between_jobs_costs_the_simple_worker_a_reconnect_not_a_failed_job(monkeypatch):
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", None)  # kept from job to job
+    queue = rq.Queue("default", connection=django_rq.get_connection("default"))
+    before = queue.enqueue(database_backend_pid)
+    queue.enqueue(database_restart)  # every open connection to the database is dropped
+    after = queue.enqueue(database_backend_pid)
+
+    BurstSimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+    assert after.get_status() == "finished"
+    assert after.return_value() not in (None, before.return_value())

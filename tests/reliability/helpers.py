@@ -12,12 +12,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import django_rq
+import psycopg
 from django.conf import settings
 from django.db import connection
+from psycopg import sql
 from rq.cron import CronScheduler
 from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
@@ -129,6 +132,25 @@ class CrashableRedis(RedisServer):
 
     def queues(self) -> dict[str, dict]:
         return {name: {"URL": self.url, "DEFAULT_TIMEOUT": 300} for name in QUEUES}
+
+
+@contextmanager
+def database_down() -> Iterator[None]:
+    """The test's database refuses new connections and its open ones are dropped (as by a restart or a
+    failover), until the block ends. The other databases on the suite's server are untouched."""
+    db = connection.settings_dict
+    admin = psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"] or None, dbname="postgres",
+        autocommit=True,
+    )  # fmt: skip
+    name = sql.Identifier(db["NAME"])
+    with admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [db["NAME"]])
+        try:
+            yield
+        finally:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
 
 
 def live_database_url() -> str:

@@ -8,46 +8,20 @@ terminated, as a restart does, on the suite's server (the other databases on it 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import psycopg
 import pytest
 from django.db import connection
 from django.test import Client
-from psycopg import sql
 
 from orders.choices import DeliveryState, ShipmentStatus
 from orders.models import InboundDelivery
 from portal.links import tracking_token
 from tests.factories import ShipmentFactory, StoreFactory
 from tests.orders.api import client_for
-from tests.reliability.helpers import count_by, easypost_event, post_easypost
+from tests.reliability.helpers import count_by, database_down, easypost_event, post_easypost
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "easypost-outage-secret"
-
-
-@contextmanager
-def database_down() -> Iterator[None]:
-    """The test's database refuses new connections and its open ones are dropped, until the block ends."""
-    db = connection.settings_dict
-    admin = psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"] or None, dbname="postgres",
-        autocommit=True,
-    )  # fmt: skip
-    name = sql.Identifier(db["NAME"])
-    with admin:
-        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [db["NAME"]])
-        try:
-            yield
-        finally:
-            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
-    # A web process's next request finds its connection broken and opens a new one (CONN_HEALTH_CHECKS);
-    # the test client skips that request-start step, so the test does it.
-    connection.close()
 
 
 def test_while_the_database_is_down_nothing_is_answered_2xx_everyone_is_told_to_retry_and_retries_are_stored_once(
@@ -73,6 +47,9 @@ def test_while_the_database_is_down_nothing_is_answered_2xx_everyone_is_told_to_
         tracking = web.get(page)
         orders = api.get("/api/v1/orders/")
         health = web.get("/healthz")
+    # A web process's next request finds its connection broken and opens a new one (CONN_HEALTH_CHECKS);
+    # the test client skips that request-start step, so the test does it.
+    connection.close()
 
     assert (webhook.status_code, webhook["Retry-After"]) == (503, "30")
     assert webhook.json() == {"error": "the database is unavailable; retry later"}
