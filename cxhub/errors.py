@@ -1,9 +1,10 @@
-"""What a request that failed is answered (DEBUG off): JSON for providers and integrations, a plain page for
-people. When the database is unreachable (a restart, a failover) the answer is 503 with Retry-After instead
-of 500: nothing was stored, and the same request a little later will work. Webhook providers retry on
-either, so no delivery is lost; the status tells them, and the person on the tracking page, to try again.
+"""What a request that failed is answered (DEBUG off): JSON for providers and integrations, a page in the
+customer pages' neutral style for people. When the database is unreachable (a restart, a failover) the
+answer is 503 with Retry-After instead of 500: nothing was stored, and the same request a little later will
+work. Webhook providers retry on either, so no delivery is lost; the status tells them, and the person on
+the tracking page, to try again.
 
-Nothing here touches the database: the pages are rendered without a request context.
+Nothing here touches the database: the pages are rendered with the default branding and no request context.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
+
+from portal.views import branding
 
 # Paths whose callers are programs: they get JSON.
 MACHINE_PATHS = ("/webhooks/", "/api/")
@@ -27,7 +30,18 @@ def server_error(request: HttpRequest) -> HttpResponse:
         error = "the database is unavailable; retry later" if unavailable else "internal error"
         response: HttpResponse = JsonResponse({"error": error}, status=status)
     else:
-        response = HttpResponse(loader.get_template(f"{status}.html").render(), status=status)
+        response = _page(status)
     if unavailable:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's handler404 (an address no route matches; views answer their own 404s)."""
+    if request.path.startswith(MACHINE_PATHS):
+        return JsonResponse({"error": "no such endpoint"}, status=404)
+    return _page(404)
+
+
+def _page(status: int) -> HttpResponse:
+    return HttpResponse(loader.get_template(f"{status}.html").render({"brand": branding(None)}), status=status)

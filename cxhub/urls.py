@@ -24,4 +24,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
+handler404 = "cxhub.errors.page_not_found"
 handler500 = "cxhub.errors.server_error"

@@ -38,8 +38,11 @@ def test_people_get_a_page_that_says_whether_to_try_again_soon(rf):
 
 
 @pytest.mark.django_db
-def test_an_address_that_leads_nowhere_gets_a_page_not_found(client):
-    response = client.get("/no-such-page/")
+def test_an_address_that_leads_nowhere_gets_a_page_not_found_or_json_for_programs(client):
+    page = client.get("/no-such-page/")
+    endpoint = client.get("/api/v1/no-such-endpoint/")
 
-    assert response.status_code == 404
-    assert "This address does not lead anywhere" in response.content.decode()
+    assert page.status_code == 404
+    assert "This address does not lead anywhere" in page.content.decode()
+    assert "Look up your order" in page.content.decode()
+    assert (endpoint.status_code, endpoint.json()) == (404, {"error": "no such endpoint"})
