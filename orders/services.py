@@ -174,7 +174,8 @@ def order_upsert(*, store: Store, data: OrderData) -> Order:
             store=store, data=data.customer, country=address.country if address else ""
         )
 
-    if order is None:
+    new = order is None
+    if new:
         if not number:
             raise ValueError("a new order needs an order number")
         create = {k: v for k, v in values.items() if v is not None}
@@ -187,12 +188,19 @@ def order_upsert(*, store: Store, data: OrderData) -> Order:
             order.save(update_fields=[*changed, "updated_at"])
 
     if data.line_items is not None:
-        _line_items_replace(order, data.line_items)
+        _line_items_replace(order, data.line_items, new=new)
     return order
 
 
-def _line_items_replace(order: Order, items: Iterable) -> None:
-    keep = []
+def _line_items_replace(order: Order, items: Iterable, *, new: bool) -> None:
+    """Make the order's lines the source's list. A line is the same line by its external id or, without one,
+    by SKU and title (a repeat in the list updates the line it repeats). A few statements for the whole list
+    (the order row is locked, so no one else changes its lines meanwhile): one at a time, a 2-line order
+    cost a backfill or an order webhook eight."""
+    lines: dict[tuple[str, ...], LineItem] = {}
+    for line in [] if new else order.line_items.all():
+        lines.setdefault(_line_key(line.external_id, line.sku, line.title), line)
+    created, updated, listed = [], [], []
     for item in items:
         values = {
             "sku": item.sku,
@@ -202,17 +210,22 @@ def _line_items_replace(order: Order, items: Iterable) -> None:
             "unit_price": item.unit_price,
             "returnable": item.returnable,
         }
-        if item.external_id:
-            line, _ = LineItem.objects.update_or_create(order=order, external_id=item.external_id, defaults=values)
-        else:
-            line = LineItem.objects.filter(order=order, external_id="", sku=item.sku, title=item.title).first()
-            if line:
-                _assign(line, values)
-                line.save()
-            else:
-                line = LineItem.objects.create(order=order, **values)
-        keep.append(line.pk)
-    order.line_items.exclude(pk__in=keep).delete()
+        key = _line_key(item.external_id, item.sku, item.title)
+        line = lines.get(key)
+        if line is None:
+            line = lines[key] = LineItem(order=order, external_id=item.external_id, **values)
+            created.append(line)
+        elif _assign(line, values) and line.pk and line not in updated:
+            updated.append(line)
+        listed.append(line)
+    LineItem.objects.bulk_create(created)
+    LineItem.objects.bulk_update(updated, ["sku", "title", "variant", "quantity", "unit_price", "returnable"])
+    if not new:
+        order.line_items.exclude(pk__in=[line.pk for line in listed]).delete()
+
+
+def _line_key(external_id: str, sku: str, title: str) -> tuple[str, ...]:
+    return ("id", external_id) if external_id else ("sku", sku, title)
 
 
 @dataclass(frozen=True)

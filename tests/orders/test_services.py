@@ -4,6 +4,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders.choices import AddressVerification, EventSource, FinancialStatus, FulfillmentStatus, ShipmentStatus
@@ -63,6 +65,42 @@ def test_applying_the_same_order_twice_changes_nothing():
     order_upsert(store=store, data=order_data())
 
     assert (Order.objects.count(), Customer.objects.count(), LineItem.objects.count()) == (1, 1, 1)
+
+
+def test_an_update_makes_the_lines_the_sources_list_keeping_each_line_it_still_lists():
+    store = StoreFactory()
+    shirt = LineItemData(title="Shirt", sku="S1", quantity=2, unit_price=Decimal("25.00"), external_id="1")
+    hat, mug = LineItemData(title="Hat", sku="H1"), LineItemData(title="Mug", sku="M1")
+    order = order_upsert(store=store, data=order_data(line_items=[shirt, hat, mug]))
+    before = {line.title: line.pk for line in order.line_items.all()}
+
+    edited = [
+        LineItemData(title="Shirt (blue)", sku="S1", quantity=3, unit_price=Decimal("25.00"), external_id="1"),
+        LineItemData(title="Hat", sku="H1", quantity=2),  # no external id: the same line by SKU and title
+        LineItemData(title="Scarf", sku="SC1"),
+        LineItemData(title="Scarf", sku="SC1", quantity=4),  # a repeat updates the line it repeats
+    ]
+    order_upsert(store=store, data=order_data(line_items=edited))
+
+    after = [(line.pk, line.title, line.quantity) for line in order.line_items.all()]
+    assert after[:2] == [(before["Shirt"], "Shirt (blue)", 3), (before["Hat"], "Hat", 2)]
+    assert [(title, quantity) for _, title, quantity in after[2:]] == [("Scarf", 4)]  # the mug is gone
+
+
+def test_an_orders_lines_cost_the_same_statements_however_many_there_are():
+    store = StoreFactory()
+    order_upsert(store=store, data=order_data(external_id="earlier", order_number="#1"))  # the customer is known
+
+    def statements(lines: int) -> int:
+        items = [LineItemData(title=f"Item {i}", sku=f"I{i}", external_id=f"{lines}-{i}") for i in range(lines)]
+        data = order_data(external_id=f"ext-{lines}", order_number=f"#{lines}", line_items=items)
+        with CaptureQueriesContext(connection) as created:
+            order_upsert(store=store, data=data)
+        with CaptureQueriesContext(connection) as updated:
+            order_upsert(store=store, data=data)
+        return len(created), len(updated)
+
+    assert statements(2) == statements(5)
 
 
 def test_an_update_keeps_what_the_source_did_not_say():
