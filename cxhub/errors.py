@@ -17,8 +17,8 @@ from django.template import loader
 
 from portal.views import branding
 
-# Paths whose callers are programs: they get JSON.
-MACHINE_PATHS = ("/webhooks/", "/api/")
+# Paths whose callers are programs get JSON, under the key their other errors use (DRF's "detail" for the API).
+JSON_ERROR_KEYS = {"/webhooks/": "error", "/api/": "detail"}
 RETRY_AFTER_SECONDS = 30
 
 
@@ -26,11 +26,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """Django's handler500, called while the exception is being handled."""
     unavailable = isinstance(sys.exc_info()[1], OperationalError | InterfaceError)
     status = 503 if unavailable else 500
-    if request.path.startswith(MACHINE_PATHS):
-        error = "the database is unavailable; retry later" if unavailable else "internal error"
-        response: HttpResponse = JsonResponse({"error": error}, status=status)
-    else:
-        response = _page(status)
+    error = "The database is unavailable; retry later." if unavailable else "Internal error."
+    response = _json(request, error, status) or _page(status)
     if unavailable:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
@@ -38,9 +35,15 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's handler404 (an address no route matches; views answer their own 404s)."""
-    if request.path.startswith(MACHINE_PATHS):
-        return JsonResponse({"error": "no such endpoint"}, status=404)
-    return _page(404)
+    return _json(request, "No such endpoint.", 404) or _page(404)
+
+
+def _json(request: HttpRequest, error: str, status: int) -> JsonResponse | None:
+    """The JSON answer for a program's path, or None for a person's."""
+    for prefix, key in JSON_ERROR_KEYS.items():
+        if request.path.startswith(prefix):
+            return JsonResponse({key: error}, status=status)
+    return None
 
 
 def _page(status: int) -> HttpResponse:

@@ -16,15 +16,15 @@ def answer_to(rf, path: str, error: Exception):
         return server_error(rf.get(path))
 
 
-@pytest.mark.parametrize("path", ["/webhooks/shopify/", "/api/v1/orders/"])
-def test_programs_get_json_naming_what_happened(rf, path):
+@pytest.mark.parametrize(("path", "key"), [("/webhooks/shopify/", "error"), ("/api/v1/orders/", "detail")])
+def test_programs_get_json_naming_what_happened_as_their_other_errors_do(rf, path, key):
     crashed = answer_to(rf, path, ValueError("a bug"))
     unreachable = answer_to(rf, path, OperationalError("connection refused"))
 
-    assert (crashed.status_code, json.loads(crashed.content)) == (500, {"error": "internal error"})
+    assert (crashed.status_code, json.loads(crashed.content)) == (500, {key: "Internal error."})
     assert not crashed.has_header("Retry-After")
     assert (unreachable.status_code, unreachable["Retry-After"]) == (503, "30")
-    assert json.loads(unreachable.content) == {"error": "the database is unavailable; retry later"}
+    assert json.loads(unreachable.content) == {key: "The database is unavailable; retry later."}
 
 
 def test_people_get_a_page_that_says_whether_to_try_again_soon(rf):
@@ -45,4 +45,4 @@ def test_an_address_that_leads_nowhere_gets_a_page_not_found_or_json_for_program
     assert page.status_code == 404
     assert "This address does not lead anywhere" in page.content.decode()
     assert "Look up your order" in page.content.decode()
-    assert (endpoint.status_code, endpoint.json()) == (404, {"error": "no such endpoint"})
+    assert (endpoint.status_code, endpoint.json()) == (404, {"detail": "No such endpoint."})

@@ -52,10 +52,10 @@ def test_while_the_database_is_down_nothing_is_answered_2xx_everyone_is_told_to_
     connection.close()
 
     assert (webhook.status_code, webhook["Retry-After"]) == (503, "30")
-    assert webhook.json() == {"error": "the database is unavailable; retry later"}
+    assert webhook.json() == {"error": "The database is unavailable; retry later."}
     assert (tracking.status_code, tracking["Retry-After"]) == (503, "30")
     assert "Please try again in a minute" in tracking.content.decode()
-    assert (orders.status_code, orders.json()) == (503, {"error": "the database is unavailable; retry later"})
+    assert (orders.status_code, orders.json()) == (503, {"detail": "The database is unavailable; retry later."})
     assert health.status_code == 503 and health.json()["failing"] == ["database"]
     assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.RECEIVED: 1}
 
