@@ -57,6 +57,7 @@ ROLES: dict[str, list[str]] = {
         "insights.view_kpis",
         "playbooks.change_incident",  # adjust an incident's proposal, then approve or dismiss it
         "playbooks.decide_incident",
+        "playbooks.add_carrierpause",  # pause a carrier for a region ahead of trouble
         "playbooks.change_carrierpause",  # lift a pause
     ],
     AGENT: [

@@ -19,10 +19,18 @@ from django.utils.html import format_html
 
 from orders.admin import OrderAdmin as BaseOrderAdmin
 from orders.admin import ReadOnlyAdmin, ReadOnlyInline
+from orders.carriers import carrier_name, carrier_slug
 from orders.models import Order, Store
 
 from .actions import ACTIONS, action_choices
-from .anomalies import WAVE_KINDS, affected_shipments, carrier_pauses_lift, incident_approve, incident_dismiss
+from .anomalies import (
+    WAVE_KINDS,
+    affected_shipments,
+    carrier_pause,
+    carrier_pauses_lift,
+    incident_approve,
+    incident_dismiss,
+)
 from .approvals import approval_decide, approval_limit
 from .choices import ACTIVE_CASE_STATES, ApprovalDecision, IncidentState, PlaybookState
 from .dashboard import exceptions_overview
@@ -664,15 +672,42 @@ class IncidentAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:playbooks_incident_change", args=[obj.pk]))
 
 
+class CarrierPauseForm(forms.ModelForm):
+    class Meta:
+        model = CarrierPause
+        fields = ["carrier", "region"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        carrier, region = carrier_slug(data.get("carrier") or ""), (data.get("region") or "").strip()
+        if carrier and CarrierPause.objects.filter(carrier=carrier, region=region, lifted_at__isnull=True).exists():
+            raise ValidationError(f"{carrier_name(carrier)} is already paused for {region}.")
+        return data
+
+    def validate_unique(self) -> None:
+        pass  # clean() checks the one pause in force, with the carrier's name as it is stored
+
+
 @admin.register(CarrierPause)
 class CarrierPauseAdmin(admin.ModelAdmin):
+    """Pauses come from approved incidents, or a manager adds one (carrier and region) ahead of trouble;
+    either way they are lifted, never edited or deleted."""
+
+    form = CarrierPauseForm
     list_display = ("carrier", "region", "created_at", "created_by", "lifted_at", "incident")
     list_filter = ("carrier", ("lifted_at", admin.EmptyFieldListFilter))
     readonly_fields = ("carrier", "region", "incident", "created_at", "created_by", "lifted_at")
     actions = ["lift"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    def get_fields(self, request: HttpRequest, obj: CarrierPause | None = None) -> list[str]:
+        return list(self.readonly_fields) if obj else ["carrier", "region"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: CarrierPause | None = None) -> tuple[str, ...]:
+        return self.readonly_fields if obj else ()
+
+    def save_model(self, request: HttpRequest, obj: CarrierPause, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            obj.pk = carrier_pause(carrier=obj.carrier, region=obj.region, user=request.user).pk
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

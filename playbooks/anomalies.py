@@ -30,6 +30,7 @@ from cxhub.memo import memo_scope
 from notifications.choices import MessageKind
 from notifications.models import Message
 from notifications.services import message_compose
+from orders.carriers import carrier_slug
 from orders.choices import FINAL_SHIPMENT_STATUSES
 from orders.models import Order, Shipment
 
@@ -178,6 +179,19 @@ def incident_dismiss(*, incident: Incident, user: AbstractBaseUser) -> Incident:
     incident.save()
     audit(AuditKind.INCIDENT, "Incident dismissed: no action.", incident=incident, user=user)
     return incident
+
+
+@transaction.atomic
+def carrier_pause(*, carrier: str, region: str, user: AbstractBaseUser) -> CarrierPause:
+    """A manager pauses a carrier for a region without an incident (a storm, the carrier's own notice). The
+    pause in force is kept if there is one."""
+    carrier, region = carrier_slug(carrier), region.strip()
+    pause, created = CarrierPause.objects.get_or_create(
+        carrier=carrier, region=region, lifted_at=None, defaults={"created_by": user}
+    )
+    if created:
+        audit(AuditKind.INCIDENT, f"{pause} by a manager.", user=user)
+    return pause
 
 
 @transaction.atomic

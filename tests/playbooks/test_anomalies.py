@@ -169,3 +169,31 @@ def test_the_admin_shows_a_banner_and_approves_from_the_incident_page(client, st
     assert not CarrierPause.objects.exists()
     assert Message.objects.filter(kind="lost_maybe").count() == 12
     assert "delivery incident" not in client.get("/admin/").content.decode()
+
+
+def test_a_manager_pauses_a_carrier_for_a_region_ahead_of_trouble_from_the_admin(client, manager):
+    client.force_login(manager)
+    add = reverse("admin:playbooks_carrierpause_add")
+
+    answer = client.post(add, {"carrier": "USPS", "region": " FL "})
+    again = client.post(add, {"carrier": "usps", "region": "FL"})
+
+    assert answer.status_code == 302
+    pause = CarrierPause.objects.get()
+    assert (pause.carrier, pause.region, pause.created_by, pause.incident) == ("usps", "FL", manager, None)
+    assert "USPS is already paused for FL." in again.content.decode()
+    trail = AuditEvent.objects.get(actor_user=manager)
+    assert trail.message == "USPS paused for FL by a manager."
+
+
+def test_agents_see_pauses_but_may_not_add_them(client, django_user_model):
+    call_command("setup_roles")
+    agent = django_user_model.objects.create_user("agent", is_staff=True)
+    agent.groups.add(Group.objects.get(name="Agent"))
+    client.force_login(agent)
+
+    listed = client.get(reverse("admin:playbooks_carrierpause_changelist"))
+    added = client.post(reverse("admin:playbooks_carrierpause_add"), {"carrier": "ups", "region": "TX"})
+
+    assert (listed.status_code, added.status_code) == (200, 403)
+    assert not CarrierPause.objects.exists()
