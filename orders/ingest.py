@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import OperationalError, connection, models, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -285,7 +285,10 @@ def _process_claimed(delivery: InboundDelivery, processed: set[tuple[str, int | 
             result = _finish(delivery, DeliveryState.PROCESSED)
         processed.add(_identity(delivery))
         return ProcessResult(result.state, applied)
-    except NotReady as exc:
+    except (NotReady, OperationalError) as exc:
+        # Not yet (an event it builds on has not arrived) or not now (PostgreSQL gave up on a lock another
+        # worker held, or a deadlock between two batches): tried again later rather than failed for a person
+        # to reprocess. With the connection lost, recording it fails too, and the claim's lease runs out.
         if timezone.now() - delivery.received_at > WAIT_GIVE_UP_AFTER:
             return _finish(delivery, DeliveryState.FAILED, f"gave up waiting: {exc}")
         delay = WAIT_BACKOFF[min(delivery.attempts, len(WAIT_BACKOFF)) - 1]
