@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import signal
 import subprocess
@@ -387,6 +388,52 @@ def rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+# --- CPU by role ----------------------------------------------------------------------------------------------------
+
+# Which part of the machine a process is, from its command line (every part shares the same cores here).
+CPU_ROLES = [("gunicorn", "web"), ("postgres", "postgresql"), ("wrk", "load_generator"), ("redis-server", "redis"),
+             ("rqworker", "rq_workers")]  # fmt: skip
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
+    """Every process's role and its CPU time so far (user + system, from /proc)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            role = next((role for marker, role in CPU_ROLES if marker in cmdline), "other")
+            fields = stat.read_text().rpartition(")")[2].split()
+            found[int(stat.parent.name)] = (role, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return found
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """CPU time each role spent while the block ran, per request: where a rate's cost goes on shared cores.
+    The web and database processes outlive a run and are read from /proc; the load generator has exited by
+    the end of the block, so its share is what this process's finished children used meanwhile."""
+
+    def __enter__(self) -> CpuMeter:
+        self.before = cpu_seconds_by_process()
+        self.children_before = _children_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        spent = {"load_generator": _children_cpu_seconds() - self.children_before}
+        for pid, (role, seconds) in cpu_seconds_by_process().items():
+            earlier = self.before.get(pid)
+            spent[role] = spent.get(role, 0.0) + seconds - (earlier[1] if earlier and earlier[0] == role else 0.0)
+        self.spent = spent
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        return {role: round(1000 * seconds / requests, 3) for role, seconds in sorted(self.spent.items()) if requests}
 
 
 @dataclass

@@ -21,6 +21,7 @@ from django.db.models import Count
 
 from .common import (
     MEMORY_RECORDS,
+    CpuMeter,
     Gunicorn,
     MemorySampler,
     RqWorkers,
@@ -125,11 +126,17 @@ def run(ctx: Context) -> dict[str, Any]:
         connections = ctx.gunicorn_workers * 2
         with MemorySampler({"gunicorn": [web.process.pid]}) as web_memory:
             log(f"ingestion: wrk on the bare view for {scale.wrk_seconds}s…")
-            bare = run_wrk(web.base_url, "webhooks.lua", seconds=scale.wrk_seconds, connections=connections, args=args)
+            with CpuMeter() as bare_cpu:
+                bare = run_wrk(web.base_url, "webhooks.lua", seconds=scale.wrk_seconds, connections=connections,
+                               args=args)  # fmt: skip
             before = last_delivery_id()
             log(f"ingestion: wrk on the webhook for {scale.wrk_seconds}s…")
             args[1] = WEBHOOK_PATH
-            hook = run_wrk(web.base_url, "webhooks.lua", seconds=scale.wrk_seconds, connections=connections, args=args)
+            with CpuMeter() as hook_cpu:
+                hook = run_wrk(web.base_url, "webhooks.lua", seconds=scale.wrk_seconds, connections=connections,
+                               args=args)  # fmt: skip
+        bare["cpu_ms_per_request"] = bare_cpu.per_request_ms(bare["requests"])
+        hook["cpu_ms_per_request"] = hook_cpu.per_request_ms(hook["requests"])
         burst_last = last_delivery_id()
         states = delivery_states(before)
         accepted = states.get("received", 0)
@@ -140,6 +147,8 @@ def run(ctx: Context) -> dict[str, Any]:
         if hook["pool_ran_out"]:
             log(f"ingestion: wrk sent all {count:,} distinct deliveries; raise MAX_EXPECTED_RATE for a true rate")
         ratio = round(hook["accepted_events_per_s"] / bare["ok_per_s"], 3) if bare["ok_per_s"] else None
+        log(f"ingestion: CPU ms per request, bare view {bare['cpu_ms_per_request']}")
+        log(f"ingestion: CPU ms per request, webhook {hook['cpu_ms_per_request']}")
         log(
             f"ingestion: bare {bare['ok_per_s']}/s (p99 {bare['latency_ms']['p99']} ms), webhook "
             f"{hook['accepted_events_per_s']} accepted/s (p50 {hook['latency_ms']['p50']} ms, "
