@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from functools import lru_cache, partial, update_wrapper
 from typing import Any
@@ -22,6 +21,8 @@ from django_rq.connection_utils import filter_connection_params, get_redis_conne
 from redis import Redis
 from redis.exceptions import TimeoutError as RedisTimeout
 from rq import Queue
+
+from cxhub import pauses
 
 logger = logging.getLogger(__name__)
 QUEUES = ("high", "default", "low")
@@ -88,25 +89,22 @@ def _coalesce_key(key: str) -> str:
 
 # Work is stored before it is queued, and the reconcilers queue what was not, so queueing never waits long
 # for a Redis that hangs (a failover, a frozen host): an enqueue gives up after REDIS_TIMEOUT_SECONDS, and then
-# this process leaves that Redis alone for REDIS_PAUSE_SECONDS. A webhook is answered at once instead of each
-# one waiting (sync web workers all blocked on Redis would take the whole site down with it).
+# this process leaves that Redis alone for a while (cxhub/pauses.py). A webhook is answered at once.
 REDIS_TIMEOUT_SECONDS = 2.0
-REDIS_PAUSE_SECONDS = 10.0
-_paused_until: dict[str, float] = {}
 
 
 def _hand_to_redis(name: str, put: Callable[[Queue], Any]) -> None:
-    """put(the RQ queue `name`), unless its Redis timed out in the last REDIS_PAUSE_SECONDS."""
+    """put(the RQ queue `name`), unless its Redis timed out lately."""
     config = _connection_config(name)
-    if time.monotonic() < _paused_until.get(config, 0.0):
+    if pauses.paused(config):
         logger.debug("not queueing on %r: its Redis timed out lately", name)
         return
     try:
         put(django_rq.get_queue(name, connection=_redis(config)))
     except RedisTimeout:
-        _paused_until[config] = time.monotonic() + REDIS_PAUSE_SECONDS
+        pauses.pause(config)
         logger.error("Redis did not answer within %s s: this process queues nothing for %s s, the reconcilers "
-                     "queue what is stored meanwhile", REDIS_TIMEOUT_SECONDS, REDIS_PAUSE_SECONDS)  # fmt: skip
+                     "queue what is stored meanwhile", REDIS_TIMEOUT_SECONDS, pauses.PAUSE_SECONDS)  # fmt: skip
         raise
 
 

@@ -112,6 +112,11 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 # per process: with several web processes, point CACHE_URL at Redis (rediscache://host:6379/1) so every
 # process counts the same attempts (`check --deploy` warns otherwise).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# A cache call waits this long at most for Redis, then the page goes on without it (cxhub/cache.py).
+CACHE_TIMEOUT_SECONDS = 0.5
+if CACHES["default"]["BACKEND"].endswith(".RedisCache"):
+    for _option in ("socket_timeout", "socket_connect_timeout"):
+        CACHES["default"].setdefault("OPTIONS", {}).setdefault(_option, CACHE_TIMEOUT_SECONDS)
 
 # --- Redis and jobs ------------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

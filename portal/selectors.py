@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import Exists, F, Model, OuterRef, Prefetch, QuerySet
 from django.db.models.query import RawQuerySet
 from django.utils import timezone
 
+from cxhub.cache import cache_call
 from orders.choices import FINAL_SHIPMENT_STATUSES, ShipmentStatus
 from orders.models import LineItem, Order, Shipment, Store, TrackingEvent
 from playbooks.choices import ACTIVE_CASE_STATES, RemedyState
@@ -187,10 +187,10 @@ def _history(carriers: Iterable[str], international: bool, now: datetime) -> dic
     visitor's own order is cached here: its shipments' first scans and today's date are applied per page."""
     wanted = sorted(set(carriers))
     key = f"portal:eta-history:{int(international)}:" + hashlib.sha256("\n".join(wanted).encode()).hexdigest()
-    times = cache.get(key)
+    times = cache_call("get", key)
     if times is None:
         times = _history_query(wanted, international, now)
-        cache.set(key, times, HISTORY_CACHE_SECONDS)
+        cache_call("set", key, times, HISTORY_CACHE_SECONDS)
     return times
 
 

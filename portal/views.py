@@ -13,7 +13,6 @@ from datetime import date
 
 from django import forms
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from cxhub.cache import cache_call
 from orders.carriers import carrier_name, carrier_tracking_url
 from orders.choices import ShipmentStatus
 from orders.models import Order, Shipment, Store, TrackingEvent
@@ -109,12 +109,13 @@ def _client_ip(request: HttpRequest) -> str:
 
 
 def _hit(key: str) -> int:
-    """Count one more in a fixed window that starts with the first hit."""
-    cache.add(key, 0, LOOKUP_WINDOW_SECONDS)
+    """Count one more in a fixed window that starts with the first hit. Without a cache to count in (its
+    server is down), nothing is counted: the page stays up, unlimited until the cache is back."""
+    cache_call("add", key, 0, LOOKUP_WINDOW_SECONDS)
     try:
-        return cache.incr(key)
+        return cache_call("incr", key, default=0)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, LOOKUP_WINDOW_SECONDS)
+        cache_call("set", key, 1, LOOKUP_WINDOW_SECONDS)
         return 1
 
 
@@ -162,7 +163,7 @@ def lookup_attempt(request: HttpRequest) -> tuple[LookupForm, Order | None, str,
         return form, None, "", 200
     order_number = form.cleaned_data["order_number"]
     failures_key = _failures_key(order_number)
-    if (cache.get(failures_key) or 0) >= MAX_FAILURES_PER_ORDER_NUMBER:
+    if (cache_call("get", failures_key) or 0) >= MAX_FAILURES_PER_ORDER_NUMBER:
         return form, None, TOO_MANY_MESSAGE, 429
     order = find_order(order_number, form.cleaned_data["contact"])
     if order is None:

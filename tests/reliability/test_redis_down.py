@@ -147,10 +147,10 @@ def test_webhooks_arriving_while_redis_is_down_are_answered_stored_and_all_proce
 def test_webhooks_arriving_while_redis_hangs_are_answered_without_waiting_on_it_and_processed_once_it_answers(
     client, store, redis, run_jobs, monkeypatch
 ):
-    from cxhub import jobs
+    from cxhub import jobs, pauses
 
-    monkeypatch.setattr(jobs, "_paused_until", {})
-    monkeypatch.setattr(jobs, "REDIS_PAUSE_SECONDS", 1.0)  # the test waits it out below
+    monkeypatch.setattr(pauses, "_until", {})
+    monkeypatch.setattr(pauses, "PAUSE_SECONDS", 1.0)  # the test waits it out below
     parcels = [
         ShipmentFactory(order__store=store, carrier="usps", status=ShipmentStatus.LABEL_CREATED) for _ in range(4)
     ]
@@ -172,7 +172,7 @@ def test_webhooks_arriving_while_redis_hangs_are_answered_without_waiting_on_it_
     assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.RECEIVED: 5}
 
     redis.thaw()
-    time.sleep(jobs.REDIS_PAUSE_SECONDS)
+    time.sleep(pauses.PAUSE_SECONDS)
     with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
         cron_tick(only=["inbound_reconcile_job"])
         run_jobs()
@@ -182,3 +182,36 @@ def test_webhooks_arriving_while_redis_hangs_are_answered_without_waiting_on_it_
     for parcel in parcels:
         parcel.refresh_from_db()
         assert parcel.status == ShipmentStatus.IN_TRANSIT
+
+
+def test_the_customer_pages_go_on_without_their_cache_when_redis_is_down_or_hangs(
+    client, store, redis, settings, monkeypatch
+):
+    from django.urls import reverse
+
+    from cxhub import pauses
+    from portal.links import tracking_token
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis.url,
+                                   "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}}}  # fmt: skip
+    parcel = ShipmentFactory(
+        order__store=store, order__order_number="7001", order__ship_postal_code="94107",
+        carrier="usps", status=ShipmentStatus.IN_TRANSIT,
+    )  # fmt: skip
+    page = reverse("portal:tracking", args=[tracking_token(parcel.order)])
+
+    def visit() -> tuple[int, int, int]:
+        found = client.post(reverse("portal:lookup"), {"order_number": "7001", "contact": "94107"})
+        wrong = client.post(reverse("portal:lookup"), {"order_number": "7001", "contact": "00000"})
+        return client.get(page).status_code, found.status_code, wrong.status_code
+
+    monkeypatch.setattr(pauses, "_until", {})
+    assert visit() == (200, 302, 200)  # the cache answers
+    redis.crash()
+    assert visit() == (200, 302, 200)
+    redis.restart()
+    monkeypatch.setattr(pauses, "_until", {})  # as 10 s later
+    redis.freeze()
+    started = time.monotonic()
+    assert visit() == (200, 302, 200)
+    assert time.monotonic() - started < ANSWER_WITHIN_SECONDS
