@@ -45,3 +45,14 @@ def test_migrations_are_complete():
     result = manage("makemigrations", "--check", "--dry-run", env={"DEBUG": "true"})
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_redis_cache_waits_half_a_second_at_most_unless_its_url_says_otherwise():
+    read = "from django.conf import settings; print(settings.CACHES['default']['OPTIONS'])"
+    base = {"DEBUG": "false", "SECRET_KEY": "p" * 60, "ALLOWED_HOSTS": "cx.example.com"}
+
+    default = manage("shell", "-c", read, env={**base, "CACHE_URL": "rediscache://127.0.0.1:6379/1"})
+    chosen = manage("shell", "-c", read, env={**base, "CACHE_URL": "rediscache://127.0.0.1:6379/1?socket_timeout=2"})
+
+    assert default.stdout.strip().splitlines()[-1] == "{'socket_timeout': 0.5, 'socket_connect_timeout': 0.5}"
+    assert chosen.stdout.strip().splitlines()[-1] == "{'socket_timeout': 2, 'socket_connect_timeout': 0.5}"
