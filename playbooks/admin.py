@@ -19,7 +19,7 @@ from django.utils.html import format_html
 
 from orders.admin import OrderAdmin as BaseOrderAdmin
 from orders.admin import ReadOnlyAdmin, ReadOnlyInline
-from orders.carriers import carrier_name, carrier_slug
+from orders.carriers import carrier_name
 from orders.models import Order, Store
 
 from .actions import ACTIONS, action_choices
@@ -27,6 +27,7 @@ from .anomalies import (
     WAVE_KINDS,
     affected_shipments,
     carrier_pause,
+    carrier_pause_in_force,
     carrier_pauses_lift,
     incident_approve,
     incident_dismiss,
@@ -679,9 +680,9 @@ class CarrierPauseForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        carrier, region = carrier_slug(data.get("carrier") or ""), (data.get("region") or "").strip()
-        if carrier and CarrierPause.objects.filter(carrier=carrier, region=region, lifted_at__isnull=True).exists():
-            raise ValidationError(f"{carrier_name(carrier)} is already paused for {region}.")
+        typed = {"carrier": data.get("carrier") or "", "region": data.get("region") or ""}
+        if typed["carrier"] and (pause := carrier_pause_in_force(**typed)):
+            raise ValidationError(f"{carrier_name(pause.carrier)} is already paused for {pause.region}.")
         return data
 
     def validate_unique(self) -> None:

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -181,14 +182,20 @@ def incident_dismiss(*, incident: Incident, user: AbstractBaseUser) -> Incident:
     return incident
 
 
+def _pause_lane(carrier: str, region: str) -> dict[str, Any]:
+    """The pause in force for a carrier and region as a person types them ("USPS", " FL ")."""
+    return {"carrier": carrier_slug(carrier), "region": region.strip(), "lifted_at": None}
+
+
+def carrier_pause_in_force(*, carrier: str, region: str) -> CarrierPause | None:
+    return CarrierPause.objects.filter(**_pause_lane(carrier, region)).first()
+
+
 @transaction.atomic
 def carrier_pause(*, carrier: str, region: str, user: AbstractBaseUser) -> CarrierPause:
     """A manager pauses a carrier for a region without an incident (a storm, the carrier's own notice). The
     pause in force is kept if there is one."""
-    carrier, region = carrier_slug(carrier), region.strip()
-    pause, created = CarrierPause.objects.get_or_create(
-        carrier=carrier, region=region, lifted_at=None, defaults={"created_by": user}
-    )
+    pause, created = CarrierPause.objects.get_or_create(**_pause_lane(carrier, region), defaults={"created_by": user})
     if created:
         audit(AuditKind.INCIDENT, f"{pause} by a manager.", user=user)
     return pause
