@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import django_rq
 import psycopg
@@ -134,17 +135,21 @@ class CrashableRedis(RedisServer):
         return {name: {"URL": self.url, "DEFAULT_TIMEOUT": 300} for name in QUEUES}
 
 
+def database_session(**options: Any) -> psycopg.Connection:
+    """A connection of its own to the suite's PostgreSQL (another worker, an operator), outside Django's;
+    to the test's database unless `dbname` says otherwise."""
+    db = connection.settings_dict
+    params = {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "password": db["PASSWORD"] or None}
+    return psycopg.connect(**{**params, "dbname": db["NAME"], **options})
+
+
 @contextmanager
 def database_down() -> Iterator[None]:
     """The test's database refuses new connections and its open ones are dropped (as by a restart or a
     failover), until the block ends. The other databases on the suite's server are untouched."""
     db = connection.settings_dict
-    admin = psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"] or None, dbname="postgres",
-        autocommit=True,
-    )  # fmt: skip
     name = sql.Identifier(db["NAME"])
-    with admin:
+    with database_session(dbname="postgres", autocommit=True) as admin:
         admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [db["NAME"]])
         try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import psycopg
 import pytest
 import time_machine
 from django.db import connection
@@ -15,7 +14,7 @@ from orders.choices import DeliveryState, ShipmentStatus
 from orders.ingest import inbound_drain, inbound_reconcile
 from orders.models import InboundDelivery
 from tests.factories import ShipmentFactory, StoreFactory
-from tests.reliability.helpers import easypost_event, live_database_url, post_easypost
+from tests.reliability.helpers import database_session, easypost_event, post_easypost
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +31,7 @@ def test_a_delivery_blocked_by_another_workers_lock_waits_and_applies_once_the_l
             body = easypost_event(event_id=f"evt_{code}", tracking_code=code, name="02_tracker_updated_in_transit")
             assert post_easypost(client, body, SECRET).json()["status"] == "received"
 
-    other_worker = psycopg.connect(live_database_url().replace("postgres://", "postgresql://"))
+    other_worker = database_session()
     try:
         other_worker.execute("SELECT 1 FROM orders_shipment WHERE id = %s FOR UPDATE", [held.pk])
         with connection.cursor() as cursor:
