@@ -197,3 +197,12 @@ def test_agents_see_pauses_but_may_not_add_them(client, django_user_model):
 
     assert (listed.status_code, added.status_code) == (200, 403)
     assert not CarrierPause.objects.exists()
+
+
+def test_a_pause_without_a_carrier_or_region_is_refused_and_nothing_is_stored(client, manager):
+    client.force_login(manager)
+
+    answer = client.post(reverse("admin:playbooks_carrierpause_add"), {"carrier": "", "region": ""})
+
+    assert answer.status_code == 200 and "This field is required." in answer.content.decode()
+    assert not CarrierPause.objects.exists()

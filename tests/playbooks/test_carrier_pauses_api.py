@@ -48,3 +48,12 @@ def test_every_store_sees_the_pauses_in_force_in_carrier_and_region_order_and_no
     assert [(p["carrier"], p["region"], p["reason"][:2]) for p in answers[0]] == [
         ("fedex", "WA", "40"), ("usps", "CA", "40"), ("usps", "NV", "")
     ]  # fmt: skip
+
+
+def test_pauses_are_read_only_through_the_api():
+    api = client_for(StoreFactory())
+
+    answer = api.post(URL, {"carrier": "ups", "region": "TX"}, format="json")
+
+    assert answer.status_code == 405
+    assert not CarrierPause.objects.exists()
