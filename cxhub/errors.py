@@ -1,8 +1,8 @@
 """What a request that failed is answered (DEBUG off): JSON for providers and integrations, a page in the
-customer pages' neutral style for people. When the database is unreachable (a restart, a failover) the
-answer is 503 with Retry-After instead of 500: nothing was stored, and the same request a little later will
-work. Webhook providers retry on either, so no delivery is lost; the status tells them, and the person on
-the tracking page, to try again.
+customer pages' neutral style for people. When the database is unreachable (a restart, a failover), or
+read-only (a failover to a standby) for a request that had to write, the answer is 503 with Retry-After
+instead of 500: nothing was stored, and the same request a little later will work. Webhook providers retry
+on either, so no delivery is lost; the status tells them, and the person on the tracking page, to try again.
 
 Nothing here touches the database: the pages are rendered with the default branding and no request context.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import sys
 
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 
+from cxhub import database
 from portal.views import branding
 
 # Paths whose callers are programs get JSON, under the key their other errors use (DRF's "detail" for the API).
@@ -24,12 +24,15 @@ RETRY_AFTER_SECONDS = 30
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """Django's handler500, called while the exception is being handled."""
-    unavailable = isinstance(sys.exc_info()[1], OperationalError | InterfaceError)
-    status = 503 if unavailable else 500
-    error = "The database is unavailable; retry later." if unavailable else "Internal error."
-    response = _json(request, error, status) or _page(status)
-    if unavailable:
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    exc = sys.exc_info()[1]
+    if database.unreachable(exc):
+        reason = "The database is unavailable; retry later."
+    elif database.refused_write(exc):
+        reason = "The database is read-only for now; retry later."
+    else:
+        return _json(request, "Internal error.", 500) or _page(500)
+    response = _json(request, reason, 503) or _page(503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 

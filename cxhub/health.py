@@ -1,21 +1,21 @@
-"""GET /healthz: is the database reachable, is Redis? For load balancers and uptime checks."""
+"""GET /healthz: is the database reachable and taking writes, is Redis? For load balancers and uptime checks."""
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from cxhub.database import accepts_writes
 from cxhub.jobs import get_queue
 
 
 def _check_database() -> str:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        writable = accepts_writes()
     except Exception as exc:  # any driver error means "down" here; the detail goes in the answer
         return f"error: {exc.__class__.__name__}"
-    return "ok"
+    # Read-only (a failover to a standby): pages still read, but no webhook can be stored.
+    return "ok" if writable else "error: read-only"
 
 
 def _check_redis() -> str:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from cxhub.database import refused_write
 from orders.models import ApiToken, Store
 
 
@@ -42,8 +45,19 @@ class StoreTokenAuthentication(authentication.TokenAuthentication):
         # One small write per minute at most, so a busy integration does not write on every call.
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            _stamp_used(token, now)
         return StoreClient(token), token
+
+
+def _stamp_used(token: ApiToken, now: datetime) -> None:
+    """Note when the token was last used; bookkeeping that a read-only database (a failover) skips, so that
+    reads keep working. In a savepoint, so a refusal leaves any surrounding transaction usable."""
+    try:
+        with transaction.atomic():
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    except DatabaseError as exc:
+        if not refused_write(exc):
+            raise
 
 
 class HasStoreToken(permissions.BasePermission):

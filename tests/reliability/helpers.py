@@ -158,6 +158,24 @@ def database_down() -> Iterator[None]:
             admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
 
 
+@contextmanager
+def database_read_only() -> Iterator[None]:
+    """The test's database answers reads and refuses writes (a failover that left the hub on a standby, or
+    a primary demoted for maintenance), until the block ends. Open sessions are dropped at each switch so
+    that new ones take the database's new default, as clients reconnecting after a failover do."""
+    db = connection.settings_dict
+    name = sql.Identifier(db["NAME"])
+    drop = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+    with database_session(dbname="postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(name))
+        admin.execute(drop, [db["NAME"]])
+        try:
+            yield
+        finally:
+            admin.execute(sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(name))
+            admin.execute(drop, [db["NAME"]])
+
+
 def live_database_url() -> str:
     """The database this test's rows are committed to (pytest-django's test_… database)."""
     db = connection.settings_dict
