@@ -9,6 +9,9 @@ from cxhub.database import accepts_writes
 from cxhub.jobs import get_queue
 
 
+HEALTH_KEY = "cxhub:healthz"
+
+
 def _check_database() -> str:
     try:
         writable = accepts_writes()
@@ -22,8 +25,10 @@ def _check_redis() -> str:
     if settings.RQ_SYNC:
         return "not used (jobs run in-process)"
     try:
-        get_queue("default").connection.ping()  # the process's client, whose waits are bounded
-    except Exception as exc:  # connection refused, timeout, auth: all "down"
+        # A write, not a PING: a Redis that is full (`noeviction`) or a replica after a failover answers
+        # PING but takes no jobs. On the process's client, whose waits are bounded.
+        get_queue("default").connection.set(HEALTH_KEY, 1, ex=60)
+    except Exception as exc:  # connection refused, timeout, auth, full, read-only: all "down"
         return f"error: {exc.__class__.__name__}"
     return "ok"
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django_rq.connection_utils import filter_connection_params, get_redis_connection
 from redis import Redis
+from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeout
 from rq import Queue
 
@@ -91,6 +92,9 @@ def _coalesce_key(key: str) -> str:
 # for a Redis that hangs (a failover, a frozen host): an enqueue gives up after REDIS_TIMEOUT_SECONDS, and then
 # this process leaves that Redis alone for a while (cxhub/pauses.py). A webhook is answered at once.
 REDIS_TIMEOUT_SECONDS = 2.0
+# A Redis that answers but takes no jobs (full under `noeviction`, or a replica after a failover) is left
+# alone the same way: each attempt would fail, and at peak every webhook would log it.
+REFUSALS = (OutOfMemoryError, ReadOnlyError)
 
 
 def _hand_to_redis(name: str, put: Callable[[Queue], Any]) -> None:
@@ -105,6 +109,11 @@ def _hand_to_redis(name: str, put: Callable[[Queue], Any]) -> None:
         pauses.pause(config)
         logger.error("Redis did not answer within %s s: this process queues nothing for %s s, the reconcilers "
                      "queue what is stored meanwhile", REDIS_TIMEOUT_SECONDS, pauses.PAUSE_SECONDS)  # fmt: skip
+        raise
+    except REFUSALS as exc:
+        pauses.pause(config)
+        logger.error("Redis refused the job (%s: %s): this process queues nothing for %s s, the reconcilers "
+                     "queue what is stored meanwhile", type(exc).__name__, exc, pauses.PAUSE_SECONDS)  # fmt: skip
         raise
 
 

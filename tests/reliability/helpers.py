@@ -22,6 +22,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection
 from psycopg import sql
+from redis import Redis
 from rq.cron import CronScheduler
 from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
@@ -125,6 +126,24 @@ class CrashableRedis(RedisServer):
     def thaw(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
+
+    def refuse_writes(self, how: str) -> None:
+        """Go on answering but take no writes: "full" (over its memory limit under `noeviction`, the policy
+        Redis ships with and RQ needs) or "replica" (a failover left the clients on a replica whose primary
+        is gone)."""
+        admin = Redis.from_url(self.url)
+        if how == "full":
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)
+        else:
+            from tests.services import free_port
+
+            admin.replicaof("127.0.0.1", free_port())  # a primary that is not there: nothing is synced over
+
+    def accept_writes(self) -> None:
+        admin = Redis.from_url(self.url)
+        admin.config_set("maxmemory", 0)
+        admin.replicaof("NO", "ONE")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

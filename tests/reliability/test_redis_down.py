@@ -1,6 +1,7 @@
 """Redis stopped while webhooks arrive: every delivery is answered 2xx and stored; once Redis is back, the
 reconciler (as `rqcron cxhub.cron` runs it) processes all of them; counts in equal counts processed. The
-same when Redis hangs instead (it accepts connections and answers nothing): answers do not wait on it.
+same when Redis hangs instead (it accepts connections and answers nothing): answers do not wait on it; and
+when it answers but takes no jobs (full, or a replica after a failover): /healthz says so.
 
 The test runs a redis-server of its own and crashes it (the session's Redis serves the other tests). That
 Redis keeps nothing on disk, so the jobs queued before the crash are lost with it: the database, not the
@@ -215,3 +216,44 @@ def test_the_customer_pages_go_on_without_their_cache_when_redis_is_down_or_hang
     started = time.monotonic()
     assert visit() == (200, 302, 200)
     assert time.monotonic() - started < ANSWER_WITHIN_SECONDS
+
+
+
+@pytest.mark.parametrize("refusal", ["full", "replica"])
+def test_webhooks_arriving_while_redis_takes_no_writes_are_answered_stored_and_processed_once_it_does(
+    client, store, redis, run_jobs, monkeypatch, caplog, refusal
+):
+    from cxhub import pauses
+
+    monkeypatch.setattr(pauses, "_until", {})
+    parcels = [
+        ShipmentFactory(order__store=store, carrier="usps", status=ShipmentStatus.LABEL_CREATED) for _ in range(3)
+    ]
+    provider = Provider(client, parcels)
+
+    redis.refuse_writes(refusal)  # it still answers PING
+    with time_machine.travel(NOW, tick=False):
+        provider.order_created(8001)
+        for index in range(3):
+            provider.parcel_scanned(index)
+    health = client.get("/healthz")
+
+    assert provider.answers == [(200, "received")] * 4
+    assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.RECEIVED: 4}
+    refused = [r for r in caplog.records if r.getMessage().startswith("Redis refused the job")]
+    assert len(refused) == 1  # then this process leaves it alone for a while, instead of failing each time
+    reason = {"full": "OutOfMemoryError", "replica": "ReadOnlyError"}[refusal]
+    assert (health.status_code, health.json()["redis"]) == (503, f"error: {reason}")
+
+    redis.accept_writes()  # room again, or the clients are on the new primary
+    monkeypatch.setattr(pauses, "_until", {})  # as 10 s later
+    assert client.get("/healthz").status_code == 200
+    with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
+        cron_tick(only=["inbound_reconcile_job"])
+        run_jobs()
+
+    assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED: 4}
+    assert Order.objects.filter(order_number="8001").exists()
+    for parcel in parcels:
+        parcel.refresh_from_db()
+        assert parcel.status == ShipmentStatus.IN_TRANSIT
