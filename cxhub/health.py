@@ -8,7 +8,6 @@ from django.views.decorators.http import require_GET
 from cxhub.database import accepts_writes
 from cxhub.jobs import get_queue
 
-
 HEALTH_KEY = "cxhub:healthz"
 
 

@@ -218,7 +218,6 @@ def test_the_customer_pages_go_on_without_their_cache_when_redis_is_down_or_hang
     assert time.monotonic() - started < ANSWER_WITHIN_SECONDS
 
 
-
 @pytest.mark.parametrize("refusal", ["full", "replica"])
 def test_webhooks_arriving_while_redis_takes_no_writes_are_answered_stored_and_processed_once_it_does(
     client, store, redis, run_jobs, monkeypatch, caplog, refusal
