@@ -1,4 +1,4 @@
-"""GET /healthz: is the database reachable and taking writes, is Redis? For load balancers and uptime checks."""
+"""GET /healthz: are the database and Redis reachable and taking writes? For load balancers and uptime checks."""
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
