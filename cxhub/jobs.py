@@ -98,22 +98,22 @@ REFUSALS = (OutOfMemoryError, ReadOnlyError)
 
 
 def _hand_to_redis(name: str, put: Callable[[Queue], Any]) -> None:
-    """put(the RQ queue `name`), unless its Redis timed out lately."""
+    """put(the RQ queue `name`), unless its Redis timed out or refused a job lately."""
     config = _connection_config(name)
     if pauses.paused(config):
-        logger.debug("not queueing on %r: its Redis timed out lately", name)
+        logger.debug("not queueing on %r: its Redis timed out or refused a job lately", name)
         return
     try:
         put(django_rq.get_queue(name, connection=_redis(config)))
-    except RedisTimeout:
+    except (RedisTimeout, *REFUSALS) as exc:
         pauses.pause(config)
-        logger.error("Redis did not answer within %s s: this process queues nothing for %s s, the reconcilers "
-                     "queue what is stored meanwhile", REDIS_TIMEOUT_SECONDS, pauses.PAUSE_SECONDS)  # fmt: skip
-        raise
-    except REFUSALS as exc:
-        pauses.pause(config)
-        logger.error("Redis refused the job (%s: %s): this process queues nothing for %s s, the reconcilers "
-                     "queue what is stored meanwhile", type(exc).__name__, exc, pauses.PAUSE_SECONDS)  # fmt: skip
+        failure = (
+            f"did not answer within {REDIS_TIMEOUT_SECONDS} s"
+            if isinstance(exc, RedisTimeout)
+            else f"refused the job ({type(exc).__name__}: {exc})"
+        )
+        logger.error("Redis %s: this process queues nothing for %s s, the reconcilers queue what is stored "
+                     "meanwhile", failure, pauses.PAUSE_SECONDS)  # fmt: skip
         raise
 
 

@@ -1,7 +1,7 @@
-"""Leaving a server that stopped answering in time alone for a while, per process: one wait for its timeout,
-then none for PAUSE_SECONDS, instead of every request waiting (sync web workers all blocked on a hung Redis
-would take the whole site down with it). Used for the job queues (cxhub/jobs.py) and the cache
-(cxhub/cache.py): the hub has a way on without either."""
+"""Leaving a server that stopped answering in time (or, for the job queues, refuses writes) alone for a while,
+per process: one wait for its timeout, then none for PAUSE_SECONDS, instead of every request waiting (sync
+web workers all blocked on a hung Redis would take the whole site down with it). Used for the job queues
+(cxhub/jobs.py) and the cache (cxhub/cache.py): the hub has a way on without either."""
 
 from __future__ import annotations
 
