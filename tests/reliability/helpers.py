@@ -28,7 +28,9 @@ from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
 from cxhub.jobs import QUEUES
+from orders.models import InboundDelivery, Store
 from tests import signing
+from tests.factories import ShipmentFactory
 from tests.services import RedisServer
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -49,6 +51,36 @@ def post_easypost(client, body: bytes, secret: str):
     return client.post(
         "/webhooks/easypost/", body, content_type="application/json", **signing.easypost_headers(body, secret)
     )
+
+
+class OutageScans:
+    """An EasyPost in-transit scan for each of two parcels of `store`, for a database outage test: the first
+    is delivered before the outage, the second while it lasts, and the provider then retries both."""
+
+    def __init__(self, store: Store, secret: str) -> None:
+        self.secret = secret
+        self.before, self.during = (ShipmentFactory(order__store=store, carrier="usps") for _ in range(2))
+        self.bodies = {
+            parcel.pk: easypost_event(
+                event_id=f"evt_{parcel.tracking_code}", tracking_code=parcel.tracking_code,
+                name="02_tracker_updated_in_transit",
+            )
+            for parcel in (self.before, self.during)
+        }  # fmt: skip
+
+    def send(self, client, parcel):
+        return post_easypost(client, self.bodies[parcel.pk], self.secret)
+
+    def retry_both(self, client) -> list[str]:
+        """What the provider is answered when it sends both again, the one it never had a 2xx for first."""
+        return [self.send(client, parcel).json()["status"] for parcel in (self.during, self.before)]
+
+    def outcome(self) -> tuple[dict[str, int], list[str]]:
+        """The deliveries by state, and each parcel's status."""
+        for parcel in (self.before, self.during):
+            parcel.refresh_from_db()
+        states = count_by(InboundDelivery.objects.values_list("state", flat=True))
+        return states, [self.before.status, self.during.status]
 
 
 def shopify_order(*, number: int) -> bytes:

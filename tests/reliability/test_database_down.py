@@ -15,9 +15,9 @@ from django.test import Client
 from orders.choices import DeliveryState, ShipmentStatus
 from orders.models import InboundDelivery
 from portal.links import tracking_token
-from tests.factories import ShipmentFactory, StoreFactory
+from tests.factories import StoreFactory
 from tests.orders.api import client_for
-from tests.reliability.helpers import count_by, database_down, easypost_event, post_easypost
+from tests.reliability.helpers import OutageScans, count_by, database_down
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,22 +28,15 @@ def test_while_the_database_is_down_nothing_is_answered_2xx_everyone_is_told_to_
     run_jobs,
 ):
     store = StoreFactory(easypost_webhook_secret=SECRET)
-    before, during = (ShipmentFactory(order__store=store, carrier="usps") for _ in range(2))
-    bodies = {
-        parcel.pk: easypost_event(
-            event_id=f"evt_{parcel.tracking_code}", tracking_code=parcel.tracking_code,
-            name="02_tracker_updated_in_transit",
-        )
-        for parcel in (before, during)
-    }  # fmt: skip
+    scans = OutageScans(store, SECRET)
     web = Client(raise_request_exception=False)  # answered as in production, not raised into the test
     api = client_for(store)
     api.raise_request_exception = False
-    page = f"/track/{tracking_token(during.order)}/"
-    assert post_easypost(web, bodies[before.pk], SECRET).json()["status"] == "received"
+    page = f"/track/{tracking_token(scans.during.order)}/"
+    assert scans.send(web, scans.before).json()["status"] == "received"
 
     with database_down():
-        webhook = post_easypost(web, bodies[during.pk], SECRET)
+        webhook = scans.send(web, scans.during)
         tracking = web.get(page)
         orders = api.get("/api/v1/orders/")
         health = web.get("/healthz")
@@ -60,13 +53,9 @@ def test_while_the_database_is_down_nothing_is_answered_2xx_everyone_is_told_to_
     assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.RECEIVED: 1}
 
     # The provider retries both (it never had a 2xx for the second): one is new, one a duplicate.
-    assert post_easypost(web, bodies[during.pk], SECRET).json()["status"] == "received"
-    assert post_easypost(web, bodies[before.pk], SECRET).json()["status"] == "duplicate"
+    assert scans.retry_both(web) == ["received", "duplicate"]
     assert web.get(page).status_code == 200
     run_jobs()
 
-    states = count_by(InboundDelivery.objects.values_list("state", flat=True))
-    assert states == {DeliveryState.PROCESSED: 2, DeliveryState.DUPLICATE: 1}
-    for parcel in (before, during):
-        parcel.refresh_from_db()
-        assert parcel.status == ShipmentStatus.IN_TRANSIT
+    processed = {DeliveryState.PROCESSED: 2, DeliveryState.DUPLICATE: 1}
+    assert scans.outcome() == (processed, [ShipmentStatus.IN_TRANSIT] * 2)

@@ -13,9 +13,9 @@ from django.test import Client
 from orders.choices import DeliveryState, ShipmentStatus
 from orders.models import ApiToken, InboundDelivery
 from portal.links import tracking_token
-from tests.factories import ShipmentFactory, StoreFactory, UserFactory
+from tests.factories import StoreFactory, UserFactory
 from tests.orders.api import client_for
-from tests.reliability.helpers import count_by, database_read_only, easypost_event, post_easypost
+from tests.reliability.helpers import OutageScans, count_by, database_read_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,14 +25,8 @@ READ_ONLY = "The database is read-only for now; retry later."
 
 def test_while_the_database_is_read_only_reads_work_writes_are_told_to_retry_and_retries_are_stored_once(run_jobs):
     store = StoreFactory(easypost_webhook_secret=SECRET)
-    before, during = (ShipmentFactory(order__store=store, carrier="usps") for _ in range(2))
-    bodies = {
-        parcel.pk: easypost_event(
-            event_id=f"evt_{parcel.tracking_code}", tracking_code=parcel.tracking_code,
-            name="02_tracker_updated_in_transit",
-        )
-        for parcel in (before, during)
-    }  # fmt: skip
+    scans = OutageScans(store, SECRET)
+    during = scans.during
     manager = UserFactory(username="manager", is_superuser=True)
     manager.set_password("a-long-password")
     manager.save()
@@ -40,11 +34,11 @@ def test_while_the_database_is_read_only_reads_work_writes_are_told_to_retry_and
     api = client_for(store)
     api.raise_request_exception = False
     order = during.order
-    assert post_easypost(web, bodies[before.pk], SECRET).json()["status"] == "received"
+    assert scans.send(web, scans.before).json()["status"] == "received"
     connection.close()  # the test's own session would keep its writable default
 
     with database_read_only():
-        webhook = post_easypost(web, bodies[during.pk], SECRET)
+        webhook = scans.send(web, during)
         tracking = web.get(f"/track/{tracking_token(order)}/")
         lookup = web.post("/track/", {"order_number": order.order_number, "contact": order.customer.email})
         orders = api.get("/api/v1/orders/")
@@ -75,13 +69,9 @@ def test_while_the_database_is_read_only_reads_work_writes_are_told_to_retry_and
     assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.RECEIVED: 1}
 
     # Writes are back: the provider retries both (it never had a 2xx for the second).
-    assert post_easypost(web, bodies[during.pk], SECRET).json()["status"] == "received"
-    assert post_easypost(web, bodies[before.pk], SECRET).json()["status"] == "duplicate"
+    assert scans.retry_both(web) == ["received", "duplicate"]
     assert web.get("/healthz").status_code == 200
     run_jobs()
 
-    states = count_by(InboundDelivery.objects.values_list("state", flat=True))
-    assert states == {DeliveryState.PROCESSED: 2, DeliveryState.DUPLICATE: 1}
-    for parcel in (before, during):
-        parcel.refresh_from_db()
-        assert parcel.status == ShipmentStatus.IN_TRANSIT
+    processed = {DeliveryState.PROCESSED: 2, DeliveryState.DUPLICATE: 1}
+    assert scans.outcome() == (processed, [ShipmentStatus.IN_TRANSIT] * 2)
