@@ -35,8 +35,14 @@ CONFIGURATION = [
     "orders.returnpolicy", "orders.returnreasonrule", "orders.exchangevariant", "portal.faqentry",
     "insights.kpisettings",
 ]  # fmt: skip
-# Plumbing: raw inbound deliveries, API tokens, sweep runs, agent profiles (limits are a manager's call).
-OPERATIONS = ["orders.inbounddelivery", "playbooks.sweeprun", "playbooks.agentprofile", "orders.apitoken"]
+# Plumbing: raw inbound deliveries, API tokens, sweep runs, CSV imports, agent profiles (limits are a manager's call).
+OPERATIONS = [
+    "orders.inbounddelivery",
+    "playbooks.sweeprun",
+    "playbooks.agentprofile",
+    "orders.apitoken",
+    "orders.orderimport",
+]
 
 
 def _model_perms(models: list[str], actions: list[str]) -> list[str]:

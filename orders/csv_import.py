@@ -15,16 +15,17 @@ not with the number of database rows touched.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import TextIO
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -195,12 +196,9 @@ def orders_import_csv(*, store: Store, file: TextIO, progress: Callable[[int], N
     Raises ImportFileError, before writing anything, when the header is wrong or the file is not UTF-8 CSV.
     """
     reader = csv.DictReader(file)
-    try:
+    with _unreadable_is_a_file_error(reader):
         reader.fieldnames = _check_header(reader.fieldnames)
         report, orders = _read(store, reader)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        where = f"after line {reader.line_num}" if reader.line_num else "in the header"
-        raise ImportFileError(f"the file is not readable as UTF-8 CSV ({where}: {exc})") from exc
     if progress and report.errors:
         progress(len({e.row for e in report.errors}))  # rows without an order number: done already
 
@@ -226,6 +224,25 @@ def orders_import_csv(*, store: Store, file: TextIO, progress: Callable[[int], N
     report.errors.sort(key=lambda e: e.row)
     report.rows_rejected = len({e.row for e in report.errors})
     return report
+
+
+def csv_check(file: TextIO) -> int:
+    """How many data rows `file` has, once its header and its CSV are checked as `orders_import_csv` checks
+    them: raises ImportFileError for a file it would refuse. Validates no cell and writes nothing."""
+    reader = csv.reader(file)
+    with _unreadable_is_a_file_error(reader):
+        _check_header(next(reader, None))
+        return sum(1 for row in reader if any(cell.strip() for cell in row))
+
+
+@contextlib.contextmanager
+def _unreadable_is_a_file_error(reader: Any) -> Iterator[None]:
+    """A csv reader's decoding and parsing errors, as the ImportFileError they are for the importer."""
+    try:
+        yield
+    except (UnicodeDecodeError, csv.Error) as exc:
+        where = f"after line {reader.line_num}" if reader.line_num else "in the header"
+        raise ImportFileError(f"the file is not readable as UTF-8 CSV ({where}: {exc})") from exc
 
 
 def _check_header(fieldnames: Iterable[str | None] | None) -> list[str]:

@@ -1,5 +1,6 @@
 """RQ jobs of the orders app: thin, take ids, call one service."""
 
+from .imports import order_import_run, order_imports_recover
 from .ingest import inbound_drain, inbound_reconcile
 
 
@@ -10,3 +11,12 @@ def inbound_drain_job() -> dict[int, str]:
 
 def inbound_reconcile_job() -> int:
     return inbound_reconcile()
+
+
+def order_import_job(import_id: int) -> str:
+    """Run a CSV import uploaded in the admin: the state it ends in."""
+    return order_import_run(import_id)
+
+
+def order_imports_recover_job() -> int:
+    return order_imports_recover()

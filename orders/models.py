@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -19,6 +20,7 @@ from .choices import (
     EventSource,
     FinancialStatus,
     FulfillmentStatus,
+    ImportState,
     ReservationState,
     ReturnReason,
     ReturnResolution,
@@ -375,6 +377,56 @@ class InboundDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} {self.event_type or 'delivery'} #{self.pk}"
+
+
+class OrderImport(models.Model):
+    """A CSV backfill uploaded in the admin and run by a worker (orders/imports.py), with its progress and report.
+
+    The file is kept only until the import is done: it holds customers' names and addresses, which the
+    orders now hold; the report stays.
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="imports")
+    file_name = models.CharField(max_length=255)
+    content = models.TextField(blank=True, help_text="The file as uploaded; emptied once imported.")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=10, choices=ImportState.choices, default=ImportState.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last progress a worker reported.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_read = models.PositiveIntegerField(default=0)
+    orders_created = models.PositiveIntegerField(default=0)
+    orders_updated = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    orders_rejected = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first rejected rows.")
+    errors_total = models.PositiveIntegerField(default=0)
+    failure = models.TextField(blank=True, help_text="Why the import stopped, when it did not finish.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "CSV import"
+        indexes = [
+            # The recovery job's query: only imports not finished.
+            models.Index(fields=["state"], name="orderimport_unfinished", condition=Q(state__in=["queued", "running"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} into {self.store}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (ImportState.DONE, ImportState.FAILED)
+
+    @property
+    def percent_done(self) -> int:
+        if self.state == ImportState.DONE:
+            return 100
+        return min(100, self.rows_done * 100 // self.rows_total) if self.rows_total else 0
 
 
 class ApiToken(models.Model):

@@ -18,6 +18,7 @@ from orders.models import (
     InboundDelivery,
     LineItem,
     Order,
+    OrderImport,
     ReturnItem,
     ReturnPolicy,
     ReturnReasonRule,
@@ -156,6 +157,19 @@ class InboundDeliveryFactory(factory.django.DjangoModelFactory):
     headers = factory.LazyFunction(lambda: {"Content-Type": "application/json"})
     body = '{"id": 1}'
     state = DeliveryState.PROCESSED
+
+
+class OrderImportFactory(factory.django.DjangoModelFactory):
+    """A CSV import a worker has finished: one order created."""
+
+    class Meta:
+        model = OrderImport
+
+    store = factory.SubFactory(StoreFactory)
+    file_name = "orders.csv"
+    state = "done"
+    rows_total = rows_done = rows_read = 1
+    orders_created = 1
 
 
 class ApiTokenFactory(factory.django.DjangoModelFactory):

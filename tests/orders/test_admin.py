@@ -26,6 +26,7 @@ from tests.factories import (
     MessageFactory,
     MessageTemplateFactory,
     NotificationSettingsFactory,
+    OrderImportFactory,
     PlaybookStepFactory,
     PlaybookVersionFactory,
     ReturnItemFactory,
@@ -48,6 +49,7 @@ def order_with_everything():
     TrackingEventFactory(shipment=shipment, status=ShipmentStatus.DELIVERED, message="Delivered, front porch")
     TicketFactory(store=shipment.store, order=shipment.order, customer=shipment.order.customer)
     InboundDeliveryFactory(store=shipment.store)
+    OrderImportFactory(store=shipment.store)
     ApiTokenFactory(store=shipment.store)
     case = ExceptionCaseFactory(shipment=shipment)
     approval = ApprovalFactory(remedy__case=case)

@@ -1,11 +1,6 @@
 """CSV backfill: the sample file, idempotency, whole-order rejection with an exact report, every validation,
-header (usage) errors, the import_orders command, and the admin's Import CSV page.
-
-The admin tests (`test_admin_*`) reverse `admin:orders_order_import`, which OrderAdmin.get_urls provides.
-Until that hook is in orders/admin.py, the `import_url` fixture serves the same view from the test-only
-urlconf below, so the view itself is tested either way; `test_admin_order_admin_routes_the_import_page`
-checks the real hook and fails until it is wired.
-"""
+header (usage) errors and the import_orders command. The admin's imports (run by a worker) are in
+test_imports.py."""
 
 from __future__ import annotations
 
@@ -18,13 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
-from django.contrib import admin
-from django.contrib.auth.models import Permission, User
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.urls import NoReverseMatch, path, reverse
 
-from orders.admin_import import order_import_view
 from orders.choices import EventSource, FinancialStatus, FulfillmentStatus, ShipmentStatus
 from orders.csv_import import ImportFileError, ImportReport, RowError, orders_import_csv
 from orders.models import Customer, LineItem, Order, Shipment, TrackingEvent
@@ -496,121 +486,3 @@ def test_command_usage_errors_exit_2_and_import_nothing(store, tmp_path):
     assert (code, "--store SLUG is required" in err) == (2, True)
 
     assert Order.objects.count() == 0
-
-
-# --- The admin page (needs OrderAdmin.get_urls → `admin:orders_order_import`) ------------------------------------
-
-
-def _fallback_import_view(request):
-    return order_import_view(request, model_admin=admin.site._registry[Order])
-
-
-# Test-only stand-in for the lead's OrderAdmin.get_urls hook, used by `import_url` only while it is missing.
-urlpatterns = [
-    path(
-        "admin/",
-        (
-            [
-                path(
-                    "orders/order/import/",
-                    admin.site.admin_view(_fallback_import_view),
-                    name="orders_order_import",
-                ),
-                *admin.site.get_urls(),
-            ],
-            "admin",
-            "admin",
-        ),
-    ),
-]
-
-
-@pytest.fixture
-def import_url(settings) -> str:
-    try:
-        return reverse("admin:orders_order_import")
-    except NoReverseMatch:
-        settings.ROOT_URLCONF = __name__
-        return reverse("admin:orders_order_import")
-
-
-def test_admin_order_admin_routes_the_import_page():
-    """Fails until orders/admin.py's OrderAdmin.get_urls routes import/ to order_import_view."""
-    assert reverse("admin:orders_order_import") == "/admin/orders/order/import/"
-
-
-def test_admin_get_shows_the_upload_form(admin_client, store, import_url):
-    response = admin_client.get(import_url)
-
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert "csrfmiddlewaretoken" in page
-    assert 'enctype="multipart/form-data"' in page
-    assert 'name="file"' in page
-    assert f'<option value="{store.pk}" selected>' in page
-    assert reverse("admin:orders_order_changelist") in page  # breadcrumbs
-    assert "Import report" not in page
-
-
-def test_admin_post_imports_the_sample_and_shows_the_report(admin_client, store, import_url):
-    upload = SimpleUploadedFile("orders.csv", SAMPLE.read_bytes(), content_type="text/csv")
-
-    response = admin_client.post(import_url, {"store": store.pk, "file": upload})
-
-    assert response.status_code == 200
-    assert counts(response.context["report"]) == (9, 6, 0, 0, 0)
-    page = response.content.decode()
-    assert "Import report" in page
-    assert "Every row was imported." in page
-    assert Order.objects.filter(store=store).count() == 6
-
-
-def test_admin_post_shows_the_rejected_rows(admin_client, store, import_url):
-    text = "\ufeff" + csv_text(row(order_number="3001"), row(order_number="3002", quantity="0"))
-    upload = SimpleUploadedFile("orders.csv", text.encode(), content_type="text/csv")
-
-    response = admin_client.post(import_url, {"store": store.pk, "file": upload})
-
-    assert counts(response.context["report"]) == (2, 1, 0, 1, 1)
-    page = response.content.decode()
-    assert 'id="import-errors"' in page
-    assert "<td>3</td><td>3002</td><td><code>quantity</code></td><td>must be at least 1 (is 0)</td>" in page
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        (b"order_number,placed_at,title,colour\n", "unknown columns: colour. Nothing was imported."),
-        ("order_number,placed_at,title\n1,2026-11-01,Caf\xe9\n".encode("latin-1"), "not readable as UTF-8 CSV"),
-    ],
-    ids=["header", "encoding"],
-)
-def test_admin_post_with_a_bad_file_shows_a_form_error(admin_client, store, import_url, content, message):
-    upload = SimpleUploadedFile("orders.csv", content, content_type="text/csv")
-
-    response = admin_client.post(import_url, {"store": store.pk, "file": upload})
-
-    assert response.status_code == 200
-    assert response.context["report"] is None
-    assert message in response.content.decode()
-    assert Order.objects.count() == 0
-
-
-def test_admin_staff_without_add_order_permission_gets_403(client, store, import_url):
-    user = User.objects.create_user("agent", password="pw", is_staff=True)
-    client.force_login(user)
-
-    assert client.get(import_url).status_code == 403
-    upload = SimpleUploadedFile("orders.csv", SAMPLE.read_bytes(), content_type="text/csv")
-    assert client.post(import_url, {"store": store.pk, "file": upload}).status_code == 403
-    assert Order.objects.count() == 0
-
-    user.user_permissions.add(Permission.objects.get(codename="add_order", content_type__app_label="orders"))
-    client.force_login(User.objects.get(pk=user.pk))  # a fresh user object: permissions are cached
-    assert client.get(import_url).status_code == 200
-
-
-def test_admin_order_list_has_an_import_button(admin_client, import_url):
-    response = admin_client.get(reverse("admin:orders_order_changelist"))
-
-    assert f'<a href="{import_url}" class="addlink">Import CSV</a>' in response.content.decode()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import csv
 import datetime as dt
+import io
 import json
 import os
 import signal
@@ -92,6 +94,20 @@ def shopify_order(*, number: int) -> bytes:
     for index, line in enumerate(payload.get("line_items", [])):
         line["id"] = number * 100 + index
     return json.dumps(payload).encode()
+
+
+def backfill_csv(orders: int) -> bytes:
+    """A CSV backfill of `orders` two-item orders, each with a parcel; every other one delivered."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["order_number", "placed_at", "customer_email", "title", "sku", "quantity", "unit_price",
+                     "carrier", "tracking_code", "label_created_at", "delivered_at"])  # fmt: skip
+    for n in range(orders):
+        delivered = "2026-10-05T15:00:00Z" if n % 2 else ""
+        for item in ("Mug", "Tea"):
+            writer.writerow([f"B{n}", "2026-10-01T10:00:00Z", f"c{n}@example.com", item, item.upper(), 1, "9.50",
+                             "UPS", f"1ZB{n:08d}", "2026-10-02T09:00:00Z", delivered])  # fmt: skip
+    return out.getvalue().encode()
 
 
 def post_shopify(client, body: bytes, secret: str, *, topic: str, webhook_id: str, shop: str):
