@@ -9,11 +9,14 @@ goes to the import's page, which shows its progress while a worker imports and i
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -43,6 +46,16 @@ class OrderImportForm(forms.Form):
         stores = list(Store.objects.all()[:2])
         if len(stores) == 1:
             self.fields["store"].initial = stores[0].pk
+
+    def clean_file(self) -> UploadedFile:
+        file = self.cleaned_data["file"]
+        limit = settings.ORDER_IMPORT_MAX_BYTES
+        if file.size > limit:
+            raise forms.ValidationError(
+                f"The file is {filesizeformat(file.size)}; the admin takes up to {filesizeformat(limit)}. "
+                "Import it with manage.py import_orders, or split it."
+            )
+        return file
 
 
 def order_import_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:

@@ -347,3 +347,14 @@ def test_the_command_and_the_admin_import_the_same_file_alike(store, run_jobs):
 
     run.refresh_from_db()
     assert (run.orders_created, run.orders_updated, run.rows_rejected) == (0, 6, 0)
+
+
+def test_a_file_over_the_size_limit_is_a_form_error_before_it_is_read(admin_client, store, settings):
+    settings.ORDER_IMPORT_MAX_BYTES = 1000
+
+    response = upload(admin_client, store, SimpleUploadedFile("orders.csv", SAMPLE.read_bytes()))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The file is 2.3\xa0KB; the admin takes up to 1000\xa0bytes." in page
+    assert OrderImport.objects.count() == 0
