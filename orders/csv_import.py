@@ -202,11 +202,13 @@ def orders_import_csv(*, store: Store, file: TextIO, progress: Callable[[int], N
     if progress and report.errors:
         progress(len({e.row for e in report.errors}))  # rows without an order number: done already
 
+    numbers, external_ids = _known_identities(store, [order for order in orders.values() if not order.errors])
     for order in orders.values():
         if not order.errors:
             try:
                 with transaction.atomic():
-                    created = _apply(store, order)
+                    _apply(store, order)
+                created = order.number not in numbers and _external_id(order) not in external_ids
             except Exception as exc:
                 # Anything the checks above did not foresee (a constraint, a clash with an existing row)
                 # rolls back this order alone and is reported with it.
@@ -398,12 +400,34 @@ def _reject(report: ImportReport, order: _Order) -> None:
             report.errors.append(RowError(line, order.number, "", message))
 
 
-def _apply(store: Store, order: _Order) -> bool:
-    """Upsert one valid order and its shipments. Returns whether the order is new."""
+# Orders asked about in one query when telling created orders from updated ones.
+KNOWN_CHUNK = 1000
+
+
+def _known_identities(store: Store, orders: list[_Order]) -> tuple[set[str], set[str]]:
+    """The order numbers and the external ids among `orders` that the store has an order with already:
+    a few queries for the file instead of one per order."""
+    numbers: set[str] = set()
+    external_ids: set[str] = set()
+    for start in range(0, len(orders), KNOWN_CHUNK):
+        chunk = orders[start : start + KNOWN_CHUNK]
+        asked = Q(order_number__in=[order.number for order in chunk])
+        asked |= Q(external_id__in=[_external_id(order) for order in chunk if _external_id(order)])
+        for number, external_id in Order.objects.filter(asked, store=store).values_list("order_number", "external_id"):
+            numbers.add(number)
+            if external_id:
+                external_ids.add(external_id)
+    return numbers, external_ids
+
+
+def _external_id(order: _Order) -> str:
+    return str(order.values["external_id"][0]) if "external_id" in order.values else ""
+
+
+def _apply(store: Store, order: _Order) -> None:
+    """Upsert one valid order and its shipments."""
     v = {name: value for name, (value, _) in order.values.items()}
-    external_id = str(v.get("external_id", ""))
-    lookup = Q(order_number=order.number) | (Q(external_id=external_id) if external_id else Q())
-    created = not Order.objects.filter(lookup, store=store).exists()
+    external_id = _external_id(order)
 
     customer = None
     if "customer_email" in v or "customer_phone" in v:
@@ -466,7 +490,6 @@ def _apply(store: Store, order: _Order) -> bool:
             ),
             source=EventSource.CSV,
         )
-    return created
 
 
 def _item_key(number: str, name: str) -> str:

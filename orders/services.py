@@ -133,14 +133,16 @@ def order_find(*, store: Store, ref: OrderRef) -> Order | None:
 @transaction.atomic
 def order_upsert(*, store: Store, data: OrderData) -> Order:
     """Create or update an order (and its customer and line items) from what a source knows."""
-    if not (data.external_id or data.order_number):
-        raise ValueError("an order needs an external id or an order number")
     number = data.order_number.lstrip("#")
-    order = None
-    if data.external_id:
-        order = Order.objects.select_for_update().filter(store=store, external_id=data.external_id).first()
-    if order is None and number:
-        order = Order.objects.select_for_update().filter(store=store, order_number=number).first()
+    if not (data.external_id or number):
+        raise ValueError("an order needs an external id or an order number")
+    # One locked read for both identities (each unique in the store, so at most two rows); an order found
+    # by its external id wins over one found by its number.
+    identities = [Q(external_id=data.external_id)] if data.external_id else []
+    identities += [Q(order_number=number)] if number else []
+    found = list(Order.objects.select_for_update().filter(Q(*identities, _connector=Q.OR), store=store))
+    by_id = [o for o in found if data.external_id and o.external_id == data.external_id]
+    order = (by_id or [o for o in found if number and o.order_number == number] or [None])[0]
 
     if order is not None and data.updated_at and order.source_updated_at and data.updated_at < order.source_updated_at:
         return order  # An older version of the order arrived late: what we have is newer.
@@ -305,7 +307,7 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
                 message="Shipping label created",
             )
         )
-    new_events = shipment_record_events(shipment=shipment, events=events, source=source, unsaved=unsaved)
+    new_events = shipment_record_events(shipment=shipment, events=events, source=source, unsaved=unsaved, new=created)
     return ShipmentChange(
         shipment_id=shipment.pk,
         created=created,
@@ -316,10 +318,16 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
 
 
 def shipment_record_events(
-    *, shipment: Shipment, events: Iterable[TrackingEventData], source: str, unsaved: Sequence[str] = ()
+    *,
+    shipment: Shipment,
+    events: Iterable[TrackingEventData],
+    source: str,
+    unsaved: Sequence[str] = (),
+    new: bool = False,
 ) -> int:
     """Store new events (dedupe per shipment) and re-derive the shipment's status. Returns how many
     events were new. `unsaved` names fields the caller changed on `shipment`: saved with the status.
+    `new` says the caller created the shipment in this transaction, so it has no timeline to read yet.
 
     The caller holds the shipment's row lock, so the timeline read here is the whole timeline: one read
     serves both the dedupe and the new status.
@@ -340,16 +348,17 @@ def shipment_record_events(
                 dedupe_key=e.dedupe_key[:200],
             ),
         )
-    timeline = list(shipment.events.values_list("dedupe_key", "status", "occurred_at")) if rows else []
+    read = rows and not new
+    timeline = list(shipment.events.values_list("dedupe_key", "status", "occurred_at")) if read else []
     known = {key for key, _, _ in timeline}
-    new = [row for key, row in rows.items() if key not in known]
-    if new:
-        TrackingEvent.objects.bulk_create(new, ignore_conflicts=True)
-        merged = [(status, at) for _, status, at in timeline] + [(row.status, row.occurred_at) for row in new]
+    added = [row for key, row in rows.items() if key not in known]
+    if added:
+        TrackingEvent.objects.bulk_create(added, ignore_conflicts=True)
+        merged = [(status, at) for _, status, at in timeline] + [(row.status, row.occurred_at) for row in added]
         shipment_refresh_status(shipment, merged, unsaved=unsaved)
     elif unsaved:
         shipment.save(update_fields=[*unsaved, "updated_at"])
-    return len(new)
+    return len(added)
 
 
 def shipment_refresh_status(

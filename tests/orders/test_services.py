@@ -87,6 +87,23 @@ def test_an_update_makes_the_lines_the_sources_list_keeping_each_line_it_still_l
     assert [(title, quantity) for _, title, quantity in after[2:]] == [("Scarf", 4)]  # the mug is gone
 
 
+def test_an_order_is_found_by_its_external_id_or_else_its_number_in_one_locked_read():
+    store = StoreFactory()
+    first = OrderFactory(store=store, external_id="ext-1", order_number="1001")
+    second = OrderFactory(store=store, external_id="ext-2", order_number="1002")
+
+    with CaptureQueriesContext(connection) as queries:
+        renumbered = order_upsert(store=store, data=OrderData(external_id="ext-1", order_number="#1003"))
+    numbered = order_upsert(store=store, data=OrderData(order_number="1002", total=Decimal(7)))
+
+    assert (renumbered, numbered) == (first, second)
+    assert len([q for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]) == 1
+    assert Order.objects.get(pk=first.pk).order_number == "1003"
+    assert Order.objects.get(pk=second.pk).total == Decimal(7)
+    with pytest.raises(ValueError, match="needs an external id or an order number"):
+        order_upsert(store=store, data=OrderData(order_number="#"))
+
+
 def test_an_orders_lines_cost_the_same_statements_however_many_there_are():
     store = StoreFactory()
     order_upsert(store=store, data=order_data(external_id="earlier", order_number="#1"))  # the customer is known
