@@ -55,6 +55,10 @@ class Ledger:
             Decimal(0),
         )
 
+    def cap(self, *, store_id: int, action: str) -> CompensationCap | None:
+        """The cap as it is now: live money decisions read it afresh each time, under its lock."""
+        return CompensationCap.objects.filter(store_id=store_id, action=action).first()
+
     def commit(self, *, case: ExceptionCase, action: str, amount: Decimal, at: datetime) -> None:
         self.planned.append((case.store_id, case.order.customer_id, action, at, amount))
 
@@ -68,6 +72,13 @@ class SimulatedLedger(Ledger):
     def __init__(self, before: datetime) -> None:
         super().__init__()
         self.before = before
+        self.caps: dict[tuple[int, str], CompensationCap | None] = {}
+
+    def cap(self, *, store_id: int, action: str) -> CompensationCap | None:
+        """Read once per run: a sandbox run takes the caps as they were when it started."""
+        if (store_id, action) not in self.caps:
+            self.caps[store_id, action] = super().cap(store_id=store_id, action=action)
+        return self.caps[store_id, action]
 
     def _real(self, remedies: QuerySet) -> Decimal:
         return super()._real(remedies.filter(created_at__lt=self.before))
@@ -82,7 +93,7 @@ def cap_check(*, case: ExceptionCase, action: str, amount: Decimal, at: datetime
     """Whether `amount` for `action` on `case` is within every cap, with the arithmetic for the audit."""
     if not ACTIONS[action].costs_money or amount <= 0:
         return CapCheck(True, details={"reason": "costs nothing"})
-    cap = CompensationCap.objects.filter(store_id=case.store_id, action=action).first()
+    cap = ledger.cap(store_id=case.store_id, action=action)
     if cap is None:
         return CapCheck(False, ["no_cap"], {"reason": f"no compensation cap is set for {action}: a person decides"})
     vip = bool(case.order.customer and case.order.customer.is_vip)

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
+
+from cxhub.memo import memo_scope
 
 from .caps import SimulatedLedger
 from .engine import plan_case
@@ -74,28 +76,37 @@ def playbook_sandbox(
     """Plan `playbook` (draft or not) on every exception of its type detected in [since, until)."""
     report = SandboxReport(playbook=playbook.name, since=since, until=until)
     ledger = SimulatedLedger(before=since)
-    for case in sandbox_cases(playbook, since=since, until=until).iterator(chunk_size=500):
-        report.exceptions += 1
-        report.exceptions_by_type[case.kind] += 1
-        plan = plan_case(case, ledger=ledger, at=case.detected_at, playbook=playbook)
-        if progress:
-            progress(1)
-        if plan.playbook is None:
-            continue
-        report.matched += 1
-        if plan.held_out:
-            report.held_out += 1
-            continue
-        for remedy in plan.remedies:
-            report.actions[remedy.action] += 1
-            if remedy.action in MESSAGE_ACTIONS:
-                report.messages_by_channel[remedy.params.get("channel", "auto")] += 1
-            if not remedy.check.allowed:
-                report.approvals_needed += 1
-                report.approval_amount += remedy.amount
-                report.approvals_by_cap.update(remedy.check.exceeded)
-            elif remedy.amount:
-                report.compensation_by_action[remedy.action] = (
-                    report.compensation_by_action.get(remedy.action, Decimal("0.00")) + remedy.amount
-                )
+    # What every case shares (the playbook's steps, templates and settings; the ledger keeps the caps) is read
+    # once for the run.
+    prefetch_related_objects([playbook], "steps")
+    with memo_scope():
+        for case in sandbox_cases(playbook, since=since, until=until).iterator(chunk_size=500):
+            _simulate(report, playbook, case, ledger)
+            if progress:
+                progress(1)
     return report
+
+
+def _simulate(report: SandboxReport, playbook: Playbook, case: ExceptionCase, ledger: SimulatedLedger) -> None:
+    """Plan `playbook` on `case` as the live engine would, and add what it would have done to `report`."""
+    report.exceptions += 1
+    report.exceptions_by_type[case.kind] += 1
+    plan = plan_case(case, ledger=ledger, at=case.detected_at, playbook=playbook)
+    if plan.playbook is None:
+        return
+    report.matched += 1
+    if plan.held_out:
+        report.held_out += 1
+        return
+    for remedy in plan.remedies:
+        report.actions[remedy.action] += 1
+        if remedy.action in MESSAGE_ACTIONS:
+            report.messages_by_channel[remedy.params.get("channel", "auto")] += 1
+        if not remedy.check.allowed:
+            report.approvals_needed += 1
+            report.approval_amount += remedy.amount
+            report.approvals_by_cap.update(remedy.check.exceeded)
+        elif remedy.amount:
+            report.compensation_by_action[remedy.action] = (
+                report.compensation_by_action.get(remedy.action, Decimal("0.00")) + remedy.amount
+            )

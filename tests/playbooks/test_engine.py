@@ -39,6 +39,7 @@ from tests.factories import (
     AgentProfileFactory,
     CompensationCapFactory,
     CustomerFactory,
+    ExceptionCaseFactory,
     OrderFactory,
     PlaybookFactory,
     PlaybookStepFactory,
@@ -561,6 +562,24 @@ def test_the_sandbox_reports_what_a_live_run_on_the_same_data_does(store, run_jo
     assert report.approvals_needed == Approval.objects.count()
 
 
+def test_the_sandbox_reads_what_its_cases_share_once_however_many_there_are(store):
+    playbook = PlaybookFactory(trigger="no_first_scan", state=PlaybookState.DRAFT, holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="notify", params={"channel": "sms"})
+    # No cap is set for store credit: each case asks a person, after the same cap lookup.
+    PlaybookStepFactory(playbook=playbook, position=2, action="store_credit", params={"amount": "5.00"})
+
+    def statements(cases: int) -> int:
+        ExceptionCase.objects.all().delete()
+        for _ in range(cases):
+            ExceptionCaseFactory(shipment=slipped_shipment(store), kind="no_first_scan", detected_at=NOW)
+        with CaptureQueriesContext(connection) as queries:
+            report = playbook_sandbox(Playbook.objects.get(pk=playbook.pk), since=NOW, until=NOW + dt.timedelta(1))
+        assert (report.exceptions, report.approvals_needed) == (cases, cases)
+        return len(queries)
+
+    assert statements(2) == statements(6)
+
+
 def test_the_sandbox_command_prints_a_report_and_changes_nothing(store, ship_slip_playbook, run_jobs, capsys):
     slipped_shipment(store)
     sweep_and_act(run_jobs)
@@ -615,8 +634,6 @@ def test_the_last_step_and_the_case_it_concludes_are_recorded_in_one_transaction
 
 def test_the_exception_list_shows_problems_by_default_and_milestones_on_request(admin_client, store):
     from django.urls import reverse
-
-    from tests.factories import ExceptionCaseFactory
 
     ExceptionCaseFactory(kind="no_first_scan", explanation="A real problem")
     ExceptionCaseFactory(kind="milestone_delivered", explanation="Good news")
