@@ -13,12 +13,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Sum
 
 from .actions import ACTIONS
 from .choices import RemedyState
 from .models import CompensationCap, ExceptionCase, Remedy
 
+# How far before a sandbox run's period its ledger reads real spend: the caps' longest window (30 days
+# per customer) plus a day, for a store whose day starts before the period does.
+HISTORY_READ = timedelta(days=31)
 # Remedies that count as money committed: approved (about to run), running, or done.
 COMMITTED = [RemedyState.APPROVED, RemedyState.EXECUTING, RemedyState.DONE]
 
@@ -41,15 +44,13 @@ class Ledger:
         customer = case.order.customer_id
         if customer is None:
             return Decimal("0")
-        real = self._real(
-            Remedy.objects.filter(action=action, case__order__customer_id=customer, created_at__gte=since)
-        )
+        real = self._real_spent(case.store_id, action, since, customer=customer)
         return real + sum(
             (a for _, c, act, at, a in self.planned if c == customer and act == action and at >= since), Decimal(0)
         )
 
     def spent_by_store(self, *, case: ExceptionCase, action: str, since: datetime) -> Decimal:
-        real = self._real(Remedy.objects.filter(action=action, case__store_id=case.store_id, created_at__gte=since))
+        real = self._real_spent(case.store_id, action, since)
         return real + sum(
             (a for s, _, act, at, a in self.planned if s == case.store_id and act == action and at >= since),
             Decimal(0),
@@ -62,7 +63,12 @@ class Ledger:
     def commit(self, *, case: ExceptionCase, action: str, amount: Decimal, at: datetime) -> None:
         self.planned.append((case.store_id, case.order.customer_id, action, at, amount))
 
-    def _real(self, remedies: QuerySet) -> Decimal:
+    def _real_spent(self, store_id: int, action: str, since: datetime, *, customer: int | None = None) -> Decimal:
+        """What the database's remedies committed for `action` in the store (or to one of its customers) since
+        `since`."""
+        remedies = Remedy.objects.filter(action=action, case__store_id=store_id, created_at__gte=since)
+        if customer is not None:
+            remedies = remedies.filter(case__order__customer_id=customer)
         return remedies.filter(state__in=COMMITTED).aggregate(total=Sum("amount"))["total"] or Decimal("0")
 
 
@@ -73,6 +79,7 @@ class SimulatedLedger(Ledger):
         super().__init__()
         self.before = before
         self.caps: dict[tuple[int, str], CompensationCap | None] = {}
+        self.history: dict[tuple[int, str], list[tuple[int | None, datetime, Decimal]]] = {}
 
     def cap(self, *, store_id: int, action: str) -> CompensationCap | None:
         """Read once per run: a sandbox run takes the caps as they were when it started."""
@@ -80,8 +87,27 @@ class SimulatedLedger(Ledger):
             self.caps[store_id, action] = super().cap(store_id=store_id, action=action)
         return self.caps[store_id, action]
 
-    def _real(self, remedies: QuerySet) -> Decimal:
-        return super()._real(remedies.filter(created_at__lt=self.before))
+    def _real_spent(self, store_id: int, action: str, since: datetime, *, customer: int | None = None) -> Decimal:
+        """Real spend before the simulated period, summed from the remedies of the month before it, read once
+        per store and action: every window a cap looks back over (30 days, the day) starts in that month."""
+        if (store_id, action) not in self.history:
+            self.history[store_id, action] = list(
+                Remedy.objects.filter(
+                    action=action,
+                    case__store_id=store_id,
+                    state__in=COMMITTED,
+                    created_at__gte=self.before - HISTORY_READ,
+                    created_at__lt=self.before,
+                ).values_list("case__order__customer_id", "created_at", "amount")
+            )
+        return sum(
+            (
+                amount
+                for spender, at, amount in self.history[store_id, action]
+                if at >= since and (customer is None or spender == customer)
+            ),
+            Decimal(0),
+        )
 
 
 def start_of_day(at: datetime, tz: str) -> datetime:

@@ -43,6 +43,7 @@ from tests.factories import (
     OrderFactory,
     PlaybookFactory,
     PlaybookStepFactory,
+    RemedyFactory,
     ShipmentFactory,
     StoreFactory,
     UserFactory,
@@ -563,10 +564,12 @@ def test_the_sandbox_reports_what_a_live_run_on_the_same_data_does(store, run_jo
 
 
 def test_the_sandbox_reads_what_its_cases_share_once_however_many_there_are(store):
+    """The playbook, its steps, the caps and the spend before the period: read once, not once per case."""
     playbook = PlaybookFactory(trigger="no_first_scan", state=PlaybookState.DRAFT, holdout_percent=0)
     PlaybookStepFactory(playbook=playbook, position=1, action="notify", params={"channel": "sms"})
-    # No cap is set for store credit: each case asks a person, after the same cap lookup.
-    PlaybookStepFactory(playbook=playbook, position=2, action="store_credit", params={"amount": "5.00"})
+    PlaybookStepFactory(playbook=playbook, position=2, action="coupon", params={"amount": "10.00"})  # within caps
+    # No cap is set for store credit: each case asks a person.
+    PlaybookStepFactory(playbook=playbook, position=3, action="store_credit", params={"amount": "5.00"})
 
     def statements(cases: int) -> int:
         ExceptionCase.objects.all().delete()
@@ -574,10 +577,29 @@ def test_the_sandbox_reads_what_its_cases_share_once_however_many_there_are(stor
             ExceptionCaseFactory(shipment=slipped_shipment(store), kind="no_first_scan", detected_at=NOW)
         with CaptureQueriesContext(connection) as queries:
             report = playbook_sandbox(Playbook.objects.get(pk=playbook.pk), since=NOW, until=NOW + dt.timedelta(1))
-        assert (report.exceptions, report.approvals_needed) == (cases, cases)
+        assert (report.exceptions, report.compensation_total, report.approvals_needed) == (cases, 10 * cases, cases)
         return len(queries)
 
     assert statements(2) == statements(6)
+
+
+def test_the_sandbox_counts_what_customers_were_given_in_the_month_before_its_period(store):
+    """The coupon cap allows 25.00 a customer in 30 days: 20.00 given ten days before the period leaves no room
+    for another 10.00 coupon, 20.00 given forty days before does."""
+    playbook = PlaybookFactory(trigger="no_first_scan", state=PlaybookState.DRAFT, holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="coupon", params={"amount": "10.00"})
+    recent, long_ago, new = (CustomerFactory(store=store) for _ in range(3))
+    for customer, days_before in ((recent, 10), (long_ago, 40)):
+        earlier = ExceptionCaseFactory(shipment=slipped_shipment(store, customer=customer), kind="transit_stall")
+        given = RemedyFactory(case=earlier, action="coupon", amount=Decimal("20.00"), state=RemedyState.DONE)
+        Remedy.objects.filter(pk=given.pk).update(created_at=NOW - dt.timedelta(days=days_before))
+    for customer in (recent, long_ago, new):
+        ExceptionCaseFactory(shipment=slipped_shipment(store, customer=customer), kind="no_first_scan", detected_at=NOW)
+
+    report = playbook_sandbox(playbook, since=NOW, until=NOW + dt.timedelta(days=1))
+
+    assert (report.exceptions, report.approvals_needed, report.compensation_total) == (3, 1, Decimal("20.00"))
+    assert report.approvals_by_cap == {"max_per_customer_30d": 1}
 
 
 def test_the_sandbox_command_prints_a_report_and_changes_nothing(store, ship_slip_playbook, run_jobs, capsys):
