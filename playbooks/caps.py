@@ -66,9 +66,13 @@ class Ledger:
     def _real_spent(self, store_id: int, action: str, since: datetime, *, customer: int | None = None) -> Decimal:
         """What the database's remedies committed for `action` in the store (or to one of its customers) since
         `since`."""
-        remedies = Remedy.objects.filter(action=action, case__store_id=store_id, created_at__gte=since)
-        if customer is not None:
-            remedies = remedies.filter(case__order__customer_id=customer)
+        remedies = Remedy.objects.filter(action=action, created_at__gte=since)
+        # A customer belongs to one store, so their remedies are that store's.
+        remedies = (
+            remedies.filter(case__order__customer_id=customer)
+            if customer is not None
+            else remedies.filter(case__store_id=store_id)
+        )
         return remedies.filter(state__in=COMMITTED).aggregate(total=Sum("amount"))["total"] or Decimal("0")
 
 
