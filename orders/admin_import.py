@@ -147,6 +147,7 @@ class OrderImportAdmin(admin.ModelAdmin):
                 "rows_done": run.rows_done,
                 "rows_total": run.rows_total,
                 "percent": run.percent_done,
+                "text": run.progress_text,
                 "finished": run.finished,
             }
         )

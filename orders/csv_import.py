@@ -187,7 +187,16 @@ def csv_count_rows(file: TextIO) -> int:
     for header in rows:
         if header:
             break
-    return sum(1 for row in rows if any(cell.strip() for cell in row))
+    return _data_rows(rows)
+
+
+def _data_rows(rows: Iterable[list[str]]) -> int:
+    return sum(1 for row in rows if not _blank(row))
+
+
+def _blank(cells: Iterable[str | None]) -> bool:
+    """Spreadsheets often end with rows of empty cells: such a row is no data row."""
+    return not any((cell or "").strip() for cell in cells)
 
 
 def orders_import_csv(*, store: Store, file: TextIO, progress: Callable[[int], None] | None = None) -> ImportReport:
@@ -234,7 +243,7 @@ def csv_check(file: TextIO) -> int:
     reader = csv.reader(file)
     with _unreadable_is_a_file_error(reader):
         _check_header(next(reader, None))
-        return sum(1 for row in reader if any(cell.strip() for cell in row))
+        return _data_rows(reader)
 
 
 @contextlib.contextmanager
@@ -275,8 +284,8 @@ def _read(store: Store, reader: csv.DictReader) -> tuple[ImportReport, dict[str,
     cells = _CellParser(store)
     for row in reader:
         extra = row.pop(None, None) or []
-        if not any((value or "").strip() for value in [*row.values(), *extra]):
-            continue  # spreadsheets often end with rows of empty cells
+        if _blank([*row.values(), *extra]):
+            continue
         line = reader.line_num
         report.rows_read += 1
         raw = {name: (value or "").strip() for name, value in row.items()}
@@ -412,7 +421,7 @@ def _known_identities(store: Store, orders: list[_Order]) -> tuple[set[str], set
     for start in range(0, len(orders), KNOWN_CHUNK):
         chunk = orders[start : start + KNOWN_CHUNK]
         asked = Q(order_number__in=[order.number for order in chunk])
-        asked |= Q(external_id__in=[_external_id(order) for order in chunk if _external_id(order)])
+        asked |= Q(external_id__in=[external_id for order in chunk if (external_id := _external_id(order))])
         for number, external_id in Order.objects.filter(asked, store=store).values_list("order_number", "external_id"):
             numbers.add(number)
             if external_id:

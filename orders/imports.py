@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -169,9 +170,6 @@ def _report_fields(report: ImportReport) -> dict[str, Any]:
         "orders_updated": report.orders_updated,
         "rows_rejected": report.rows_rejected,
         "orders_rejected": report.orders_rejected,
-        "errors": [
-            {"row": e.row, "order_number": e.order_number, "column": e.column, "message": e.message}
-            for e in report.errors[:ERRORS_KEPT]
-        ],
+        "errors": [asdict(error) for error in report.errors[:ERRORS_KEPT]],
         "errors_total": len(report.errors),
     }

@@ -423,6 +423,15 @@ class OrderImport(models.Model):
         return self.state in (ImportState.DONE, ImportState.FAILED)
 
     @property
+    def progress_text(self) -> str:
+        """What the import's page says of an import not finished (also what its polling shows)."""
+        if self.state == ImportState.QUEUED:
+            return "Waiting for a worker…"
+        if self.rows_done:
+            return f"{self.rows_done} of {self.rows_total} rows ({self.percent_done}%)"
+        return "Checking every row before importing…"
+
+    @property
     def percent_done(self) -> int:
         if self.state == ImportState.DONE:
             return 100

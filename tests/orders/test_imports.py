@@ -244,7 +244,8 @@ def test_progress_is_written_as_the_worker_goes_and_polled_as_json(admin_client,
     assert written == sorted(written) and written[-1] == 9
     progress = admin_client.get(reverse("admin:orders_orderimport_progress", args=[run.pk])).json()
     assert progress == {
-        "state": "done", "state_label": "Done", "rows_done": 9, "rows_total": 9, "percent": 100, "finished": True,
+        "state": "done", "state_label": "Done", "rows_done": 9, "rows_total": 9, "percent": 100,
+        "text": "9 of 9 rows (100%)", "finished": True,
     }  # fmt: skip
 
 
