@@ -9,7 +9,13 @@ from rq import cron
 
 from notifications.jobs import messages_dispatch_job
 from orders.jobs import inbound_reconcile_job, order_imports_recover_job
-from playbooks.jobs import approvals_escalate_job, incidents_watch_job, remedies_recover_job, sweeps_job
+from playbooks.jobs import (
+    approvals_escalate_job,
+    incidents_watch_job,
+    remedies_recover_job,
+    sandbox_runs_recover_job,
+    sweeps_job,
+)
 
 # Every minute: enqueue deliveries stored while Redis was down, due retries and expired claims.
 cron.register(inbound_reconcile_job, queue_name="low", interval=60)
@@ -24,5 +30,7 @@ cron.register(remedies_recover_job, queue_name="default", interval=300)
 cron.register(messages_dispatch_job, queue_name="high", interval=60)
 # Every 5 minutes: CSV imports whose job Redis lost or whose worker died are queued again.
 cron.register(order_imports_recover_job, queue_name="low", interval=300)
+# Every 5 minutes: sandbox runs likewise.
+cron.register(sandbox_runs_recover_job, queue_name="low", interval=300)
 # Every 15 minutes: the anomaly watch opens incidents for carriers spiking in a region.
 cron.register(incidents_watch_job, queue_name="low", interval=900)

@@ -14,17 +14,16 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.html import format_html
-from django.views.decorators.http import require_POST
+from django.urls import reverse
 
-from .choices import ImportState
+from cxhub.admin_runs import RunAdmin
+from cxhub.runs import RunState
+
 from .csv_import import COLUMNS, REQUIRED_COLUMNS, ImportFileError
-from .imports import order_import_retry, order_import_start
+from .imports import IMPORTS, order_import_start
 from .models import OrderImport, Store
 
 IMPORT_PERMISSION = "orders.add_order"
@@ -88,97 +87,34 @@ def order_import_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> Ht
 
 
 @admin.register(OrderImport)
-class OrderImportAdmin(admin.ModelAdmin):
+class OrderImportAdmin(RunAdmin):
     """Imports are started from the order list's Import CSV page and never edited: each one's page shows its
     progress, then its report; a failed one can be run again."""
 
+    runner = IMPORTS
+    detail_template = "admin/orders/orderimport/detail.html"
     list_display = ("created_at", "file_name", "store", "uploaded_by", "state", "progress", "summary")
     list_filter = ("state", "store")
     list_select_related = ("store", "uploaded_by")
     search_fields = ("file_name",)
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # an import starts with an upload, on the order list's Import CSV page
+    def may_start(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(IMPORT_PERMISSION)
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return request.user.is_superuser
+    def detail_context(self, request: HttpRequest, run: OrderImport) -> dict:
+        return {"errors_hidden": max(run.errors_total - len(run.errors), 0)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).defer("content")  # the file can be tens of megabytes
 
-    def get_urls(self) -> list:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:pk>/progress/", wrap(self.progress_view), name="orders_orderimport_progress"),
-            path("<int:pk>/retry/", wrap(require_POST(self.retry_view)), name="orders_orderimport_retry"),
-            *super().get_urls(),
-        ]
-
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        can_import = request.user.has_perm(IMPORT_PERMISSION)
-        return super().changelist_view(request, {"can_import": can_import, **(extra_context or {})})
-
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
-    ) -> HttpResponse:
-        run = self._get_viewable(request, object_id)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": str(run),
-            "run": run,
-            "states": ImportState,
-            "errors_hidden": max(run.errors_total - len(run.errors), 0),
-            "can_retry": run.state == ImportState.FAILED and request.user.has_perm(IMPORT_PERMISSION),
-        }
-        return TemplateResponse(request, "admin/orders/orderimport/detail.html", context)
-
-    def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
-        """What the import's page polls while a worker imports."""
-        run = self._get_viewable(request, str(pk))
-        return JsonResponse(
-            {
-                "state": run.state,
-                "state_label": run.get_state_display(),
-                "rows_done": run.rows_done,
-                "rows_total": run.rows_total,
-                "percent": run.percent_done,
-                "text": run.progress_text,
-                "finished": run.finished,
-            }
-        )
-
-    def retry_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not request.user.has_perm(IMPORT_PERMISSION):
-            raise PermissionDenied
-        if order_import_retry(pk):
-            self.message_user(request, "Queued again.", messages.SUCCESS)
-        else:
-            self.message_user(request, "Only a failed import can be run again.", messages.WARNING)
-        return HttpResponseRedirect(reverse("admin:orders_orderimport_change", args=[pk]))
-
-    def _get_viewable(self, request: HttpRequest, object_id: str) -> OrderImport:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        if not object_id.isdigit():
-            raise Http404("no such import")
-        return get_object_or_404(self.get_queryset(request), pk=object_id)
-
-    @admin.display(description="Progress")
-    def progress(self, run: OrderImport) -> str:
-        return format_html(
-            '<progress max="100" value="{}" title="{}%"></progress> {} / {}',
-            run.percent_done, run.percent_done, run.rows_done, run.rows_total,
-        )  # fmt: skip
+        return super().changelist_view(request, {"can_import": self.may_start(request), **(extra_context or {})})
 
     @admin.display(description="Result")
     def summary(self, run: OrderImport) -> str:
-        if run.state == ImportState.FAILED:
+        if run.state == RunState.FAILED:
             return run.failure[:80]
-        if run.state != ImportState.DONE:
+        if run.state != RunState.DONE:
             return "—"
         return f"{run.orders_created} created, {run.orders_updated} updated, {run.rows_rejected} rows rejected"

@@ -98,15 +98,6 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class ImportState(models.TextChoices):
-    """Where a CSV import started in the admin stands."""
-
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Importing"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-
-
 class ReturnState(models.TextChoices):
     REQUESTED = "requested", "Requested"
     LABEL_ISSUED = "label_issued", "Label issued"

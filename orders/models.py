@@ -13,6 +13,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from cxhub.runs import BackgroundRun
+
 from .choices import (
     AddressVerification,
     Channel,
@@ -20,7 +22,6 @@ from .choices import (
     EventSource,
     FinancialStatus,
     FulfillmentStatus,
-    ImportState,
     ReservationState,
     ReturnReason,
     ReturnResolution,
@@ -379,25 +380,21 @@ class InboundDelivery(models.Model):
         return f"{self.get_source_display()} {self.event_type or 'delivery'} #{self.pk}"
 
 
-class OrderImport(models.Model):
+class OrderImport(BackgroundRun):
     """A CSV backfill uploaded in the admin and run by a worker (orders/imports.py), with its progress and report.
 
     The file is kept only until the import is done: it holds customers' names and addresses, which the
     orders now hold; the report stays.
     """
 
+    unit = "row"
+    # Before the first order is written, every row of the file is validated.
+    starting_text = "Checking every row before importing…"
+
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="imports")
     file_name = models.CharField(max_length=255)
     content = models.TextField(blank=True, help_text="The file as uploaded; emptied once imported.")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    state = models.CharField(max_length=10, choices=ImportState.choices, default=ImportState.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last progress a worker reported.")
-    finished_at = models.DateTimeField(null=True, blank=True)
-    rows_total = models.PositiveIntegerField(default=0)
-    rows_done = models.PositiveIntegerField(default=0)
     rows_read = models.PositiveIntegerField(default=0)
     orders_created = models.PositiveIntegerField(default=0)
     orders_updated = models.PositiveIntegerField(default=0)
@@ -405,7 +402,6 @@ class OrderImport(models.Model):
     orders_rejected = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True, help_text="The first rejected rows.")
     errors_total = models.PositiveIntegerField(default=0)
-    failure = models.TextField(blank=True, help_text="Why the import stopped, when it did not finish.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -417,25 +413,6 @@ class OrderImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} into {self.store}"
-
-    @property
-    def finished(self) -> bool:
-        return self.state in (ImportState.DONE, ImportState.FAILED)
-
-    @property
-    def progress_text(self) -> str:
-        """What the import's page says of an import not finished (also what its polling shows)."""
-        if self.state == ImportState.QUEUED:
-            return "Waiting for a worker…"
-        if self.rows_done:
-            return f"{self.rows_done} of {self.rows_total} rows ({self.percent_done}%)"
-        return "Checking every row before importing…"
-
-    @property
-    def percent_done(self) -> int:
-        if self.state == ImportState.DONE:
-            return 100
-        return min(100, self.rows_done * 100 // self.rows_total) if self.rows_total else 0
 
 
 class ApiToken(models.Model):

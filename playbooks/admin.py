@@ -12,11 +12,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from cxhub.admin_runs import RunAdmin
+from cxhub.runs import RunState
 from orders.admin import OrderAdmin as BaseOrderAdmin
 from orders.admin import ReadOnlyAdmin, ReadOnlyInline
 from orders.carriers import carrier_name
@@ -51,10 +54,11 @@ from .models import (
     PlaybookStep,
     PlaybookVersion,
     Remedy,
+    SandboxRun,
     SweepRun,
 )
 from .params import resolve_params
-from .sandbox import playbook_sandbox
+from .sandbox import SANDBOX_RUNS, sandbox_run_start
 
 
 def params_help(schema: dict) -> str:
@@ -143,6 +147,10 @@ class PlaybookForm(forms.ModelForm):
         )  # fmt: skip
 
 
+# The sandbox page lists the playbook's latest runs.
+RECENT_SANDBOX_RUNS = 10
+
+
 class SandboxForm(forms.Form):
     since = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="The day after the last day.")
@@ -210,31 +218,73 @@ class PlaybookAdmin(admin.ModelAdmin):
         ]
 
     def sandbox_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Try the playbook on past exceptions: the form queues a sandbox run, whose page shows its progress
+        and then its report; this page also lists the playbook's recent runs."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        playbook = Playbook.objects.get(pk=pk)
+        playbook = get_object_or_404(Playbook, pk=pk)
         today = timezone.localdate()
-        form = SandboxForm(request.GET or {"since": today - timedelta(days=30), "until": today + timedelta(days=1)})
-        report = None
-        if form.is_valid():
+        last_30_days = {"since": today - timedelta(days=30), "until": today + timedelta(days=1)}
+        form = SandboxForm(request.POST or None, initial=last_30_days)
+        if request.method == "POST" and form.is_valid():
             tz = timezone.get_current_timezone()
             since = timezone.datetime.combine(form.cleaned_data["since"], timezone.datetime.min.time(), tzinfo=tz)
             until = timezone.datetime.combine(form.cleaned_data["until"], timezone.datetime.min.time(), tzinfo=tz)
-            report = playbook_sandbox(playbook, since=since, until=until)
+            run = sandbox_run_start(playbook, since=since, until=until, user=request.user)
+            return HttpResponseRedirect(reverse("admin:playbooks_sandboxrun_change", args=[run.pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": Playbook._meta,
             "original": playbook,
             "title": f"Sandbox: {playbook.name}",
             "form": form,
-            "report": report,
-            # Plain dicts: a template's `.items` on a Counter would look up the key "items".
-            "messages_by_channel": dict(report.messages_by_channel) if report else {},
-            "compensation_by_action": dict(report.compensation_by_action) if report else {},
-            "approvals_by_cap": dict(report.approvals_by_cap) if report else {},
-            "bars": _bars(report.actions) if report else [],
+            "runs": playbook.sandbox_runs.select_related("requested_by")[:RECENT_SANDBOX_RUNS],
         }
         return TemplateResponse(request, "admin/playbooks/playbook/sandbox.html", context)
+
+
+@admin.register(SandboxRun)
+class SandboxRunAdmin(RunAdmin):
+    """Sandbox runs start from a playbook's Try it page; anyone who may see playbooks may try one (it changes
+    nothing) and see the runs."""
+
+    runner = SANDBOX_RUNS
+    detail_template = "admin/playbooks/sandboxrun/detail.html"
+    list_display = ("created_at", "playbook", "playbook_version", "period", "requested_by", "state", "progress",
+                    "summary")  # fmt: skip
+    list_filter = ("state", "playbook")
+    list_select_related = ("playbook", "requested_by")
+    date_hierarchy = "created_at"
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.may_start(request)
+
+    def may_start(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("playbooks.view_playbook")
+
+    def detail_context(self, request: HttpRequest, run: SandboxRun) -> dict:
+        report = run.report
+        return {
+            "report": report,
+            "bars": _bars(report.get("actions", {})),
+            "edited_since": run.playbook.version != run.playbook_version,
+        }
+
+    @admin.display(description="Period")
+    def period(self, run: SandboxRun) -> str:
+        return run.period
+
+    @admin.display(description="Result")
+    def summary(self, run: SandboxRun) -> str:
+        if run.state == RunState.FAILED:
+            return run.failure[:80]
+        if run.state != RunState.DONE:
+            return "—"
+        report = run.report
+        return (
+            f"{report['exceptions']} exceptions, {sum(report['actions'].values())} actions, "
+            f"{report['compensation_total']} paid, {report['approvals_needed']} approvals"
+        )
 
 
 def _bars(counter: dict) -> list[tuple[str, int, int]]:

@@ -3,6 +3,7 @@
 from .anomalies import incident_wave, incidents_watch
 from .approvals import approvals_escalate_overdue
 from .engine import case_run_steps, cases_act, cases_recover, remedies_recover, subject_check, sweeps_run
+from .sandbox import SANDBOX_RUNS, sandbox_run
 
 
 def cases_act_job(case_ids: list[int]) -> int:
@@ -38,3 +39,12 @@ def incidents_watch_job() -> int:
 
 def incident_wave_job(incident_id: int) -> int:
     return incident_wave(incident_id)
+
+
+def sandbox_run_job(run_id: int) -> str:
+    """Try a playbook on past exceptions for the admin's sandbox: the state the run ends in."""
+    return sandbox_run(run_id)
+
+
+def sandbox_runs_recover_job() -> int:
+    return SANDBOX_RUNS.recover()

@@ -5,13 +5,16 @@ Rules that span rows live in services (`playbooks/engine.py`, `caps.py`, `approv
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
+from cxhub.runs import BackgroundRun
 from orders.models import MONEY, Order, Shipment, Store
 
 from .choices import (
@@ -373,6 +376,38 @@ class SweepRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.detector} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SandboxRun(BackgroundRun):
+    """A playbook tried on past exceptions by a worker (playbooks/sandbox.py): its progress, then its report.
+
+    Nothing is sent, paid or changed; the report is what the live engine would have done."""
+
+    unit = "exception"
+    starting_text = "Counting the exceptions of the period…"
+
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="sandbox_runs")
+    playbook_version = models.PositiveIntegerField(help_text="The version of the playbook tried.")
+    since = models.DateTimeField()
+    until = models.DateTimeField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    report = models.JSONField(default=dict, blank=True, help_text="What the playbook would have done (SandboxReport).")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The recovery job's query: only runs not finished.
+            models.Index(fields=["state"], name="sandboxrun_unfinished", condition=Q(state__in=["queued", "running"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.playbook.name}, {self.period}"
+
+    @property
+    def period(self) -> str:
+        """The days tried, both included (`until` is the start of the day after the last)."""
+        first, last = timezone.localtime(self.since), timezone.localtime(self.until - timedelta(microseconds=1))
+        return f"{first:%d %b %Y} to {last:%d %b %Y}"
 
 
 class ActionRecord(models.Model):

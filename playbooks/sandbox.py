@@ -10,18 +10,31 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, prefetch_related_objects
 
 from cxhub.memo import memo_scope
+from cxhub.runs import Progress, Runner
 
 from .caps import SimulatedLedger
 from .engine import plan_case
-from .models import ExceptionCase, Playbook
+from .models import ExceptionCase, Playbook, SandboxRun
 
 MESSAGE_ACTIONS = {"notify", "survey"}
+
+# The admin's sandbox runs on a worker, with a progress bar: a long period or a busy store has tens of thousands
+# of exceptions, more than a web request should wait for (cxhub/runs.py).
+SANDBOX_RUNS = Runner(
+    SandboxRun,
+    job="playbooks.jobs.sandbox_run_job",
+    # A run reports progress every few seconds once it plans cases; counting them first is one query.
+    lease=timedelta(minutes=5),
+    job_timeout=timedelta(hours=2),
+)
 
 
 @dataclass
@@ -110,3 +123,25 @@ def _simulate(report: SandboxReport, playbook: Playbook, case: ExceptionCase, le
             report.compensation_by_action[remedy.action] = (
                 report.compensation_by_action.get(remedy.action, Decimal("0.00")) + remedy.amount
             )
+
+
+def sandbox_run_start(
+    playbook: Playbook, *, since: datetime, until: datetime, user: AbstractBaseUser | None
+) -> SandboxRun:
+    """Queue a sandbox run of `playbook` (draft or not) on the exceptions detected in [since, until)."""
+    return SANDBOX_RUNS.start(
+        playbook=playbook, playbook_version=playbook.version, since=since, until=until, requested_by=user
+    )
+
+
+def sandbox_run(run_id: int) -> str:
+    """Do a queued sandbox run (or one whose worker died). Returns the state it ends in."""
+    return SANDBOX_RUNS.execute(run_id, _run)
+
+
+def _run(run: SandboxRun, progress: Progress) -> dict[str, Any]:
+    # The playbook as it is now: the report says which version it tried.
+    playbook = Playbook.objects.get(pk=run.playbook_id)
+    progress.set_total(sandbox_cases(playbook, since=run.since, until=run.until).count())
+    report = playbook_sandbox(playbook, since=run.since, until=run.until, progress=progress.add)
+    return {"report": report.as_dict(), "done": report.exceptions, "playbook_version": playbook.version}

@@ -168,7 +168,7 @@ class OrderImportFactory(factory.django.DjangoModelFactory):
     store = factory.SubFactory(StoreFactory)
     file_name = "orders.csv"
     state = "done"
-    rows_total = rows_done = rows_read = 1
+    total = done = rows_read = 1
     orders_created = 1
 
 

@@ -17,11 +17,12 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
+from cxhub import runs
 from cxhub.roles import ANALYST, CX_MANAGER, roles_setup
+from cxhub.runs import Progress, RunState, Superseded
 from orders import imports
-from orders.choices import ImportState
 from orders.csv_import import orders_import_csv
-from orders.imports import ImportSuperseded, order_import_run, order_import_start, order_imports_recover
+from orders.imports import IMPORTS, order_import_run, order_import_start, order_imports_recover
 from orders.models import LineItem, Order, OrderImport, Shipment
 from tests.factories import StoreFactory
 from tests.reliability.helpers import cron_tick
@@ -84,7 +85,7 @@ def test_an_upload_is_queued_and_its_page_follows_it_until_a_worker_has_imported
     run = OrderImport.objects.get()
     assert response.status_code == 302
     assert response["Location"] == page_of(run)
-    assert (run.state, run.rows_total, run.uploaded_by, run.file_name) == ("queued", 9, admin_user, "orders.csv")
+    assert (run.state, run.total, run.uploaded_by, run.file_name) == ("queued", 9, admin_user, "orders.csv")
     assert Order.objects.count() == 0  # the request only checked and stored the file
     waiting = admin_client.get(page_of(run)).content.decode()
     assert "Waiting for a worker…" in waiting
@@ -93,14 +94,14 @@ def test_an_upload_is_queued_and_its_page_follows_it_until_a_worker_has_imported
     assert run_jobs() == 1
 
     run.refresh_from_db()
-    assert (run.state, run.rows_done, run.rows_read, run.orders_created, run.orders_updated) == ("done", 9, 9, 6, 0)
+    assert (run.state, run.done, run.rows_read, run.orders_created, run.orders_updated) == ("done", 9, 9, 6, 0)
     assert run.content == ""  # the orders hold what the file said; the copy is not kept
     assert Order.objects.filter(store=store).count() == 6
     report = admin_client.get(page_of(run)).content.decode()
     assert "Import report" in report
     assert "Every row was imported." in report
     assert '<div class="figure">6</div><div class="label">Orders created</div>' in report
-    assert '<progress id="import-progress"' not in report
+    assert '<progress id="run-progress"' not in report
 
 
 def test_the_report_lists_the_rejected_rows(admin_client, store, run_jobs):
@@ -162,7 +163,7 @@ def test_a_bom_and_windows_line_ends_are_read_like_the_command_reads_them(store,
     run_jobs()
 
     run.refresh_from_db()
-    assert (run.state, run.rows_total, run.orders_created) == ("done", 1, 1)
+    assert (run.state, run.total, run.orders_created) == ("done", 1, 1)
     assert LineItem.objects.get().title == "Mug,\r\nlarge"
 
 
@@ -181,14 +182,14 @@ def test_importing_needs_the_add_order_permission(client, store):
 def test_managers_and_analysts_see_imports_and_their_progress_but_cannot_run_them_again(client, store):
     roles_setup()
     run = order_import_start(store=store, file_name="orders.csv", data=SAMPLE.read_bytes(), user=None)
-    OrderImport.objects.filter(pk=run.pk).update(state=ImportState.FAILED, failure="OperationalError: gone")
+    OrderImport.objects.filter(pk=run.pk).update(state=RunState.FAILED, failure="OperationalError: gone")
     progress = reverse("admin:orders_orderimport_progress", args=[run.pk])
     retry = reverse("admin:orders_orderimport_retry", args=[run.pk])
 
     client.force_login(user_with(groups=(CX_MANAGER,)))
     assert client.get(reverse("admin:orders_orderimport_changelist")).status_code == 200
     page = client.get(page_of(run)).content.decode()
-    assert "The import stopped: OperationalError: gone." in page
+    assert "This CSV import stopped: OperationalError: gone." in page
     assert "Run it again" not in page
     assert client.get(progress).json()["state"] == "failed"
     assert client.post(retry).status_code == 403
@@ -227,15 +228,15 @@ def test_the_order_list_has_an_import_button(admin_client):
 
 
 def test_progress_is_written_as_the_worker_goes_and_polled_as_json(admin_client, store, monkeypatch):
-    monkeypatch.setattr(imports, "HEARTBEAT_EVERY", dt.timedelta(0))
+    monkeypatch.setattr(runs, "HEARTBEAT_EVERY", dt.timedelta(0))
     written = []
-    real_update = imports._Progress.add
+    real_update = Progress.add
 
     def watch(progress, rows):
         real_update(progress, rows)
-        written.append(OrderImport.objects.values_list("rows_done", flat=True).get())
+        written.append(OrderImport.objects.values_list("done", flat=True).get())
 
-    monkeypatch.setattr(imports._Progress, "add", watch)
+    monkeypatch.setattr(Progress, "add", watch)
     run = order_import_start(store=store, file_name="orders.csv", data=SAMPLE.read_bytes(), user=None)
 
     order_import_run(run.pk)
@@ -244,19 +245,19 @@ def test_progress_is_written_as_the_worker_goes_and_polled_as_json(admin_client,
     assert written == sorted(written) and written[-1] == 9
     progress = admin_client.get(reverse("admin:orders_orderimport_progress", args=[run.pk])).json()
     assert progress == {
-        "state": "done", "state_label": "Done", "rows_done": 9, "rows_total": 9, "percent": 100,
+        "state": "done", "state_label": "Done", "done": 9, "total": 9, "percent": 100,
         "text": "9 of 9 rows (100%)", "finished": True,
     }  # fmt: skip
 
 
 def test_a_running_import_shows_its_rows_done(admin_client, store):
     run = order_import_start(store=store, file_name="orders.csv", data=SAMPLE.read_bytes(), user=None)
-    OrderImport.objects.filter(pk=run.pk).update(state=ImportState.RUNNING, rows_done=3)
+    OrderImport.objects.filter(pk=run.pk).update(state=RunState.RUNNING, done=3)
 
     page = admin_client.get(page_of(run)).content.decode()
 
     assert "3 of 9 rows (33%)" in page
-    assert '<progress id="import-progress" max="100" value="33">' in page
+    assert '<progress id="run-progress" max="100" value="33">' in page
 
 
 def test_an_import_that_fails_keeps_its_file_and_runs_again(admin_client, store, run_jobs, monkeypatch):
@@ -287,12 +288,12 @@ def test_an_import_whose_worker_died_is_taken_up_again_and_counts_what_it_did_as
     with time_machine.travel(NOW, tick=False):
         run = order_import_start(store=store, file_name="orders.csv", data=SAMPLE.read_bytes(), user=None)
         connection.run_on_commit.clear()  # a worker took the job ...
-        imports._claim(run.pk)
+        IMPORTS.claim(run.pk)
         with SAMPLE.open(encoding="utf-8-sig", newline="") as file:
             orders_import_csv(store=store, file=file)  # ... imported every order and died before saying so
         assert order_imports_recover() == 0  # its heartbeat is fresh
 
-    with time_machine.travel(NOW + imports.IMPORT_LEASE + dt.timedelta(seconds=1), tick=False):
+    with time_machine.travel(NOW + IMPORTS.lease + dt.timedelta(seconds=1), tick=False):
         cron_tick(only=["order_imports_recover_job"])  # the cron's recovery job, every 5 minutes
         run_jobs()
 
@@ -309,7 +310,7 @@ def test_a_queued_import_whose_job_was_lost_is_queued_again(store, run_jobs):
         connection.run_on_commit.clear()  # its job never reaches a worker: Redis restarted empty
         assert run_jobs() == 0
         assert order_imports_recover() == 0  # a queued import may wait behind others a while
-    with time_machine.travel(NOW + imports.QUEUED_GRACE + dt.timedelta(seconds=1), tick=False):
+    with time_machine.travel(NOW + runs.QUEUED_GRACE + dt.timedelta(seconds=1), tick=False):
         assert order_imports_recover() == 1
         run_jobs()
 
@@ -319,17 +320,17 @@ def test_a_queued_import_whose_job_was_lost_is_queued_again(store, run_jobs):
 def test_an_attempt_presumed_dead_stops_at_its_next_progress_and_writes_nothing(store):
     with time_machine.travel(NOW, tick=False):
         run = order_import_start(store=store, file_name="orders.csv", data=SAMPLE.read_bytes(), user=None)
-        first = imports._claim(run.pk)
-    with time_machine.travel(NOW + imports.IMPORT_LEASE + dt.timedelta(seconds=1), tick=False):
-        second = imports._claim(run.pk)
-        stale = imports._Progress(run.pk, first)
+        first = IMPORTS.claim(run.pk)
+    with time_machine.travel(NOW + IMPORTS.lease + dt.timedelta(seconds=1), tick=False):
+        second = IMPORTS.claim(run.pk)
+        stale = Progress(IMPORTS, run.pk, first)
         stale.written_at = NOW  # its last write was long ago: the next one is due
 
-        with pytest.raises(ImportSuperseded):
+        with pytest.raises(Superseded):
             stale.add(4)
 
     assert (first, second) == (1, 2)
-    assert OrderImport.objects.values_list("rows_done", flat=True).get() == 0
+    assert OrderImport.objects.values_list("done", flat=True).get() == 0
 
 
 def test_a_second_job_for_an_import_under_way_or_done_changes_nothing(store):

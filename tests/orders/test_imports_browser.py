@@ -37,7 +37,7 @@ def test_an_upload_is_followed_from_waiting_to_the_report_without_reloading(live
     page.wait_for_load_state()
 
     assert "/admin/orders/orderimport/" in page.url
-    assert page.locator("#import-progress-text").inner_text() == "Waiting for a worker…"
+    assert page.locator("#run-progress-text").inner_text() == "Waiting for a worker…"
     assert page.get_by_text("Importing backfill.csv").is_visible()
     screenshot(page, "csv-import-progress")
 

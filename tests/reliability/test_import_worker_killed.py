@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from django.db.models import Count, F
 
+from cxhub.runs import RunState
 from orders import imports
-from orders.choices import ImportState
 from orders.imports import order_import_start
 from orders.models import LineItem, Order, OrderImport, Shipment, TrackingEvent
 from tests.factories import StoreFactory
@@ -34,12 +34,12 @@ def test_an_import_whose_worker_is_killed_is_finished_by_another_and_nothing_is_
     finally:
         first.stop()
     run.refresh_from_db()
-    assert run.state == ImportState.RUNNING
-    assert 0 < run.rows_done < 2 * ORDERS, first.output()
+    assert run.state == RunState.RUNNING
+    assert 0 < run.done < 2 * ORDERS, first.output()
     imported_before = Order.objects.count()
 
-    # As if the lease had run out: the worker said nothing for longer than IMPORT_LEASE.
-    OrderImport.objects.filter(pk=run.pk).update(heartbeat_at=F("heartbeat_at") - imports.IMPORT_LEASE)
+    # As if the lease had run out: the worker said nothing for longer than the imports' lease.
+    OrderImport.objects.filter(pk=run.pk).update(heartbeat_at=F("heartbeat_at") - imports.IMPORTS.lease)
     cron_tick(only=["order_imports_recover_job"])
     second = WorkerProcess(tmp_path / "worker-2.log", env, "--burst").start()
     assert second.wait(timeout=180) == 0, second.output()
@@ -58,4 +58,4 @@ def test_an_import_whose_worker_is_killed_is_finished_by_another_and_nothing_is_
 
 
 def _rows_done(run: OrderImport) -> int:
-    return OrderImport.objects.values_list("rows_done", flat=True).get(pk=run.pk)
+    return OrderImport.objects.values_list("done", flat=True).get(pk=run.pk)
