@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from cxhub.runs import BackgroundRun
 from orders.models import MONEY, Order, Shipment, Store
@@ -407,7 +408,7 @@ class SandboxRun(BackgroundRun):
     def period(self) -> str:
         """The days tried, both included (`until` is the start of the day after the last)."""
         first, last = timezone.localtime(self.since), timezone.localtime(self.until - timedelta(microseconds=1))
-        return f"{first:%d %b %Y} to {last:%d %b %Y}"
+        return f"{date_format(first, 'j M Y')} to {date_format(last, 'j M Y')}"
 
 
 class ActionRecord(models.Model):
