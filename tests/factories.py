@@ -43,6 +43,7 @@ from playbooks.models import (
     PlaybookStep,
     PlaybookVersion,
     Remedy,
+    SandboxRun,
     SweepRun,
 )
 from portal.models import DeliveryFeedback
@@ -355,6 +356,34 @@ class SweepRunFactory(factory.django.DjangoModelFactory):
 
     detector = "no_first_scan"
     started_at = factory.LazyFunction(timezone.now)
+
+
+class SandboxRunFactory(factory.django.DjangoModelFactory):
+    """A sandbox run a worker has finished: one exception, one notice and one coupon paid."""
+
+    class Meta:
+        model = SandboxRun
+
+    playbook = factory.SubFactory(PlaybookFactory)
+    playbook_version = 1
+    since = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+    until = factory.LazyFunction(timezone.now)
+    state = "done"
+    total = done = 1
+    report = factory.LazyFunction(
+        lambda: {
+            "exceptions": 1,
+            "matched": 1,
+            "held_out": 0,
+            "messages_by_channel": {"auto": 1},
+            "actions": {"notify": 1, "coupon": 1},
+            "compensation_by_action": {"coupon": "10.00"},
+            "compensation_total": "10.00",
+            "approvals_needed": 0,
+            "approvals_by_cap": {},
+            "approval_amount": "0.00",
+        }
+    )
 
 
 class IncidentFactory(factory.django.DjangoModelFactory):

@@ -31,6 +31,7 @@ from tests.factories import (
     PlaybookVersionFactory,
     ReturnItemFactory,
     ReturnReasonRuleFactory,
+    SandboxRunFactory,
     ShipmentFactory,
     StoreFactory,
     SweepRunFactory,
@@ -66,7 +67,8 @@ def order_with_everything():
     MessageTemplateFactory(store=shipment.store)
     NotificationSettingsFactory(store=shipment.store)
     KpiSettingsFactory(store=shipment.store)
-    for factory in (DetectorConfigFactory, CompensationCapFactory, AgentProfileFactory, SweepRunFactory):
+    for factory in (DetectorConfigFactory, CompensationCapFactory, AgentProfileFactory, SweepRunFactory,
+                    SandboxRunFactory):  # fmt: skip
         factory()
     return shipment.order
 
