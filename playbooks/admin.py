@@ -270,10 +270,6 @@ class SandboxRunAdmin(RunAdmin):
             "edited_since": run.playbook.version != run.playbook_version,
         }
 
-    @admin.display(description="Period")
-    def period(self, run: SandboxRun) -> str:
-        return run.period
-
     @admin.display(description="Result")
     def summary(self, run: SandboxRun) -> str:
         if run.state == RunState.FAILED:

@@ -136,7 +136,13 @@ def test_the_try_it_page_lists_the_playbooks_latest_runs(admin_client, store, dr
     runs_listed = admin_client.get(try_page(draft)).context["runs"]
 
     assert [run.playbook for run in runs_listed] == [draft]
-    assert "11 Nov 2026 to 19 Nov 2026" in admin_client.get(try_page(draft)).content.decode()
+    page = admin_client.get(try_page(draft)).content.decode()
+    assert "11 Nov 2026 to 19 Nov 2026" in page
+    every_run = reverse("admin:playbooks_sandboxrun_changelist") + f"?playbook__id__exact={draft.pk}"
+    assert f'href="{every_run}"' in page
+    listed = admin_client.get(every_run)
+    assert listed.status_code == 200 and [run.playbook for run in listed.context["cl"].result_list] == [draft]
+    assert "11 Nov 2026 to 19 Nov 2026" in listed.content.decode()  # the list's Period column
 
 
 @pytest.mark.parametrize(
