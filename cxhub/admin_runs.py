@@ -42,26 +42,30 @@ class RunAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list:
         wrap = self.admin_site.admin_view
-        name = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
-            path("<int:pk>/progress/", wrap(self.progress_view), name=f"{name}_progress"),
-            path("<int:pk>/retry/", wrap(require_POST(self.retry_view)), name=f"{name}_retry"),
+            path("<int:pk>/progress/", wrap(self.progress_view), name=self._url_name("progress")),
+            path("<int:pk>/retry/", wrap(require_POST(self.retry_view)), name=self._url_name("retry")),
             *super().get_urls(),
         ]
+
+    def _url_name(self, page: str) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_{page}"
+
+    def _url(self, page: str, run_id: int) -> str:
+        return reverse(f"admin:{self._url_name(page)}", args=[run_id])
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
         run = self._get_viewable(request, object_id)
-        name = f"admin:{self.opts.app_label}_{self.opts.model_name}"
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": str(run),
             "run": run,
             "states": RunState,
-            "progress_url": reverse(f"{name}_progress", args=[run.pk]),
-            "retry_url": reverse(f"{name}_retry", args=[run.pk]),
+            "progress_url": self._url("progress", run.pk),
+            "retry_url": self._url("retry", run.pk),
             "can_retry": run.state == RunState.FAILED and self.may_start(request),
             **self.detail_context(request, run),
         }
@@ -78,7 +82,7 @@ class RunAdmin(admin.ModelAdmin):
             self.message_user(request, "Queued again.", messages.SUCCESS)
         else:
             self.message_user(request, "Only a failed run can be run again.", messages.WARNING)
-        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[pk]))
+        return HttpResponseRedirect(self._url("change", pk))
 
     def _get_viewable(self, request: HttpRequest, object_id: str) -> Any:
         if not self.has_view_permission(request):
