@@ -23,6 +23,7 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeout
 from rq import Queue
 
+from cxhub import handoff as handoffs
 from cxhub import pauses
 
 logger = logging.getLogger(__name__)
@@ -57,18 +58,26 @@ def run_here(func: Callable[..., Any], *args: Any) -> None:
 COALESCE_TTL_SECONDS = 60
 
 
-def enqueue_coalesced(queue: str, func: Callable[[], Any], *, key: str, force: bool = False) -> None:
+def enqueue_coalesced(
+    queue: str, func: Callable[[], Any], *, key: str, force: bool = False, handoff: bool = False
+) -> None:
     """Queue `func()` once the current transaction commits, unless a job queued under `key` has not
     started yet: a burst of events then shares one job instead of queueing one each. The job must call
     `coalesced_started(key)` before it looks for work, so that work stored after that gets a job of its
     own. `force` queues one whatever is pending (the reconciler's way back after Redis lost a job).
+    `handoff` leaves the call to Redis to this process's hand-off thread (cxhub/handoff.py), for a request
+    that answers as soon as its work is stored (a webhook).
     """
 
     def _enqueue() -> None:
         if settings.RQ_SYNC:
             func()
             return
-        _hand_to_redis(queue, partial(_enqueue_unless_pending, func, key=key, force=force))
+        hand = partial(_hand_to_redis, queue, partial(_enqueue_unless_pending, func, key=key, force=force))
+        if handoff:
+            handoffs.HANDOFF.request(key, hand)
+        else:
+            hand()
 
     transaction.on_commit(_enqueue, robust=True)
 

@@ -1,7 +1,8 @@
 """Inbound deliveries: receive (verify, validate, store raw), process (apply, idempotent), reconcile.
 
 The rule is "nothing lost, nothing twice":
-- a delivery is stored before the hub answers 2xx, and the answer does not wait for Redis;
+- a delivery is stored before the hub answers 2xx, and the answer does not wait for Redis (the job that
+  applies it is queued by the process's hand-off thread, cxhub/handoff.py);
 - processing claims deliveries in batches (rows another worker holds are skipped) and applies facts
   through idempotent services, so a redelivery, a second worker or a retry after a crash changes nothing;
 - a fact that refers to something not seen yet waits and is retried; a failure keeps its error and
@@ -117,7 +118,7 @@ def _receive_signed(connector: Connector, signer: Signer, body: bytes, headers: 
     pk, state = stored
     if state == DeliveryState.DUPLICATE:
         return Answer(200, {"status": "duplicate", "id": pk})
-    _drain_soon()
+    _drain_soon(handoff=True)
     return Answer(200, {"status": "received", "id": pk})
 
 
@@ -193,11 +194,12 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def _drain_soon(*, force: bool = False) -> None:
-    """Have a worker apply what is stored: one job for a burst of deliveries (see inbound_drain)."""
+def _drain_soon(*, force: bool = False, handoff: bool = False) -> None:
+    """Have a worker apply what is stored: one job for a burst of deliveries (see inbound_drain).
+    `handoff`: queue it from the process's hand-off thread, not the webhook's answer."""
     from .jobs import inbound_drain_job
 
-    enqueue_coalesced("default", inbound_drain_job, key=DRAIN_KEY, force=force)
+    enqueue_coalesced("default", inbound_drain_job, key=DRAIN_KEY, force=force, handoff=handoff)
 
 
 @dataclass(frozen=True)

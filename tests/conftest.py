@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import connection
 from rq import SimpleWorker
 
+from cxhub import handoff as handoffs
 from cxhub.jobs import QUEUES
 
 
@@ -23,6 +24,25 @@ def _clean_redis() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def handoff(monkeypatch) -> handoffs.Handoff:
+    """The hand-off (cxhub/handoff.py) without its thread: what a webhook leaves it (its drain job) is
+    queued when the test runs its jobs (run_jobs) or handoff.run_pending(), not at some moment of this
+    test or the next one."""
+    unthreaded = handoffs.Handoff(threaded=False)
+    monkeypatch.setattr(handoffs, "HANDOFF", unthreaded)
+    return unthreaded
+
+
+@pytest.fixture
+def handoff_thread(monkeypatch) -> Iterator[handoffs.Handoff]:
+    """The hand-off with its thread, as in a web process; closed (what it holds handed over) at the end."""
+    threaded = handoffs.Handoff()
+    monkeypatch.setattr(handoffs, "HANDOFF", threaded)
+    yield threaded
+    threaded.close()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_content_types() -> None:
     """Transactional tests flush the database, which recreates content types under new ids: drop
     Django's in-process cache of them so the admin's log entries point at rows that exist."""
@@ -30,7 +50,8 @@ def _fresh_content_types() -> None:
 
 
 def _run_pending_on_commit() -> None:
-    """Run the on-commit callbacks of the test's transaction, as a real commit would.
+    """Run the on-commit callbacks of the test's transaction, as a real commit would, then what they
+    handed off (the hand-off thread's pass).
 
     Tests wrapped in a transaction never commit, so work enqueued "after commit" would never reach
     Redis; this does what the commit would have done (transactional tests have none pending)."""
@@ -39,6 +60,7 @@ def _run_pending_on_commit() -> None:
         connection.run_on_commit.clear()
         for _savepoints, callback, _robust in pending:
             callback()
+    handoffs.HANDOFF.run_pending()
 
 
 class BurstWorker(SimpleWorker):

@@ -543,7 +543,7 @@ def hear_facts(shipment_ids: list[int], order_ids: list[int]) -> None:
 
 
 def test_a_burst_of_deliveries_queues_one_job_that_applies_them_in_order_and_checks_their_facts_once(
-    client, store, parcel, django_capture_on_commit_callbacks, settings
+    client, handoff, store, parcel, django_capture_on_commit_callbacks, settings
 ):
     from orders.ingest import inbound_drain
 
@@ -552,6 +552,8 @@ def test_a_burst_of_deliveries_queues_one_job_that_applies_them_in_order_and_che
     with django_capture_on_commit_callbacks(execute=True):
         for name in EASYPOST_JOURNEY:
             assert post_easypost(client, name).status_code == 200
+    assert _queued("inbound_drain_job") == 0  # the answers did not wait for Redis...
+    assert handoff.run_pending() == 1  # ...the hand-off thread's next pass queues one drain for all of them
     assert _queued("inbound_drain_job") == 1
     pks = list(InboundDelivery.objects.order_by("pk").values_list("pk", flat=True))
 

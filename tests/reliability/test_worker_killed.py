@@ -62,11 +62,12 @@ def store():
     return store
 
 
-def announce_attempts(client, shipments: list[Shipment]) -> None:
+def announce_attempts(client, handoff, shipments: list[Shipment]) -> None:
     for shipment in shipments:
         body = easypost_event(event_id=f"evt_attempt_{shipment.tracking_code}", tracking_code=shipment.tracking_code)
         response = post_easypost(client, body, SECRET)
         assert response.status_code == 200, response.content
+    handoff.run_pending()  # the web process's hand-off queues their drain
 
 
 def requests_for(fake_twilio, message: Message) -> list:
@@ -85,7 +86,7 @@ def accepted_for(fake_twilio, message: Message) -> list:
     ],
 )
 def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_loses_no_event(
-    client, store, fake_twilio, run_jobs, tmp_path, worker_class
+    client, handoff, store, fake_twilio, run_jobs, tmp_path, worker_class
 ):
     parcels = [
         ShipmentFactory(order__store=store, carrier="usps", status=ShipmentStatus.IN_TRANSIT, label_created_at=None)
@@ -103,7 +104,7 @@ def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_lose
     for _ in range(KILL_AT_SEND - 1):
         fake_twilio.queue_delay(0)
     fake_twilio.queue_delay(15)  # beyond the 10 s time-out: only the kill ends that call
-    announce_attempts(client, parcels[:BEFORE_THE_KILL])
+    announce_attempts(client, handoff, parcels[:BEFORE_THE_KILL])
 
     first = WorkerProcess(tmp_path / "worker-1.log", env, "--worker-class", worker_class).start()
     try:
@@ -116,7 +117,7 @@ def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_lose
     # The rest of the batch waits in the outbox (the drain that held it died with the worker).
     assert Message.objects.filter(status=MessageStatus.QUEUED).exists()
 
-    announce_attempts(client, parcels[BEFORE_THE_KILL:])  # events keep arriving while no worker runs
+    announce_attempts(client, handoff, parcels[BEFORE_THE_KILL:])  # events keep arriving while no worker runs
     second = WorkerProcess(tmp_path / "worker-2.log", env, "--worker-class", worker_class, "--burst").start()
     assert second.wait(timeout=120) == 0, second.output()
 
