@@ -14,7 +14,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from .choices import (
@@ -249,16 +249,7 @@ class ShipmentChange:
 def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> ShipmentChange:
     """Create or update a shipment and record its events. Raises NotReady when its order or the
     shipment itself is not known yet."""
-    shipments = Shipment.objects.select_for_update().filter(store=store)
-    shipment = None
-    if data.external_id:
-        shipment = shipments.filter(external_id=data.external_id).first()
-    if shipment is None and data.tracking_code:
-        # Tracking codes are unique in practice; the carrier only breaks a tie, since sources spell
-        # carriers differently and a parcel must not be missed over a name.
-        by_code = list(shipments.filter(tracking_code=data.tracking_code)[:5])
-        same_carrier = [s for s in by_code if s.carrier == data.carrier]
-        shipment = (same_carrier or by_code or [None])[0]
+    shipment = _shipment_find(store, data)
 
     # An update whose news is older than the shipment's newest event (a late retry, a storm out of order)
     # must not bring back the estimate it carried then: the estimate follows the newest news, not the last
@@ -315,6 +306,27 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
         status=shipment.status,
         new_events=new_events,
     )
+
+
+def _shipment_find(store: Store, data: ShipmentData) -> Shipment | None:
+    """The parcel an update is about, locked: the one with the source's id for it, else one with its
+    tracking code. Tracking codes are unique in practice; the carrier only breaks a tie, since sources
+    spell carriers differently and a parcel must not be missed over a name. One query for both: a
+    carrier's update seldom carries the id the parcel was created with (a Shopify fulfillment's), so
+    asking by id first and by code after cost every carrier update two."""
+    match = Q()
+    if data.external_id:
+        match |= Q(external_id=data.external_id)
+    if data.tracking_code:
+        match |= Q(tracking_code=data.tracking_code)
+    if not match:
+        return None
+    id_first = Case(When(external_id=data.external_id, then=Value(0)), default=Value(1))
+    found = list(Shipment.objects.select_for_update().filter(match, store=store).order_by(id_first, "pk")[:6])
+    by_id = [s for s in found if data.external_id and s.external_id == data.external_id]
+    by_code = [s for s in found if data.tracking_code and s.tracking_code == data.tracking_code]
+    same_carrier = [s for s in by_code if s.carrier == data.carrier]
+    return (by_id or same_carrier or by_code or [None])[0]
 
 
 def shipment_record_events(

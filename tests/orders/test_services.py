@@ -22,7 +22,7 @@ from orders.updates import (
     TicketData,
     TrackingEventData,
 )
-from tests.factories import OrderFactory, StoreFactory
+from tests.factories import OrderFactory, ShipmentFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -183,6 +183,31 @@ def test_a_carrier_update_finds_the_shipment_by_tracking_code_and_is_idempotent(
     assert (first.previous_status, first.status, first.new_events) == ("in_transit", "delivered", 1)
     assert (second.status_changed, second.new_events) == (False, 0)
     assert Shipment.objects.count() == 1
+
+
+def test_a_carrier_update_finds_its_parcel_in_one_locked_read_by_id_first_then_code_then_carrier():
+    store = StoreFactory()
+    order = OrderFactory(store=store)
+    fulfillment = ShipmentFactory(order=order, external_id="fulfillment-1", tracking_code="1Z111", carrier="ups")
+    tracker = ShipmentFactory(order=order, external_id="trk_2", tracking_code="1Z222", carrier="ups")
+    # One tracking code on two orders' parcels (a reused code), carriers spelled apart.
+    spelled_apart = ShipmentFactory(order=order, external_id="", tracking_code="1Z333", carrier="united parcel")
+    same_carrier = ShipmentFactory(order__store=store, external_id="", tracking_code="1Z333", carrier="usps")
+
+    def found(**identity) -> Shipment:
+        update = ShipmentData(**identity, events=[])
+        with CaptureQueriesContext(connection) as queries:
+            change = shipment_upsert(store=store, data=update, source=EventSource.EASYPOST)
+        assert len([q for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]) == 1
+        return Shipment.objects.get(pk=change.shipment_id)
+
+    # A tracker's own id the parcel does not carry (it came from a Shopify fulfillment): by tracking code.
+    assert found(external_id="trk_9", tracking_code="1Z111", carrier="ups") == fulfillment
+    # The id wins over another parcel's tracking code.
+    assert found(external_id="trk_2", tracking_code="1Z111", carrier="ups") == tracker
+    # Two parcels with one code: the carrier breaks the tie; spelled otherwise, the code alone still finds one.
+    assert found(tracking_code="1Z333", carrier="usps") == same_carrier
+    assert found(tracking_code="1Z333", carrier="fedex") in {spelled_apart, same_carrier}
 
 
 def test_a_shipment_for_an_order_not_seen_yet_is_not_ready():
