@@ -25,13 +25,18 @@ logger = logging.getLogger(__name__)
 # At most this often per key and process: the work is queueing a coalesced job, which Redis keeps until a
 # worker starts it, so asking more often would only repeat the same answer.
 INTERVAL_SECONDS = 0.05
+# Work left pending this long means the thread is not running (a server that runs no Python threads, such as
+# uWSGI without --enable-threads): the next request does the pass itself. Longer than a pass can take (a
+# Redis that hangs is given up on after 2 s, then left alone).
+STALLED_SECONDS = 5.0
 
 
 class Handoff:
     """Keyed work for one thread of this process. `threaded=False` leaves it to run_pending() callers."""
 
-    def __init__(self, *, threaded: bool = True) -> None:
+    def __init__(self, *, threaded: bool = True, stalled_after: float = STALLED_SECONDS) -> None:
         self.threaded = threaded
+        self.stalled_after = stalled_after
         self._reset()
         reset = weakref.WeakMethod(self._reset)
         os.register_at_fork(after_in_child=lambda: (method := reset()) and method())
@@ -43,15 +48,27 @@ class Handoff:
         self._asked = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._pending_since = 0.0
+        self._stall_logged = False
 
     def request(self, key: str, work: Callable[[], object]) -> None:
         """Have `work()` done soon, once for every key however often it is asked for meanwhile."""
+        now = time.monotonic()
         with self._lock:
+            if not self._pending:
+                self._pending_since = now
             self._pending[key] = work
             if self.threaded and self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._run, name="cxhub-handoff", daemon=True)
                 self._thread.start()
+            stalled = self.threaded and now - self._pending_since > self.stalled_after
         self._asked.set()
+        if stalled:
+            if not self._stall_logged:
+                self._stall_logged = True
+                logger.warning("the hand-off thread is not running (does the WSGI server run Python threads?): "
+                               "requests queue their work themselves, late")  # fmt: skip
+            self.run_pending()
 
     def run_pending(self) -> int:
         """Do the work asked for so far, in the calling thread; returns how much there was.

@@ -110,3 +110,17 @@ def test_a_webhook_is_answered_before_its_drain_is_queued_and_the_thread_queues_
     wait_until(lambda: queue.count == 1, timeout=5, what="the drain job")
     time.sleep(0.2)  # the passes after it queue nothing more: the drain has not started
     assert [job.func_name for job in queue.get_jobs()] == ["orders.jobs.inbound_drain_job"]
+
+
+def test_when_the_thread_never_runs_a_request_does_the_stalled_work_itself_and_says_so(caplog, monkeypatch):
+    handoff, done = Handoff(stalled_after=0.05), []
+    monkeypatch.setattr(handoff, "_run", lambda: None)  # as under a server that runs no Python threads
+    handoff.request("drain", lambda: done.append("first"))
+    assert done == []
+
+    time.sleep(0.1)
+    with caplog.at_level(logging.WARNING, logger="cxhub.handoff"):
+        handoff.request("drain", lambda: done.append("after the stall"))
+
+    assert done == ["after the stall"]  # the latest work for the key, once
+    assert "the hand-off thread is not running" in caplog.text
