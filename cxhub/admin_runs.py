@@ -20,7 +20,8 @@ from .runs import BackgroundRun, Runner, RunState
 
 class RunAdmin(admin.ModelAdmin):
     """A kind of run's list and pages. Subclasses name their `runner`, the page's `detail_template`, who may
-    start one (`may_start`), and add to the page's context (`detail_context`)."""
+    start one (`may_start`), what a finished one did in a line (`result`), and add to the page's context
+    (`detail_context`)."""
 
     runner: Runner
     detail_template: str
@@ -30,6 +31,10 @@ class RunAdmin(admin.ModelAdmin):
 
     def detail_context(self, request: HttpRequest, run: Any) -> dict[str, Any]:
         return {}
+
+    def result(self, run: Any) -> str:
+        """What a finished run did, for the list's Result column."""
+        raise NotImplementedError
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -97,3 +102,11 @@ class RunAdmin(admin.ModelAdmin):
             '<progress max="100" value="{}" title="{}%"></progress> {} / {}',
             run.percent_done, run.percent_done, run.done, run.total,
         )  # fmt: skip
+
+    @admin.display(description="Result")
+    def summary(self, run: BackgroundRun) -> str:
+        if run.state == RunState.FAILED:
+            return run.failure[:80]
+        if run.state != RunState.DONE:
+            return "—"
+        return self.result(run)

@@ -20,7 +20,6 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from cxhub.admin_runs import RunAdmin
-from cxhub.runs import RunState
 
 from .csv_import import COLUMNS, REQUIRED_COLUMNS, ImportFileError
 from .imports import IMPORTS, order_import_start
@@ -111,10 +110,5 @@ class OrderImportAdmin(RunAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         return super().changelist_view(request, {"can_import": self.may_start(request), **(extra_context or {})})
 
-    @admin.display(description="Result")
-    def summary(self, run: OrderImport) -> str:
-        if run.state == RunState.FAILED:
-            return run.failure[:80]
-        if run.state != RunState.DONE:
-            return "—"
+    def result(self, run: OrderImport) -> str:
         return f"{run.orders_created} created, {run.orders_updated} updated, {run.rows_rejected} rows rejected"

@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from cxhub.admin_runs import RunAdmin
-from cxhub.runs import RunState
 from orders.admin import OrderAdmin as BaseOrderAdmin
 from orders.admin import ReadOnlyAdmin, ReadOnlyInline
 from orders.carriers import carrier_name
@@ -270,12 +269,7 @@ class SandboxRunAdmin(RunAdmin):
             "edited_since": run.playbook.version != run.playbook_version,
         }
 
-    @admin.display(description="Result")
-    def summary(self, run: SandboxRun) -> str:
-        if run.state == RunState.FAILED:
-            return run.failure[:80]
-        if run.state != RunState.DONE:
-            return "—"
+    def result(self, run: SandboxRun) -> str:
         report = run.report
         return (
             f"{report['exceptions']} exceptions, {sum(report['actions'].values())} actions, "
