@@ -321,8 +321,8 @@ def _shipment_find(store: Store, data: ShipmentData) -> Shipment | None:
         match |= Q(tracking_code=data.tracking_code)
     if not match:
         return None
-    id_first = Case(When(external_id=data.external_id, then=Value(0)), default=Value(1))
-    found = list(Shipment.objects.select_for_update().filter(match, store=store).order_by(id_first, "pk")[:6])
+    id_first = [Case(When(external_id=data.external_id, then=Value(0)), default=Value(1))] if data.external_id else []
+    found = list(Shipment.objects.select_for_update().filter(match, store=store).order_by(*id_first, "pk")[:6])
     by_id = [s for s in found if data.external_id and s.external_id == data.external_id]
     by_code = [s for s in found if data.tracking_code and s.tracking_code == data.tracking_code]
     same_carrier = [s for s in by_code if s.carrier == data.carrier]
