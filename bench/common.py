@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import dataclasses
 import math
 import os
 import platform
@@ -65,7 +66,9 @@ def scale_from_env() -> Scale:
     name = os.environ.get("BENCH_SCALE", "full").strip().lower() or "full"
     if name not in SCALES:
         raise SystemExit(f"BENCH_SCALE must be one of {', '.join(SCALES)}, not {name!r}")
-    return SCALES[name]
+    rate = os.environ.get("BENCH_NOTIFY_RATE", "").strip()
+    # Above what the workers manage, the time-to-notify run measures their capacity (its work rate).
+    return dataclasses.replace(SCALES[name], notify_rate=float(rate)) if rate else SCALES[name]
 
 
 def env_int(name: str, default: int) -> int:
