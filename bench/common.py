@@ -409,7 +409,9 @@ def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
             cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             role = next((role for marker, role in CPU_ROLES if marker in cmdline), "other")
             fields = stat.read_text().rpartition(")")[2].split()
-            found[int(stat.parent.name)] = (role, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+            # Its own time and, for a worker, the exited work horses it forked (their CPU is not in /proc).
+            ticks = sum(int(f) for f in fields[11:15 if role == "rq_workers" else 13])
+            found[int(stat.parent.name)] = (role, ticks / CLOCK_TICKS)
     return found
 
 

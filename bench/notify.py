@@ -27,6 +27,7 @@ from tests.fakes.twilio import FakeTwilio, RecordedRequest
 
 from .common import (
     MEMORY_RECORDS,
+    CpuMeter,
     Gunicorn,
     MemorySampler,
     RqWorkers,
@@ -156,7 +157,7 @@ def phase(
     phones = {parcel.phone for parcel in parcels}
     work_abandon()  # job_seconds then covers this run only
     log(f"time to notify: {count:,} webhooks at {rate}/s to {WEBHOOK_PATH}…")
-    with MemorySampler(roles) as memory, QueueWatch() as queue:
+    with MemorySampler(roles) as memory, QueueWatch() as queue, CpuMeter() as cpu:
         sent = send_paced(web.base_url, webhooks, rate)
         sending_done = time.monotonic()
         while (
@@ -195,6 +196,9 @@ def phase(
         "queued_jobs_max": max(queue.samples, default=0),
         "message_states": message_states(sorted(phones)),
         "stages": stages(webhooks, sent, fake),
+        # This process posts the webhooks and plays Twilio ("other"); the workers' share includes the work
+        # horses a forking worker ran.
+        "cpu_ms_per_event": cpu.per_request_ms(count),
     }
     log(
         f"time to notify at {rate}/s: {delivered:,}/{count:,} SMS, p50 {overall['p50_ms']} ms, "
