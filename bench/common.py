@@ -8,9 +8,9 @@ with `bench.settings`. Only processes started here are ever stopped, each by its
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
-import dataclasses
 import math
 import os
 import platform
@@ -410,7 +410,7 @@ def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
             role = next((role for marker, role in CPU_ROLES if marker in cmdline), "other")
             fields = stat.read_text().rpartition(")")[2].split()
             # Its own time and, for a worker, the exited work horses it forked (their CPU is not in /proc).
-            ticks = sum(int(f) for f in fields[11:15 if role == "rq_workers" else 13])
+            ticks = sum(int(f) for f in fields[11 : 15 if role == "rq_workers" else 13])
             found[int(stat.parent.name)] = (role, ticks / CLOCK_TICKS)
     return found
 

@@ -223,11 +223,11 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     carrier's burst is applied in batches and detection runs once per batch instead of once per
     delivery (bench/README.md). A full batch queues the next drain before it starts work, so another
     worker can take the backlog's next batch at the same time; claims skip rows another worker holds,
-    so concurrent batches never share a delivery. Each delivery is applied in its own transaction: one
-    that fails or must wait does not hold back the rest. The batch's facts are announced once, at the
-    end, and checked in this job (the event-driven detection, then the playbooks of the cases it opens):
-    two hops through the queue less before the customer hears. A worker killed before that leaves
-    applied deliveries whose detection the next sweep does.
+    so concurrent batches never share a delivery. The batch is applied in one transaction, or one delivery
+    at a time when one of them fails or must wait, so that it does not hold back the rest. The batch's
+    facts are announced once, at the end, and checked in this job (the event-driven detection, then the
+    playbooks of the cases it opens): two hops through the queue less before the customer hears. A worker
+    killed before that leaves applied deliveries whose detection the next sweep does.
     """
     limit = limit or settings.INBOUND_BATCH_SIZE
     coalesced_started("default", DRAIN_KEY)
@@ -246,8 +246,11 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
         if len(pks) == limit:
             _drain_soon()
     claimed = InboundDelivery.objects.select_related("store").in_bulk(pks)  # one query for the batch
-    processed = _processed_before(list(claimed.values()))
-    results = {pk: _process_claimed(claimed[pk], processed) for pk in pks}
+    batch = [claimed[pk] for pk in pks]
+    processed = _processed_before(batch)
+    results = _process_together(batch, processed)
+    if results is None:
+        results = {delivery.pk: _process_claimed(delivery, processed) for delivery in batch}
     facts_announce(
         shipment_ids=[pk for result in results.values() for pk in result.shipment_ids],
         order_ids=[pk for result in results.values() for pk in result.order_ids],
@@ -273,17 +276,47 @@ def _processed_before(batch: list[InboundDelivery]) -> set[tuple[str, int | None
     return set(found.values_list("source", "store_id", "delivery_id")) & {_identity(d) for d in batch}
 
 
+def _process_together(
+    batch: list[InboundDelivery], processed: set[tuple[str, int | None, str]]
+) -> dict[int, ProcessResult] | None:
+    """Apply a claimed batch in one transaction and mark it in one statement per outcome: one commit (one
+    WAL flush) for the batch instead of one per delivery, the common case. None, with nothing changed,
+    when any delivery does not apply cleanly (it must wait, a lock was given up, a failure): the caller
+    then applies them one at a time, each in its own transaction, to record each one's own outcome."""
+    seen = set(processed)
+    results: dict[int, ProcessResult] = {}
+    try:
+        with transaction.atomic():
+            for delivery in batch:
+                if _identity(delivery) in seen:
+                    results[delivery.pk] = ProcessResult(DeliveryState.DUPLICATE)
+                    continue
+                results[delivery.pk] = ProcessResult(DeliveryState.PROCESSED, _apply(delivery))
+                seen.add(_identity(delivery))
+            for state in {result.state for result in results.values()}:
+                _mark([pk for pk, result in results.items() if result.state == state], state)
+    except Exception as exc:  # recorded for each delivery by the one-at-a-time pass
+        logger.info("inbound batch of %d applied one at a time: %s: %s", len(batch), type(exc).__name__, exc)
+        return None
+    processed |= seen
+    return results
+
+
+def _apply(delivery: InboundDelivery) -> list[object]:
+    connector = get_connector(delivery.source)
+    updates = updates_fit(connector.updates(delivery.event_type, connector.decode(delivery.body.encode())))
+    return [apply_update(delivery.store, update, source=delivery.source) for update in updates]
+
+
 def _process_claimed(delivery: InboundDelivery, processed: set[tuple[str, int | None, str]]) -> ProcessResult:
     """Apply a delivery this worker has claimed, unless a delivery with its identity was processed
     (`processed`, which this adds to: two copies stored at the same instant are often in one batch);
     record how it went on the delivery."""
     if _identity(delivery) in processed:
         return _finish(delivery, DeliveryState.DUPLICATE)
-    connector = get_connector(delivery.source)
     try:
         with transaction.atomic():
-            updates = updates_fit(connector.updates(delivery.event_type, connector.decode(delivery.body.encode())))
-            applied = [apply_update(delivery.store, update, source=delivery.source) for update in updates]
+            applied = _apply(delivery)
             result = _finish(delivery, DeliveryState.PROCESSED)
         processed.add(_identity(delivery))
         return ProcessResult(result.state, applied)
@@ -321,13 +354,17 @@ def apply_update(store: Store, update: Update, *, source: str) -> object:
 def _finish(
     delivery: InboundDelivery, state: str, error: str = "", next_attempt_at: datetime | None = None
 ) -> ProcessResult:
-    InboundDelivery.objects.filter(pk=delivery.pk).update(
+    _mark([delivery.pk], state, error, next_attempt_at)
+    return ProcessResult(state)
+
+
+def _mark(pks: list[int], state: str, error: str = "", next_attempt_at: datetime | None = None) -> None:
+    InboundDelivery.objects.filter(pk__in=pks).update(
         state=state,
         error=error,
         next_attempt_at=next_attempt_at,
         processed_at=timezone.now() if state in (DeliveryState.PROCESSED, DeliveryState.DUPLICATE) else None,
     )
-    return ProcessResult(state)
 
 
 def inbound_reprocess(queryset: QuerySet) -> int:

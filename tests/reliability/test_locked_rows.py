@@ -1,10 +1,12 @@
 """A delivery that meets a row another worker holds past PostgreSQL's lock timeout (or a deadlock between two
 batches) waits and is retried, like a scan that arrived before its parcel: it is never failed for a person to
-reprocess, and the rest of its batch is applied meanwhile."""
+reprocess, and the rest of its batch is applied meanwhile. A batch PostgreSQL stops in a deadlock is applied
+again one delivery at a time."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 import time_machine
@@ -58,3 +60,54 @@ def test_a_delivery_blocked_by_another_workers_lock_waits_and_applies_once_the_l
     held.refresh_from_db()
     assert blocked.state == DeliveryState.PROCESSED
     assert held.status == ShipmentStatus.IN_TRANSIT
+
+
+def test_two_batches_crossing_on_the_same_parcels_apply_every_delivery_once(client, monkeypatch, caplog):
+    """Batches are applied in one transaction each, so two drains can lock the same two parcels in opposite
+    orders. PostgreSQL breaks the deadlock; the batch it stopped is rolled back and applied one delivery at a
+    time once the other has committed."""
+    from orders import ingest
+
+    store = StoreFactory(easypost_webhook_secret=SECRET)
+    first, second = (ShipmentFactory(order__store=store, carrier="usps") for _ in range(2))
+    # Stored in this order, so that one drain of two takes (first, second) and the other (second, first).
+    in_transit, out_for_delivery = "02_tracker_updated_in_transit", "04_tracker_updated_out_for_delivery"
+    scans = [(first, in_transit), (second, in_transit), (second, out_for_delivery), (first, out_for_delivery)]
+    for n, (parcel, name) in enumerate(scans):
+        body = easypost_event(event_id=f"evt_cross_{n}", tracking_code=parcel.tracking_code, name=name)
+        assert post_easypost(client, body, SECRET).json()["status"] == "received"
+
+    # Each drain holds its first parcel until both do: then each reaches for the other's.
+    both_hold_one = threading.Barrier(2, timeout=10)
+    waited = threading.local()
+    real_upsert = ingest.shipment_upsert
+
+    def upsert_then_meet(**kwargs):
+        change = real_upsert(**kwargs)
+        if not getattr(waited, "done", False):
+            waited.done = True
+            both_hold_one.wait()
+        return change
+
+    monkeypatch.setattr(ingest, "shipment_upsert", upsert_then_meet)
+    outcomes: list[list[str]] = []
+
+    def drain() -> None:
+        try:
+            outcomes.append([result.state for result in inbound_drain(limit=2).values()])
+        finally:
+            connection.close()
+
+    drains = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in drains:
+        thread.start()
+    for thread in drains:
+        thread.join(timeout=30)
+
+    assert outcomes == [[DeliveryState.PROCESSED] * 2] * 2
+    fallbacks = [r.getMessage().splitlines()[0] for r in caplog.records if "one at a time" in r.getMessage()]
+    assert fallbacks == ["inbound batch of 2 applied one at a time: OperationalError: deadlock detected"]
+    for parcel in (first, second):
+        parcel.refresh_from_db()
+        assert parcel.status == ShipmentStatus.OUT_FOR_DELIVERY
+        assert parcel.events.count() == len({e.dedupe_key for e in parcel.events.all()})
