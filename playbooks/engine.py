@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, Model, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
+from cxhub.bulk import rows_update
 from cxhub.jobs import enqueue, run_here
 from cxhub.memo import memo_forget, memo_scope, memoized
 from orders.models import Order, Shipment
@@ -764,7 +765,7 @@ class _StepsRun:
             return
         with transaction.atomic():
             if self.ended:
-                Remedy.objects.bulk_update(self.ended, ["state", "result", "error", "executed_at"])
+                rows_update(self.ended, ["state", "result", "error", "executed_at"])
             if self.released:
                 Remedy.objects.filter(pk__in=self.released, state=RemedyState.EXECUTING).update(
                     state=RemedyState.APPROVED
