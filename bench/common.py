@@ -402,16 +402,17 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
-    """Every process's role and its CPU time so far (user + system, from /proc)."""
-    found = {}
+    """Every process's role and its CPU time so far (user + system, from /proc), with the time of the children
+    it has reaped: a PostgreSQL backend closed or a work horse that exited still counts, under its parent's
+    role. This process's children are the load generator (CpuMeter)."""
+    found, own = {}, os.getpid()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int(stat.parent.name)
             cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             role = next((role for marker, role in CPU_ROLES if marker in cmdline), "other")
             fields = stat.read_text().rpartition(")")[2].split()
-            # Its own time and, for a worker, the exited work horses it forked (their CPU is not in /proc).
-            ticks = sum(int(f) for f in fields[11 : 15 if role == "rq_workers" else 13])
-            found[int(stat.parent.name)] = (role, ticks / CLOCK_TICKS)
+            found[pid] = (role, sum(int(f) for f in fields[11 : 13 if pid == own else 15]) / CLOCK_TICKS)
     return found
 
 
@@ -432,9 +433,10 @@ class CpuMeter:
 
     def __exit__(self, *exc: object) -> None:
         spent = {"load_generator": _children_cpu_seconds() - self.children_before}
-        for pid, (role, seconds) in cpu_seconds_by_process().items():
-            earlier = self.before.get(pid)
-            spent[role] = spent.get(role, 0.0) + seconds - (earlier[1] if earlier and earlier[0] == role else 0.0)
+        # All processes now less all before: one that exited meanwhile moved its time into its parent's.
+        for sign, processes in ((1, cpu_seconds_by_process()), (-1, self.before)):
+            for role, seconds in processes.values():
+                spent[role] = spent.get(role, 0.0) + sign * seconds
         self.spent = spent
 
     def per_request_ms(self, requests: int) -> dict[str, float]:
