@@ -79,6 +79,7 @@ def test_two_batches_crossing_on_the_same_parcels_apply_every_delivery_once(clie
 
     # Each drain holds its first parcel until both do: then each reaches for the other's.
     both_hold_one = threading.Barrier(2, timeout=10)
+    one_holds = threading.Event()
     waited = threading.local()
     real_upsert = ingest.shipment_upsert
 
@@ -86,6 +87,7 @@ def test_two_batches_crossing_on_the_same_parcels_apply_every_delivery_once(clie
         change = real_upsert(**kwargs)
         if not getattr(waited, "done", False):
             waited.done = True
+            one_holds.set()
             both_hold_one.wait()
         return change
 
@@ -99,8 +101,9 @@ def test_two_batches_crossing_on_the_same_parcels_apply_every_delivery_once(clie
             connection.close()
 
     drains = [threading.Thread(target=drain) for _ in range(2)]
-    for thread in drains:
-        thread.start()
+    drains[0].start()
+    assert one_holds.wait(timeout=10)  # its claim of the first two is committed: the second drain takes the others
+    drains[1].start()
     for thread in drains:
         thread.join(timeout=30)
 
