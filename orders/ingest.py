@@ -223,8 +223,8 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     carrier's burst is applied in batches and detection runs once per batch instead of once per
     delivery (bench/README.md). A full batch queues the next drain before it starts work, so another
     worker can take the backlog's next batch at the same time; claims skip rows another worker holds,
-    so concurrent batches never share a delivery. The batch is applied in one transaction, or one delivery
-    at a time when one of them fails or must wait, so that it does not hold back the rest. The batch's
+    so concurrent batches never share a delivery. The batch is applied in one transaction, each delivery in
+    a savepoint of its own: one that fails or must wait does not hold back the rest. The batch's
     facts are announced once, at the end, and checked in this job (the event-driven detection, then the
     playbooks of the cases it opens): two hops through the queue less before the customer hears. A worker
     killed before that leaves applied deliveries whose detection the next sweep does.
@@ -246,11 +246,7 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
         if len(pks) == limit:
             _drain_soon()
     claimed = InboundDelivery.objects.select_related("store").in_bulk(pks)  # one query for the batch
-    batch = [claimed[pk] for pk in pks]
-    processed = _processed_before(batch)
-    results = _process_together(batch, processed)
-    if results is None:
-        results = {delivery.pk: _process_claimed(delivery, processed) for delivery in batch}
+    results = _process_batch([claimed[pk] for pk in pks])
     facts_announce(
         shipment_ids=[pk for result in results.values() for pk in result.shipment_ids],
         order_ids=[pk for result in results.values() for pk in result.order_ids],
@@ -276,29 +272,16 @@ def _processed_before(batch: list[InboundDelivery]) -> set[tuple[str, int | None
     return set(found.values_list("source", "store_id", "delivery_id")) & {_identity(d) for d in batch}
 
 
-def _process_together(
-    batch: list[InboundDelivery], processed: set[tuple[str, int | None, str]]
-) -> dict[int, ProcessResult] | None:
-    """Apply a claimed batch in one transaction and mark it in one statement per outcome: one commit (one
-    WAL flush) for the batch instead of one per delivery, the common case. None, with nothing changed,
-    when any delivery does not apply cleanly (it must wait, a lock was given up, a failure): the caller
-    then applies them one at a time, each in its own transaction, to record each one's own outcome."""
-    seen = set(processed)
-    results: dict[int, ProcessResult] = {}
-    try:
-        with transaction.atomic():
-            for delivery in batch:
-                if _identity(delivery) in seen:
-                    results[delivery.pk] = ProcessResult(DeliveryState.DUPLICATE)
-                    continue
-                results[delivery.pk] = ProcessResult(DeliveryState.PROCESSED, _apply(delivery))
-                seen.add(_identity(delivery))
-            for state in {result.state for result in results.values()}:
-                _mark([pk for pk, result in results.items() if result.state == state], state)
-    except Exception as exc:  # recorded for each delivery by the one-at-a-time pass
-        logger.info("inbound batch of %d applied one at a time: %s: %s", len(batch), type(exc).__name__, exc)
-        return None
-    processed |= seen
+def _process_batch(batch: list[InboundDelivery]) -> dict[int, ProcessResult]:
+    """Apply a claimed batch in one transaction: one commit (one WAL flush) a batch rather than one a delivery.
+    Each delivery is applied in a savepoint of its own, so one that must wait or fails is rolled back alone
+    and keeps its own outcome; those applied, and copies of them, are marked in one statement each."""
+    processed = _processed_before(batch)
+    with transaction.atomic():
+        results = {delivery.pk: _process_claimed(delivery, processed) for delivery in batch}
+        for state in (DeliveryState.PROCESSED, DeliveryState.DUPLICATE):
+            if done := [pk for pk, result in results.items() if result.state == state]:
+                _mark(done, state)
     return results
 
 
@@ -310,16 +293,15 @@ def _apply(delivery: InboundDelivery) -> list[object]:
 
 def _process_claimed(delivery: InboundDelivery, processed: set[tuple[str, int | None, str]]) -> ProcessResult:
     """Apply a delivery this worker has claimed, unless a delivery with its identity was processed
-    (`processed`, which this adds to: two copies stored at the same instant are often in one batch);
-    record how it went on the delivery."""
+    (`processed`, which this adds to: two copies stored at the same instant are often in one batch).
+    An outcome other than processed or duplicate is recorded on the delivery here; those two, by the batch."""
     if _identity(delivery) in processed:
-        return _finish(delivery, DeliveryState.DUPLICATE)
+        return ProcessResult(DeliveryState.DUPLICATE)
     try:
         with transaction.atomic():
             applied = _apply(delivery)
-            result = _finish(delivery, DeliveryState.PROCESSED)
         processed.add(_identity(delivery))
-        return ProcessResult(result.state, applied)
+        return ProcessResult(DeliveryState.PROCESSED, applied)
     except (NotReady, OperationalError) as exc:
         # Not yet (an event it builds on has not arrived) or not now (PostgreSQL gave up on a lock another
         # worker held, or a deadlock between two batches): tried again later rather than failed for a person
