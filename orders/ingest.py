@@ -227,7 +227,8 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     a savepoint of its own: one that fails or must wait does not hold back the rest. The batch's
     facts are announced once, at the end, and checked in this job (the event-driven detection, then the
     playbooks of the cases it opens): two hops through the queue less before the customer hears. A worker
-    killed before that leaves applied deliveries whose detection the next sweep does.
+    killed while applying leaves the batch to its claim's lease (reconcile hands it out again); killed after,
+    applied deliveries whose detection the next sweep does.
     """
     limit = limit or settings.INBOUND_BATCH_SIZE
     coalesced_started("default", DRAIN_KEY)
