@@ -67,8 +67,16 @@ def scale_from_env() -> Scale:
     if name not in SCALES:
         raise SystemExit(f"BENCH_SCALE must be one of {', '.join(SCALES)}, not {name!r}")
     rate = os.environ.get("BENCH_NOTIFY_RATE", "").strip()
+    if not rate:
+        return SCALES[name]
     # Above what the workers manage, the time-to-notify run measures their capacity (its work rate).
-    return dataclasses.replace(SCALES[name], notify_rate=float(rate)) if rate else SCALES[name]
+    try:
+        notify_rate = float(rate)
+    except ValueError:
+        notify_rate = 0.0
+    if not 0 < notify_rate < float("inf"):
+        raise SystemExit(f"BENCH_NOTIFY_RATE must be a number of events per second above 0, not {rate!r}")
+    return dataclasses.replace(SCALES[name], notify_rate=notify_rate)
 
 
 def env_int(name: str, default: int) -> int:
