@@ -50,8 +50,10 @@ DROPPED_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 WAIT_BACKOFF = [timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30),
                 timedelta(hours=1)]  # fmt: skip
 WAIT_GIVE_UP_AFTER = timedelta(hours=24)
-# A claimed delivery whose worker died is handed out again after this long.
-PROCESSING_LEASE = timedelta(minutes=10)
+# A drain's claim lasts while its transaction holds the claimed rows (PostgreSQL releases them when the
+# worker dies); a claim nobody holds this long after it was made is handed out again. The margin covers
+# the moment between committing the claim and taking the rows.
+CLAIM_UNHELD_AFTER = timedelta(minutes=1)
 # The key under which one drain job at a time waits in the queue.
 DRAIN_KEY = "inbound-drain"
 # States in which a delivery with the same id makes a new one a duplicate.
@@ -227,8 +229,8 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     a savepoint of its own: one that fails or must wait does not hold back the rest. The batch's
     facts are announced once, at the end, and checked in this job (the event-driven detection, then the
     playbooks of the cases it opens): two hops through the queue less before the customer hears. A worker
-    killed while applying leaves the batch to its claim's lease (reconcile hands it out again); killed after,
-    applied deliveries whose detection the next sweep does.
+    killed while applying leaves a claim nobody holds, which reconcile hands out again a minute after it
+    was made; killed after, applied deliveries whose detection the next sweep does.
     """
     limit = limit or settings.INBOUND_BATCH_SIZE
     coalesced_started("default", DRAIN_KEY)
@@ -242,12 +244,11 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
         InboundDelivery.objects.filter(pk__in=pks).update(
             state=DeliveryState.PROCESSING,
             attempts=F("attempts") + 1,
-            next_attempt_at=timezone.now() + PROCESSING_LEASE,
+            next_attempt_at=timezone.now() + CLAIM_UNHELD_AFTER,
         )
         if len(pks) == limit:
             _drain_soon()
-    claimed = InboundDelivery.objects.select_related("store").in_bulk(pks)  # one query for the batch
-    results = _process_batch([claimed[pk] for pk in pks])
+    results = _process_batch(pks)
     facts_announce(
         shipment_ids=[pk for result in results.values() for pk in result.shipment_ids],
         order_ids=[pk for result in results.values() for pk in result.order_ids],
@@ -273,12 +274,20 @@ def _processed_before(batch: list[InboundDelivery]) -> set[tuple[str, int | None
     return set(found.values_list("source", "store_id", "delivery_id")) & {_identity(d) for d in batch}
 
 
-def _process_batch(batch: list[InboundDelivery]) -> dict[int, ProcessResult]:
+def _process_batch(pks: list[int]) -> dict[int, ProcessResult]:
     """Apply a claimed batch in one transaction: one commit (one WAL flush) a batch rather than one a delivery.
-    Each delivery is applied in a savepoint of its own, so one that must wait or fails is rolled back alone
-    and keeps its own outcome; those applied, and copies of them, are marked in one statement each."""
-    processed = _processed_before(batch)
+    The transaction holds the batch's rows from loading them to marking them, which is what tells the
+    reconciler this claim's worker is alive. Each delivery is applied in a savepoint of its own, so one that
+    must wait or fails is rolled back alone and keeps its own outcome; those applied, and copies of them,
+    are marked in one statement each."""
     with transaction.atomic():
+        claimed = (
+            InboundDelivery.objects.select_related("store")
+            .select_for_update(no_key=True, of=("self",))
+            .in_bulk(pks)
+        )  # fmt: skip
+        batch = [claimed[pk] for pk in pks]
+        processed = _processed_before(batch)
         results = {delivery.pk: _process_claimed(delivery, processed) for delivery in batch}
         for state in (DeliveryState.PROCESSED, DeliveryState.DUPLICATE):
             if done := [pk for pk, result in results.items() if result.state == state]:
@@ -359,25 +368,26 @@ def inbound_reprocess(queryset: QuerySet) -> int:
     return len(pks)
 
 
-def inbound_pending(now: datetime) -> QuerySet:
-    """Deliveries the queue may have lost: received a while ago, due to retry, or whose claim expired."""
-    return InboundDelivery.objects.filter(
-        Q(state=DeliveryState.RECEIVED, received_at__lt=now - timedelta(seconds=30))
-        | Q(state=DeliveryState.WAITING, next_attempt_at__lte=now)
-        | Q(state=DeliveryState.PROCESSING, next_attempt_at__lt=now)
-    )
-
-
 def inbound_reconcile(*, now: datetime | None = None) -> int:
     """Hand out again what was stored and not processed: deliveries received while Redis was down (or
     whose drain job Redis lost), retries now due, claims whose worker died. Returns how many."""
     now = now or timezone.now()
-    pending = inbound_pending(now)
     with transaction.atomic():
-        count = pending.count()
-        if count:
-            # Those received already stay as they are: rewriting a backlog's rows every minute would only
-            # compete with the drains working it off.
-            pending.exclude(state=DeliveryState.RECEIVED).update(state=DeliveryState.RECEIVED)
+        # Those received already stay as they are: rewriting a backlog's rows every minute would only
+        # compete with the drains working it off.
+        unqueued = InboundDelivery.objects.filter(
+            state=DeliveryState.RECEIVED, received_at__lt=now - timedelta(seconds=30)
+        ).count()
+        # A claim whose rows a drain's transaction still holds is alive, however long its batch takes.
+        due = list(
+            InboundDelivery.objects.filter(
+                Q(state=DeliveryState.WAITING, next_attempt_at__lte=now)
+                | Q(state=DeliveryState.PROCESSING, next_attempt_at__lt=now)
+            )
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        InboundDelivery.objects.filter(pk__in=due).update(state=DeliveryState.RECEIVED)
+        if unqueued or due:
             _drain_soon(force=True)
-    return count
+    return unqueued + len(due)
