@@ -166,6 +166,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 # A worker applies up to this many waiting deliveries per job, and runs detection once for them.
 INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", default=50)
+# A delivery whose rows another session holds longer than this waits for its retry (PostgreSQL's
+# lock_timeout for a batch, which its default would leave waiting for ever) while its batch goes on.
+INBOUND_LOCK_TIMEOUT_SECONDS = env.float("INBOUND_LOCK_TIMEOUT_SECONDS", default=10.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES, 2621440)
 # A CSV uploaded in the admin is read into memory and stored until imported: larger ones go to the command.
 ORDER_IMPORT_MAX_BYTES = env.int("ORDER_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)

@@ -281,6 +281,7 @@ def _process_batch(pks: list[int]) -> dict[int, ProcessResult]:
     must wait or fails is rolled back alone and keeps its own outcome; those applied, and copies of them,
     are marked in one statement each."""
     with transaction.atomic():
+        _lock_timeout_set(settings.INBOUND_LOCK_TIMEOUT_SECONDS)
         claimed = (
             InboundDelivery.objects.select_related("store")
             .select_for_update(no_key=True, of=("self",))
@@ -293,6 +294,14 @@ def _process_batch(pks: list[int]) -> dict[int, ProcessResult]:
             if done := [pk for pk, result in results.items() if result.state == state]:
                 _mark(done, state)
     return results
+
+
+def _lock_timeout_set(seconds: float) -> None:
+    """How long a statement of this transaction waits for a row lock (PostgreSQL; SQLite has its busy
+    timeout). `SET LOCAL` ends with the transaction, so a connection pooler can share the connection."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{round(seconds * 1000)}ms"])
 
 
 def _apply(delivery: InboundDelivery) -> list[object]:

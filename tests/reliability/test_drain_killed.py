@@ -57,7 +57,7 @@ def test_a_worker_killed_while_applying_a_batch_has_its_claim_handed_out_within_
 
     # Another worker holds the second parcel: the drain applies the first, then waits mid-batch.
     other_worker = database_session()
-    worker = WorkerProcess(tmp_path / "worker.log", worker_env())
+    worker = WorkerProcess(tmp_path / "worker.log", worker_env(INBOUND_LOCK_TIMEOUT_SECONDS="120"))  # it waits
     try:
         other_worker.execute("SELECT 1 FROM orders_shipment WHERE id = %s FOR UPDATE", [parcels[1].pk])
         worker.start()

@@ -23,7 +23,7 @@ SECRET = "easypost-locks-secret"
 NOW = dt.datetime(2026, 11, 18, 17, 0, tzinfo=dt.UTC)
 
 
-def test_a_delivery_blocked_by_another_workers_lock_waits_and_applies_once_the_lock_is_gone(client, run_jobs):
+def test_a_delivery_blocked_by_another_workers_lock_waits_and_applies_once_the_lock_is_gone(client, run_jobs, settings):
     store = StoreFactory(easypost_webhook_secret=SECRET)
     held, free = (ShipmentFactory(order__store=store, carrier="usps") for _ in range(2))
     with time_machine.travel(NOW, tick=False):
@@ -32,19 +32,20 @@ def test_a_delivery_blocked_by_another_workers_lock_waits_and_applies_once_the_l
             body = easypost_event(event_id=f"evt_{code}", tracking_code=code, name="02_tracker_updated_in_transit")
             assert post_easypost(client, body, SECRET).json()["status"] == "received"
 
+    # PostgreSQL's own default waits for ever; the batch sets its own timeout (10 s unless configured).
+    settings.INBOUND_LOCK_TIMEOUT_SECONDS = 0.2
     other_worker = database_session()
     try:
         other_worker.execute("SELECT 1 FROM orders_shipment WHERE id = %s FOR UPDATE", [held.pk])
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '200ms'")
         with time_machine.travel(NOW, tick=False):
             inbound_drain()
     finally:
         other_worker.rollback()
         other_worker.close()
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
 
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"  # the batch's own timeout ended with its transaction
     blocked = InboundDelivery.objects.get(body__contains=held.tracking_code)
     assert blocked.state == DeliveryState.WAITING
     assert "lock timeout" in blocked.error
