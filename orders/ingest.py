@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError, connection, models, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from cxhub.jobs import coalesced_started, enqueue_coalesced
@@ -54,6 +54,9 @@ WAIT_GIVE_UP_AFTER = timedelta(hours=24)
 # worker dies); a claim nobody holds this long after it was made is handed out again. The margin covers
 # the moment between committing the claim and taking the rows.
 CLAIM_UNHELD_AFTER = timedelta(minutes=1)
+# A delivery whose worker died this many times while applying it is failed for a person to look at: it
+# may be what kills them. (Until then it is applied alone, so that it takes no other delivery with it.)
+ABANDONED_GIVE_UP = 3
 # The key under which one drain job at a time waits in the queue.
 DRAIN_KEY = "inbound-drain"
 # States in which a delivery with the same id makes a new one a duplicate.
@@ -225,7 +228,8 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     carrier's burst is applied in batches and detection runs once per batch instead of once per
     delivery (bench/README.md). A full batch queues the next drain before it starts work, so another
     worker can take the backlog's next batch at the same time; claims skip rows another worker holds,
-    so concurrent batches never share a delivery. The batch is applied in one transaction, each delivery in
+    so concurrent batches never share a delivery; one whose worker died applying it is claimed alone.
+    The batch is applied in one transaction, each delivery in
     a savepoint of its own: one that fails or must wait does not hold back the rest. The batch's
     facts are announced once, at the end, and checked in this job (the event-driven detection, then the
     playbooks of the cases it opens): two hops through the queue less before the customer hears. A worker
@@ -235,18 +239,20 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     limit = limit or settings.INBOUND_BATCH_SIZE
     coalesced_started("default", DRAIN_KEY)
     with transaction.atomic():
-        pks = list(
+        candidates = list(
             InboundDelivery.objects.select_for_update(skip_locked=True)
             .filter(state=DeliveryState.RECEIVED)
             .order_by("pk")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", "abandoned")[:limit]
         )
+        suspect = next((pk for pk, abandoned in candidates if abandoned), None)
+        pks = [suspect] if suspect else [pk for pk, _ in candidates]
         InboundDelivery.objects.filter(pk__in=pks).update(
             state=DeliveryState.PROCESSING,
             attempts=F("attempts") + 1,
             next_attempt_at=timezone.now() + CLAIM_UNHELD_AFTER,
         )
-        if len(pks) == limit:
+        if len(candidates) == limit or len(pks) < len(candidates):
             _drain_soon()
     results = _process_batch(pks)
     facts_announce(
@@ -387,16 +393,28 @@ def inbound_reconcile(*, now: datetime | None = None) -> int:
         unqueued = InboundDelivery.objects.filter(
             state=DeliveryState.RECEIVED, received_at__lt=now - timedelta(seconds=30)
         ).count()
-        # A claim whose rows a drain's transaction still holds is alive, however long its batch takes.
-        due = list(
-            InboundDelivery.objects.filter(
-                Q(state=DeliveryState.WAITING, next_attempt_at__lte=now)
-                | Q(state=DeliveryState.PROCESSING, next_attempt_at__lt=now)
-            )
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
+        due = InboundDelivery.objects.filter(state=DeliveryState.WAITING, next_attempt_at__lte=now).update(
+            state=DeliveryState.RECEIVED
         )
-        InboundDelivery.objects.filter(pk__in=due).update(state=DeliveryState.RECEIVED)
-        if unqueued or due:
+        # A claim whose rows a drain's transaction still holds is alive, however long its batch takes.
+        dead = list(
+            InboundDelivery.objects.filter(state=DeliveryState.PROCESSING, next_attempt_at__lt=now)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "abandoned")
+        )
+        suspects = [pk for pk, abandoned in dead if abandoned + 1 < ABANDONED_GIVE_UP]
+        InboundDelivery.objects.filter(pk__in=suspects).update(
+            state=DeliveryState.RECEIVED, abandoned=F("abandoned") + 1
+        )
+        if given_up := [pk for pk, abandoned in dead if abandoned + 1 >= ABANDONED_GIVE_UP]:
+            logger.error("inbound deliveries %s failed: their worker died applying them each time", given_up)
+            InboundDelivery.objects.filter(pk__in=given_up).update(
+                state=DeliveryState.FAILED,
+                abandoned=F("abandoned") + 1,
+                next_attempt_at=None,
+                error=f"its worker stopped while applying it {ABANDONED_GIVE_UP} times (killed, out of memory?): "
+                "reprocess it once the cause is found",
+            )
+        if unqueued or due or suspects:
             _drain_soon(force=True)
-    return unqueued + len(due)
+    return unqueued + due + len(suspects)

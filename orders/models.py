@@ -358,6 +358,9 @@ class InboundDelivery(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     state = models.CharField(max_length=12, choices=DeliveryState.choices, default=DeliveryState.RECEIVED)
     attempts = models.PositiveIntegerField(default=0)
+    abandoned = models.PositiveSmallIntegerField(
+        db_default=0, help_text="How many times a worker stopped (killed, out of memory) while applying it."
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)

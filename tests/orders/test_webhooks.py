@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import django_rq
 import pytest
 from django.db import connection
 from django.test import override_settings
@@ -528,8 +529,6 @@ def parcel(store):
 
 
 def _queued(func_name: str) -> int:
-    import django_rq
-
     return sum(
         job.func_name.endswith(func_name)
         for name in ("high", "default", "low")
@@ -681,6 +680,80 @@ def test_a_batch_leaves_deliveries_another_worker_holds_and_those_waiting_for_th
     InboundDelivery.objects.filter(pk=waiting.pk).update(state=DeliveryState.WAITING)
 
     assert list(inbound_drain()) == [free.pk]
+
+
+class WorkerDied(BaseException):
+    """What the claimant sees of a worker killed while applying its batch: nothing after the claim."""
+
+
+def _die_while_applying(monkeypatch) -> None:
+    """Drains from now on claim their batch (committed), then their worker dies before anything is applied."""
+    from orders import ingest
+
+    def killed(pks):
+        raise WorkerDied
+
+    monkeypatch.setattr(ingest, "_process_batch", killed)
+
+
+def _past_the_claims_minute():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.ingest import CLAIM_UNHELD_AFTER
+
+    return timezone.now() + CLAIM_UNHELD_AFTER + timedelta(seconds=1)
+
+
+def test_a_batch_whose_worker_died_is_handed_out_and_each_delivery_then_applied_alone(
+    client, store, parcel, monkeypatch
+):
+    for name in EASYPOST_JOURNEY[:3]:
+        post_easypost(client, name)
+    _die_while_applying(monkeypatch)
+    with pytest.raises(WorkerDied):
+        inbound_drain()
+    assert set(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSING}
+    monkeypatch.undo()  # the next workers live
+
+    assert inbound_reconcile(now=_past_the_claims_minute()) == 3
+    assert set(InboundDelivery.objects.values_list("state", "abandoned")) == {(DeliveryState.RECEIVED, 1)}
+
+    # If one of them is what killed the worker, it must not take the others with it again.
+    pks = list(InboundDelivery.objects.order_by("pk").values_list("pk", flat=True))
+    django_rq.get_queue("default").empty()  # the reconciler's drain
+    assert list(inbound_drain()) == pks[:1]
+    assert _queued("inbound_drain_job") == 1  # the next, for the others
+    assert [list(inbound_drain()) for _ in pks[1:]] == [[pk] for pk in pks[1:]]
+    assert set(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED}
+    parcel.refresh_from_db()
+    assert parcel.status == ShipmentStatus.ATTEMPTED_DELIVERY
+
+
+def test_a_delivery_whose_worker_dies_each_time_is_failed_for_a_person_after_three(
+    client, store, parcel, monkeypatch, run_jobs
+):
+    from orders.ingest import ABANDONED_GIVE_UP, inbound_reprocess
+
+    post_easypost(client, EASYPOST_JOURNEY[0])
+    _die_while_applying(monkeypatch)
+    for abandoned in range(1, ABANDONED_GIVE_UP + 1):
+        with pytest.raises(WorkerDied):
+            inbound_drain()
+        handed_out = inbound_reconcile(now=_past_the_claims_minute())
+        delivery = InboundDelivery.objects.get()
+        assert delivery.abandoned == abandoned
+        if abandoned < ABANDONED_GIVE_UP:
+            assert (handed_out, delivery.state) == (1, DeliveryState.RECEIVED)
+
+    assert (handed_out, delivery.state) == (0, DeliveryState.FAILED)
+    assert delivery.error.startswith("its worker stopped while applying it 3 times")
+    monkeypatch.undo()  # the cause is found and fixed
+    assert inbound_drain() == {}  # no worker took it again by itself
+    assert inbound_reprocess(InboundDelivery.objects.all()) == 1
+    run_jobs()
+    assert InboundDelivery.objects.get().state == DeliveryState.PROCESSED
 
 
 def test_without_redis_the_demo_applies_deliveries_in_process(client, store, parcel, settings):

@@ -87,7 +87,7 @@ def test_a_worker_killed_while_applying_a_batch_has_its_claim_handed_out_within_
 
     deliveries = InboundDelivery.objects.all()
     assert count_by(d.state for d in deliveries) == {DeliveryState.PROCESSED: len(parcels)}
-    assert {d.attempts for d in deliveries} == {2}  # the dead claim, then the one that applied them
+    assert {(d.attempts, d.abandoned) for d in deliveries} == {(2, 1)}  # the dead claim, then the one that applied them
     scans = len(signing.load_json("easypost", OUT_FOR_DELIVERY)["result"]["tracking_details"])
     for parcel in parcels:
         parcel.refresh_from_db()
