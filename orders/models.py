@@ -184,7 +184,8 @@ class Order(models.Model):
                 name="order_payment_failed_id",
             ),
             models.Index(
-                fields=["id"],
+                fields=["placed_at"],
+                include=["id"],
                 condition=Q(address_verification="failed", cancelled_at__isnull=True),
                 name="order_address_failed_open",
             ),

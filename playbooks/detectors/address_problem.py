@@ -10,12 +10,15 @@ gives up is cheap; shipping again is not. Three signals, none needing a time thr
 - the carrier itself reported an address issue on a shipment that is now held (exception) or failed
   a delivery attempt. ADDRESS_DETAILS lists the carrier sub-statuses that name the address.
 
-Orders with a delivered shipment are left out: a parcel reached the address, so it works.
+Orders with a delivered shipment are left out: a parcel reached the address, so it works. A doubtful
+address is watched for `within_days` after the order (a month by default, the life of a parcel in
+flight); past that, a parcel still not delivered belongs to the stall and not-received detectors and to
+agents. The window also keeps the sweep to the recent orders instead of every failed address in history.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
@@ -46,6 +49,12 @@ class AddressProblemDetector(Detector):
             False,
             "Also flag orders that were fulfilled while their address was never verified.",
         ),
+        "within_days": Param(
+            int,
+            30,
+            "Days after the order during which a doubtful address is flagged; a carrier's report always is.",
+            minimum=1,
+        ),
     }
 
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet[Order]:
@@ -58,8 +67,13 @@ class AddressProblemDetector(Detector):
             Shipment.objects.filter(status__in=HELD_STATUSES).filter(Exists(address_events)).order_by().values("order")
         )
         delivered = Exists(shipments.filter(status=ShipmentStatus.DELIVERED))
-        in_doubt = Order.objects.filter(cancelled_at__isnull=True).exclude(delivered).order_by().values("pk")
-        # Served by a partial index on the open orders whose address failed verification.
+        in_doubt = (
+            Order.objects.filter(cancelled_at__isnull=True, placed_at__gte=_watched_since(now, params))
+            .exclude(delivered)
+            .order_by()
+            .values("pk")
+        )
+        # Served by a partial index on the open orders whose address failed verification, by date.
         doubtful = [in_doubt.filter(address_verification=AddressVerification.FAILED)]
         if params["flag_unverified_at_fulfillment"]:
             # A set of its own, so that turning it on leaves the failed-verification set indexed.
@@ -85,7 +99,8 @@ class AddressProblemDetector(Detector):
         verification = subject.address_verification
         shipments = subject.shipments.all()
         rules = []
-        if not shipments.filter(status=ShipmentStatus.DELIVERED).exists():
+        watched = subject.placed_at >= _watched_since(now, params)
+        if watched and not shipments.filter(status=ShipmentStatus.DELIVERED).exists():
             if verification == AddressVerification.FAILED:
                 rules.append("verification_failed")
             elif (
@@ -101,6 +116,8 @@ class AddressProblemDetector(Detector):
             "address": subject.shipping_address_lines,
             "address_verification": verification,
             "flag_unverified_at_fulfillment": params["flag_unverified_at_fulfillment"],
+            "within_days": params["within_days"],
+            "watched": watched,
             "rules": rules,
             "carrier_reports": reported,
         }
@@ -120,6 +137,12 @@ class AddressProblemDetector(Detector):
                 f"{newest['raw_detail']} on {newest['carrier'].upper()} {newest['tracking_code']}{said}"
             )
         if not parts:
+            if not facts.get("watched", True):
+                return f"The order is more than {facts['within_days']} days old: its address is no longer watched."
             return "No address problem is reported any more."
         sentence = "; ".join(parts)
         return sentence[0].upper() + sentence[1:] + "."
+
+
+def _watched_since(now: datetime, params: dict[str, Any]) -> datetime:
+    return now - timedelta(days=params["within_days"])

@@ -661,6 +661,28 @@ def test_it_lets_go_of_an_address_once_it_is_verified_or_a_parcel_is_delivered_t
     assert not matches("address_problem", order)
 
 
+def test_it_watches_a_doubtful_address_for_a_month_after_the_order_and_a_carriers_report_whenever_it_comes():
+    recent = OrderFactory(address_verification=AddressVerification.FAILED, placed_at=NOW - timedelta(days=29))
+    old = OrderFactory(address_verification=AddressVerification.FAILED, placed_at=NOW - timedelta(days=31))
+    reported = OrderFactory(address_verification=AddressVerification.VERIFIED, placed_at=NOW - timedelta(days=90))
+    record(ShipmentFactory(order=reported), S.EXCEPTION, NOW - timedelta(hours=2), raw_detail="Exception_007")
+
+    assert matches("address_problem", recent)
+    assert not matches("address_problem", old)
+    assert matches("address_problem", reported)
+    assert matches("address_problem", old, within_days=45)
+
+
+def test_it_says_why_it_let_go_of_an_address_once_the_order_is_past_the_window():
+    order = OrderFactory(address_verification=AddressVerification.FAILED, placed_at=NOW - timedelta(days=31))
+    detector, params = DETECTORS["address_problem"], params_for("address_problem")
+
+    assert detector.facts(order, NOW, params)["rules"] == []
+    assert detector.explain(order, NOW, params) == (
+        "The order is more than 30 days old: its address is no longer watched."
+    )
+
+
 def test_it_explains_an_address_problem_with_the_carriers_report():
     order = OrderFactory(address_verification=AddressVerification.FAILED)
     shipment = ShipmentFactory(order=order, carrier="dhl", tracking_code="JD014600")
