@@ -19,7 +19,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .common import MEMORY_RECORDS, PYTHON, ROOT, SECRET_KEY, SETTINGS, log, scale_from_env, workdir, write_result
+from .common import (
+    MEMORY_RECORDS,
+    PYTHON,
+    ROOT,
+    SECRET_KEY,
+    SETTINGS,
+    log,
+    scale_from_env,
+    targets_summary,
+    workdir,
+    write_result,
+)
 
 BENCHMARKS = ["sweeps", "tracking", "ingestion", "notify"]
 
@@ -143,6 +154,8 @@ def main(argv: list[str]) -> int:
             importlib.import_module(f"bench.{name}").run(ctx)
         if MEMORY_RECORDS:
             write_result("memory", scale, MEMORY_RECORDS, config=ctx.config())
+    for line in targets_summary():
+        log(line)
     log(f"done in {time.monotonic() - started:.0f}s; results in {Path('bench/results')}/")
     return 0
 

@@ -176,7 +176,20 @@ def write_result(name: str, scale: Scale, figures: dict[str, Any], **sections: A
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     log(f"wrote {path.relative_to(ROOT)}")
+    TARGET_RECORDS.extend((f"{name}.{key}", target) for key, target in sections.get("targets", {}).items())
     return path
+
+
+# Every target the run's benchmarks judged, for the summary at the end of the run.
+TARGET_RECORDS: list[tuple[str, dict[str, Any]]] = []
+
+
+def targets_summary() -> list[str]:
+    """The run's verdict in a few lines, the targets missed spelled out (so a miss is not left in a JSON file)."""
+    missed = [(name, target) for name, target in TARGET_RECORDS if not target.get("met")]
+    lines = [f"targets: {len(TARGET_RECORDS) - len(missed)} of {len(TARGET_RECORDS)} met"]
+    lines += [f"  NOT MET {name} = {target.get('value')}: {target.get('target')}" for name, target in missed]
+    return lines
 
 
 # --- Processes ----------------------------------------------------------------------------------------------------
