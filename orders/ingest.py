@@ -254,6 +254,8 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
         )
         if len(candidates) == limit or len(pks) < len(candidates):
             _drain_soon()
+    if not pks:
+        return {}
     results = _process_batch(pks)
     facts_announce(
         shipment_ids=[pk for result in results.values() for pk in result.shipment_ids],

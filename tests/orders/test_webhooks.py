@@ -636,6 +636,14 @@ def test_a_batch_that_applies_cleanly_is_one_transaction_marked_in_one_statement
     assert parcel.status == ShipmentStatus.ATTEMPTED_DELIVERY
 
 
+def test_a_drain_with_nothing_to_do_is_one_query_in_one_transaction(store):
+    with CaptureQueriesContext(connection) as queries:
+        assert inbound_drain() == {}
+
+    # The claim's transaction finds nothing; no batch's transaction opens.
+    assert [q["sql"].split()[0] for q in queries] == ["BEGIN", "SELECT", "COMMIT"]
+
+
 def test_a_delivery_that_must_wait_in_a_batch_waits_alone_and_the_others_apply(client, store, parcel):
     post_shopify(client, "fulfillment_events_create_in_transit")  # its order is not known yet
     for name in EASYPOST_JOURNEY[:2]:
