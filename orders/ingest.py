@@ -229,8 +229,8 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     delivery (bench/README.md). A full batch queues the next drain before it starts work, so another
     worker can take the backlog's next batch at the same time; claims skip rows another worker holds,
     so concurrent batches never share a delivery; one whose worker died applying it is claimed alone.
-    The batch is applied in one transaction, each delivery in
-    a savepoint of its own: one that fails or must wait does not hold back the rest. The batch's
+    The batch is applied in one transaction, each delivery in a savepoint of its own: one that fails or
+    must wait does not hold back the rest. The batch's
     facts are announced once, at the end, and checked in this job (the event-driven detection, then the
     playbooks of the cases it opens): two hops through the queue less before the customer hears. A worker
     killed while applying leaves a claim nobody holds, which reconcile hands out again a minute after it
