@@ -31,6 +31,7 @@ from .common import (
     workdir,
     write_result,
 )
+from .report import write_report
 
 BENCHMARKS = ["sweeps", "tracking", "ingestion", "notify"]
 
@@ -156,6 +157,9 @@ def main(argv: list[str]) -> int:
             write_result("memory", scale, MEMORY_RECORDS, config=ctx.config())
     for line in targets_summary():
         log(line)
+    report = write_report()
+    if report:
+        log(f"charts: {', '.join(str(path.relative_to(ROOT)) for path in report)}")
     log(f"done in {time.monotonic() - started:.0f}s; results in {Path('bench/results')}/")
     return 0
 
