@@ -44,8 +44,15 @@ def waiting_for_a_lock() -> bool:
         return cursor.fetchone()[0] > 0
 
 
+@pytest.mark.parametrize(
+    "worker_class",
+    [
+        pytest.param("cxhub.worker.SimpleWorker", id="the default worker"),
+        pytest.param("cxhub.worker.Worker", id="the forking worker and its work horse"),
+    ],
+)
 def test_a_worker_killed_while_applying_a_batch_has_its_claim_handed_out_within_a_minute(
-    client, handoff, run_jobs, tmp_path
+    client, handoff, run_jobs, tmp_path, worker_class
 ):
     store = StoreFactory(slug="acme", easypost_webhook_secret=SECRET)
     parcels = [ShipmentFactory(order__store=store, carrier="usps", status=ShipmentStatus.IN_TRANSIT) for _ in range(3)]
@@ -57,7 +64,8 @@ def test_a_worker_killed_while_applying_a_batch_has_its_claim_handed_out_within_
 
     # Another worker holds the second parcel: the drain applies the first, then waits mid-batch.
     other_worker = database_session()
-    worker = WorkerProcess(tmp_path / "worker.log", worker_env(INBOUND_LOCK_TIMEOUT_SECONDS="120"))  # it waits
+    env = worker_env(INBOUND_LOCK_TIMEOUT_SECONDS="120")  # it waits
+    worker = WorkerProcess(tmp_path / "worker.log", env, "--worker-class", worker_class)
     try:
         other_worker.execute("SELECT 1 FROM orders_shipment WHERE id = %s FOR UPDATE", [parcels[1].pk])
         worker.start()
