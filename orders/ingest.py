@@ -332,7 +332,7 @@ def _process_claimed(delivery: InboundDelivery, processed: set[tuple[str, int | 
     except (NotReady, OperationalError) as exc:
         # Not yet (an event it builds on has not arrived) or not now (PostgreSQL gave up on a lock another
         # worker held, or a deadlock between two batches): tried again later rather than failed for a person
-        # to reprocess. With the connection lost, recording it fails too, and the claim's lease runs out.
+        # to reprocess. With the connection lost, recording it fails too: the claim is nobody's, and handed out again.
         if timezone.now() - delivery.received_at > WAIT_GIVE_UP_AFTER:
             return _finish(delivery, DeliveryState.FAILED, f"gave up waiting: {exc}")
         delay = WAIT_BACKOFF[min(delivery.attempts, len(WAIT_BACKOFF)) - 1]
@@ -414,8 +414,8 @@ def inbound_reconcile(*, now: datetime | None = None) -> int:
                 state=DeliveryState.FAILED,
                 abandoned=F("abandoned") + 1,
                 next_attempt_at=None,
-                error=f"its worker stopped while applying it {ABANDONED_GIVE_UP} times (killed, out of memory?): "
-                "reprocess it once the cause is found",
+                error=f"its worker stopped while applying it {ABANDONED_GIVE_UP} times (killed, out of memory, or "
+                "its database connection lost): reprocess it once the cause is found",
             )
         if unqueued or due or suspects:
             _drain_soon(force=True)
