@@ -8,7 +8,7 @@ from django.conf import settings
 from rq import cron
 
 from notifications.jobs import messages_dispatch_job
-from orders.jobs import inbound_reconcile_job, order_imports_recover_job
+from orders.jobs import inbound_purge_job, inbound_reconcile_job, order_imports_recover_job
 from playbooks.jobs import (
     approvals_escalate_job,
     incidents_watch_job,
@@ -34,3 +34,5 @@ cron.register(order_imports_recover_job, queue_name="low", interval=300)
 cron.register(sandbox_runs_recover_job, queue_name="low", interval=300)
 # Every 15 minutes: the anomaly watch opens incidents for carriers spiking in a region.
 cron.register(incidents_watch_job, queue_name="low", interval=900)
+# Every hour: raw deliveries done with and past INBOUND_RETENTION_DAYS are deleted, a share at a time.
+cron.register(inbound_purge_job, queue_name="low", interval=3600)

@@ -166,6 +166,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 # A worker applies up to this many waiting deliveries per job, and runs detection once for them.
 INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", default=50)
+# Raw deliveries applied (or duplicates, or ignored) are deleted this many days after they arrived; 0 keeps them.
+INBOUND_RETENTION_DAYS = env.int("INBOUND_RETENTION_DAYS", default=30)
 # A delivery whose rows another session holds longer than this waits for its retry (PostgreSQL's
 # lock_timeout for a batch, which its default would leave waiting for ever) while its batch goes on.
 INBOUND_LOCK_TIMEOUT_SECONDS = env.float("INBOUND_LOCK_TIMEOUT_SECONDS", default=10.0)

@@ -1,4 +1,4 @@
-"""Inbound deliveries: receive (verify, validate, store raw), process (apply, idempotent), reconcile.
+"""Inbound deliveries: receive (verify, validate, store raw), process (apply, idempotent), reconcile, purge.
 
 The rule is "nothing lost, nothing twice":
 - a delivery is stored before the hub answers 2xx, and the answer does not wait for Redis (the job that
@@ -6,7 +6,9 @@ The rule is "nothing lost, nothing twice":
 - processing claims deliveries in batches (rows another worker holds are skipped) and applies facts
   through idempotent services, so a redelivery, a second worker or a retry after a crash changes nothing;
 - a fact that refers to something not seen yet waits and is retried; a failure keeps its error and
-  can be reprocessed from the admin after a fix; the reconciler enqueues whatever was left behind.
+  can be reprocessed from the admin after a fix; the reconciler enqueues whatever was left behind;
+- once its facts are applied a raw delivery is kept INBOUND_RETENTION_DAYS, then deleted (it holds the
+  customer's details as the provider sent them); failed and waiting ones stay until someone handles them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from django.utils import timezone
 
 from cxhub.jobs import coalesced_started, enqueue_coalesced
 
-from .choices import DeliveryState
+from .choices import DeliveryState, EventSource
 from .connectors import CONNECTORS, get_connector
 from .connectors.base import Connector, PayloadError, SignatureError, UnsupportedEvent
 from .facts import facts_announce
@@ -57,6 +59,10 @@ CLAIM_UNHELD_AFTER = timedelta(minutes=1)
 # A delivery whose worker died this many times while applying it is failed for a person to look at: it
 # may be what kills them. (Until then it is applied alone, so that it takes no other delivery with it.)
 ABANDONED_GIVE_UP = 3
+# The states of deliveries done with, which the purge deletes once past their retention.
+DONE_STATES = [DeliveryState.PROCESSED, DeliveryState.DUPLICATE, DeliveryState.IGNORED]
+# The purge deletes this many a statement (short locks, no long transaction), at most this many times a run.
+PURGE_BATCH, PURGE_BATCHES_PER_RUN = 5_000, 200
 # The key under which one drain job at a time waits in the queue.
 DRAIN_KEY = "inbound-drain"
 # States in which a delivery with the same id makes a new one a duplicate.
@@ -420,3 +426,31 @@ def inbound_reconcile(*, now: datetime | None = None) -> int:
         if unqueued or due or suspects:
             _drain_soon(force=True)
     return unqueued + due + len(suspects)
+
+
+def inbound_purge(*, now: datetime | None = None) -> int:
+    """Delete the deliveries done with that arrived more than INBOUND_RETENTION_DAYS ago (0 keeps them all).
+    Their facts stay; a provider's redelivery after that is stored again and changes nothing, the facts
+    being keyed by the provider's ids. Returns how many were deleted; a backlog larger than a run's share
+    goes in the next runs."""
+    if not settings.INBOUND_RETENTION_DAYS:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=settings.INBOUND_RETENTION_DAYS)
+    deleted, batches = 0, 0
+    for source in EventSource.values:
+        while batches < PURGE_BATCHES_PER_RUN:
+            pks = list(purgeable(source, cutoff)[:PURGE_BATCH])
+            if not pks:
+                break
+            deleted += InboundDelivery.objects.filter(pk__in=pks).delete()[0]
+            batches += 1
+    if deleted:
+        logger.info("purged %d inbound deliveries older than %d days", deleted, settings.INBOUND_RETENTION_DAYS)
+    return deleted
+
+
+def purgeable(source: str, cutoff: datetime) -> QuerySet:
+    """The ids of `source`'s deliveries done with that arrived before `cutoff`: one source at a time, so
+    that the (source, state, received_at) index serves the query."""
+    done = InboundDelivery.objects.filter(source=source, state__in=DONE_STATES, received_at__lt=cutoff)
+    return done.order_by().values_list("pk", flat=True)

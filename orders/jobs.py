@@ -1,7 +1,7 @@
 """RQ jobs of the orders app: thin, take ids, call one service."""
 
 from .imports import order_import_run, order_imports_recover
-from .ingest import inbound_drain, inbound_reconcile
+from .ingest import inbound_drain, inbound_purge, inbound_reconcile
 
 
 def inbound_drain_job() -> dict[int, str]:
@@ -11,6 +11,10 @@ def inbound_drain_job() -> dict[int, str]:
 
 def inbound_reconcile_job() -> int:
     return inbound_reconcile()
+
+
+def inbound_purge_job() -> int:
+    return inbound_purge()
 
 
 def order_import_job(import_id: int) -> str:

@@ -346,8 +346,9 @@ class Ticket(models.Model):
 class InboundDelivery(models.Model):
     """One webhook delivery exactly as it arrived, stored before the hub answers 2xx.
 
-    Processing (orders.ingest) reads it back, so nothing a provider sent is ever lost: a failed
-    delivery keeps its error and can be reprocessed after a fix.
+    Processing (orders.ingest) reads it back, so nothing a provider sent is lost before it is applied: a
+    failed delivery keeps its error and can be reprocessed after a fix. Once applied it is kept
+    INBOUND_RETENTION_DAYS, then purged (orders.ingest.inbound_purge); the facts it carried stay.
     """
 
     source = models.CharField(max_length=20, choices=EventSource.choices)
