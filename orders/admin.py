@@ -9,8 +9,9 @@ from datetime import timedelta
 from functools import partial
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -540,7 +541,8 @@ class InboundDeliveryAdmin(ReadOnlyAdmin):
 
 
 def delivery_summary() -> dict:
-    """Counts by state per source, and the carrier statuses no table knew: two aggregate queries."""
+    """Counts by state per source, the oldest delivery not yet applied (how far processing lags), and the
+    carrier statuses no table knew: three aggregate queries."""
     states = [state for state in DeliveryState]
     counts: dict[str, dict[str, int]] = {}
     for source, state, n in InboundDelivery.objects.values_list("source", "state").annotate(n=Count("id")).order_by():
@@ -555,7 +557,14 @@ def delivery_summary() -> dict:
         .annotate(n=Count("id"))
         .order_by("-n")[:20]
     )
-    return {"delivery_states": states, "delivery_rows": rows, "unknown_statuses": list(unknown)}
+    oldest = InboundDelivery.objects.filter(state=DeliveryState.RECEIVED).aggregate(at=Min("received_at"))["at"]
+    return {
+        "delivery_states": states,
+        "delivery_rows": rows,
+        "oldest_received": oldest,
+        "retention_days": settings.INBOUND_RETENTION_DAYS,
+        "unknown_statuses": list(unknown),
+    }
 
 
 # --- API tokens ----------------------------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 """The CX manager's admin: every page renders, integration data is read-only, secrets stay hidden."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 
 from orders.choices import ShipmentStatus
 from orders.models import ApiToken
@@ -178,6 +182,18 @@ def test_the_inbound_delivery_list_counts_states_per_source_and_unknown_carrier_
     assert (shopify["processed"], shopify["failed"], shopify["duplicate"]) == (1, 1, 0)
     assert response.context["unknown_statuses"] == [("aftership", "ZZ_NEW_CODE", "", 1)]
     assert "ZZ_NEW_CODE" in response.content.decode()
+    assert "Nothing is waiting to be applied." in response.content.decode()
+
+
+def test_the_inbound_delivery_list_says_how_old_the_backlog_is_and_how_long_deliveries_are_kept(admin_client):
+    with time_machine.travel(timezone.now() - timedelta(minutes=7), tick=False):
+        InboundDeliveryFactory(state="received")
+    InboundDeliveryFactory(state="received")
+
+    page = admin_client.get(reverse("admin:orders_inbounddelivery_changelist")).content.decode()
+
+    assert "Oldest not applied yet: received 7\xa0minutes ago" in page
+    assert "kept 30 days" in page
 
 
 def test_failed_deliveries_are_reprocessed_by_a_bulk_action(admin_client, run_jobs):
