@@ -439,7 +439,7 @@ def inbound_purge(*, now: datetime | None = None) -> int:
     deleted, batches = 0, 0
     for source in EventSource.values:
         while batches < PURGE_BATCHES_PER_RUN:
-            pks = list(purgeable(source, cutoff)[:PURGE_BATCH])
+            pks = list(inbound_purgeable(source, cutoff)[:PURGE_BATCH])
             if not pks:
                 break
             deleted += InboundDelivery.objects.filter(pk__in=pks).delete()[0]
@@ -449,7 +449,7 @@ def inbound_purge(*, now: datetime | None = None) -> int:
     return deleted
 
 
-def purgeable(source: str, cutoff: datetime) -> QuerySet:
+def inbound_purgeable(source: str, cutoff: datetime) -> QuerySet:
     """The ids of `source`'s deliveries done with that arrived before `cutoff`: one source at a time, so
     that the (source, state, received_at) index serves the query."""
     done = InboundDelivery.objects.filter(source=source, state__in=DONE_STATES, received_at__lt=cutoff)

@@ -12,7 +12,7 @@ from rq.cron import CronScheduler
 
 from orders import ingest
 from orders.choices import DeliveryState, EventSource, ShipmentStatus
-from orders.ingest import inbound_drain, inbound_purge, purgeable
+from orders.ingest import inbound_drain, inbound_purge, inbound_purgeable
 from orders.models import InboundDelivery
 from tests import signing
 from tests.factories import InboundDeliveryFactory, OrderFactory, ShipmentFactory, StoreFactory
@@ -68,7 +68,7 @@ def test_a_backlog_larger_than_a_run_goes_in_the_next_runs(settings, monkeypatch
 
 def test_the_purge_reads_only_old_deliveries_done_with_from_an_index():
     plan = plan_with_only(
-        purgeable(EventSource.SHOPIFY, NOW)[:5000], {"orders_inbounddelivery": {"delivery_source_state"}}
+        inbound_purgeable(EventSource.SHOPIFY, NOW)[:5000], {"orders_inbounddelivery": {"delivery_source_state"}}
     )
 
     assert uses(plan, "delivery_source_state"), plan
