@@ -384,11 +384,16 @@ def _mark(pks: list[int], state: str, error: str = "", next_attempt_at: datetime
 
 def inbound_reprocess(queryset: QuerySet) -> int:
     """Send deliveries back through processing (after a fix). Processed ones are left alone."""
-    pks = list(queryset.filter(state__in=[DeliveryState.FAILED, DeliveryState.WAITING]).values_list("pk", flat=True))
+    handled = [DeliveryState.FAILED, DeliveryState.WAITING]
+    pks = list(queryset.filter(state__in=handled).values_list("pk", flat=True))
     with transaction.atomic():
-        InboundDelivery.objects.filter(pk__in=pks).update(state=DeliveryState.RECEIVED, error="", next_attempt_at=None)
-        _drain_soon()
-    return len(pks)
+        # The states again: a waiting one the reconciler handed out meanwhile may have been applied since.
+        count = InboundDelivery.objects.filter(pk__in=pks, state__in=handled).update(
+            state=DeliveryState.RECEIVED, error="", next_attempt_at=None
+        )
+        if count:
+            _drain_soon()
+    return count
 
 
 def inbound_reconcile(*, now: datetime | None = None) -> int:
