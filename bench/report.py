@@ -162,7 +162,7 @@ def ingestion_chart(result: dict[str, Any]) -> str:
     figures = result["figures"]
     bare, webhook = figures["bare_view"]["ok_per_s"], figures["webhook"]["ok_per_s"]
     label_width, right = 190, 80
-    svg = Svg(140)
+    svg = Svg(160)
     plot = WIDTH - label_width - right
     svg.text(8, 18, "Requests answered per second, same gunicorn, same run", css="head")
     for index, (label, value, css) in enumerate((("bare Django view", bare, "a"), ("signed webhooks", webhook, "b"))):
@@ -176,10 +176,17 @@ def ingestion_chart(result: dict[str, Any]) -> str:
     target = result["targets"]["ratio_at_least_half"]
     svg.text(8, 130, f"Target (dashed): {target['target']}: ratio {figures['ratio']}, {_verdict(target)}",
              css="target-label")  # fmt: skip
+    drained, steady = figures["draining"], figures["steady"]
+    keeping_up = (
+        f"The workers: a burst of {drained['processed']:,} drained at {drained['deliveries_per_s']:,.0f}/s; "
+        f"at a steady {steady['offered_rate']:,.0f}/s, lag p50 {_n(steady['lag']['p50_ms'])} ms, "
+        f"p99 {_n(steady['lag']['p99_ms'])} ms."
+    )
+    svg.text(8, 150, keeping_up, css="quiet")
     return svg.render(
         "Webhook ingestion against a bare view",
         f"The bare view answered {bare:,.0f} requests a second, the webhook accepted {webhook:,.0f}: "
-        f"ratio {figures['ratio']}.",
+        f"ratio {figures['ratio']}. {keeping_up}",
     )
 
 
