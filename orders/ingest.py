@@ -236,11 +236,11 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     worker can take the backlog's next batch at the same time; claims skip rows another worker holds,
     so concurrent batches never share a delivery; one whose worker died applying it is claimed alone.
     The batch is applied in one transaction, each delivery in a savepoint of its own: one that fails or
-    must wait does not hold back the rest. The batch's
-    facts are announced once, at the end, and checked in this job (the event-driven detection, then the
-    playbooks of the cases it opens): two hops through the queue less before the customer hears. A worker
-    killed while applying leaves a claim nobody holds, which reconcile hands out again a minute after it
-    was made; killed after, applied deliveries whose detection the next sweep does.
+    must wait does not hold back the rest. The batch's facts are announced once, at the end, and checked
+    in this job (the event-driven detection, then the playbooks of the cases it opens): two hops through
+    the queue less before the customer hears. A worker killed while applying leaves a claim nobody holds,
+    which reconcile hands out again a minute after it was made; killed after, applied deliveries whose
+    detection the next sweep does.
     """
     limit = limit or settings.INBOUND_BATCH_SIZE
     coalesced_started("default", DRAIN_KEY)
