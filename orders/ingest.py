@@ -25,6 +25,7 @@ from django.db import OperationalError, connection, models, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from cxhub.claims import ABANDONED_GIVE_UP, CLAIM_UNHELD_AFTER, lock_timeout_set
 from cxhub.jobs import coalesced_started, enqueue_coalesced
 
 from .choices import DeliveryState, EventSource
@@ -52,13 +53,6 @@ DROPPED_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 WAIT_BACKOFF = [timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30),
                 timedelta(hours=1)]  # fmt: skip
 WAIT_GIVE_UP_AFTER = timedelta(hours=24)
-# A drain's claim lasts while its transaction holds the claimed rows (PostgreSQL releases them when the
-# worker dies); a claim nobody holds this long after it was made is handed out again. The margin covers
-# the moment between committing the claim and taking the rows.
-CLAIM_UNHELD_AFTER = timedelta(minutes=1)
-# A delivery whose worker died this many times while applying it is failed for a person to look at: it
-# may be what kills them. (Until then it is applied alone, so that it takes no other delivery with it.)
-ABANDONED_GIVE_UP = 3
 # The states of deliveries done with, which the purge deletes once past their retention.
 DONE_STATES = [DeliveryState.PROCESSED, DeliveryState.DUPLICATE, DeliveryState.IGNORED]
 # The purge deletes this many a statement (short locks, no long transaction), at most this many times a run.
@@ -251,6 +245,7 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
             .order_by("pk")
             .values_list("pk", "abandoned")[:limit]
         )
+        # A delivery handed out after its worker died is applied alone: it may be what killed it.
         suspect = next((pk for pk, abandoned in candidates if abandoned), None)
         pks = [suspect] if suspect else [pk for pk, _ in candidates]
         InboundDelivery.objects.filter(pk__in=pks).update(
@@ -295,7 +290,7 @@ def _process_batch(pks: list[int]) -> dict[int, ProcessResult]:
     must wait or fails is rolled back alone and keeps its own outcome; those applied, and copies of them,
     are marked in one statement each."""
     with transaction.atomic():
-        _lock_timeout_set(settings.INBOUND_LOCK_TIMEOUT_SECONDS)
+        lock_timeout_set(settings.INBOUND_LOCK_TIMEOUT_SECONDS)
         claimed = (
             InboundDelivery.objects.select_related("store")
             .select_for_update(no_key=True, of=("self",))
@@ -308,14 +303,6 @@ def _process_batch(pks: list[int]) -> dict[int, ProcessResult]:
             if done := [pk for pk, result in results.items() if result.state == state]:
                 _mark(done, state)
     return results
-
-
-def _lock_timeout_set(seconds: float) -> None:
-    """How long a statement of this transaction waits for a row lock (PostgreSQL; SQLite has its busy
-    timeout). `SET LOCAL` ends with the transaction, so a connection pooler can share the connection."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{round(seconds * 1000)}ms"])
 
 
 def _apply(delivery: InboundDelivery) -> list[object]:

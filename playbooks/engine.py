@@ -21,10 +21,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Model, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Exists, F, Model, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from cxhub.bulk import rows_update
+from cxhub.claims import ABANDONED_GIVE_UP, CLAIM_UNHELD_AFTER
 from cxhub.jobs import enqueue, run_here
 from cxhub.memo import memo_forget, memo_scope, memoized
 from orders.models import Order, Shipment
@@ -646,28 +647,31 @@ def case_run_steps(case_id: int) -> None:
 
 def steps_run(cases: list[ExceptionCase]) -> int:
     """Run the cases' approved steps, each case's in step order up to one that waits for approval, then
-    record what they did in one transaction for the batch. Returns how many cases failed (logged).
+    record what they did. Returns how many cases failed (logged).
 
-    Each step is claimed before it runs (approved -> executing), so it runs once; what it did is written
-    once the batch has run (a few statements, not a transaction per step: a saturated worker spent a
-    third of its time on that bookkeeping, bench/README.md). A worker killed in between leaves steps
-    "executing" that remedies_recover hands out again after the lease: providers and the outbox are keyed
-    by the remedy, so what was done is not done twice.
+    Each step is claimed before it runs (approved -> executing), so it runs once. The batch then runs in
+    one transaction that holds its claimed steps' rows until it has recorded their outcomes in a few
+    statements (not a transaction per step: a saturated worker spent a third of its time on that
+    bookkeeping, bench/README.md). That hold is what tells remedies_recover the worker is alive: a worker
+    killed meanwhile leaves steps "executing" that nobody holds, handed out again a minute after their
+    claim (cxhub/claims.py). Providers and the outbox are keyed by the remedy, so what was done is not done twice.
     """
     prefetch_related_objects(cases, Prefetch("remedies", queryset=Remedy.objects.order_by("position")))
     runnable = [remedy for case in cases for remedy in _runnable(case)]
     claimed = _remedies_claim(runnable)
     run, failed = _StepsRun(), 0
-    with memo_scope():
-        _actions_prepare([remedy for remedy in runnable if remedy.pk in claimed])
-        for case in cases:
-            try:
-                run.case(case, claimed)
-            except Exception:
-                logger.exception("acting on case %s failed", case.pk)
-                memo_forget()
-                failed += 1
-    run.record()
+    with transaction.atomic():
+        claimed = _remedies_hold(claimed)
+        with memo_scope():
+            _actions_prepare([remedy for remedy in runnable if remedy.pk in claimed])
+            for case in cases:
+                try:
+                    run.case(case, claimed)
+                except Exception:
+                    logger.exception("acting on case %s failed", case.pk)
+                    memo_forget()
+                    failed += 1
+        run.record()
     return failed
 
 
@@ -708,6 +712,15 @@ def _remedies_claim(remedies: list[Remedy]) -> set[int]:
     return set(mine)
 
 
+def _remedies_hold(claimed: set[int]) -> set[int]:
+    """Lock this worker's claimed steps for the rest of its transaction; returns those still its own (a
+    claim the recovery handed out meanwhile, had the worker stalled past its minute, is not)."""
+    if not claimed:
+        return claimed
+    held = Remedy.objects.filter(pk__in=claimed, state=RemedyState.EXECUTING).select_for_update(no_key=True)
+    return set(held.values_list("pk", flat=True))
+
+
 class _StepsRun:
     """What a batch's steps did, kept until the batch has run, then written at once (record)."""
 
@@ -735,7 +748,8 @@ class _StepsRun:
     def step(self, remedy: Remedy) -> None:
         action = ACTIONS[remedy.action]
         try:
-            result = action.execute(remedy)
+            with transaction.atomic():  # a step that fails takes back its own writes, not its case's earlier steps'
+                result = action.execute(remedy)
         except ActionError as exc:
             if not exc.permanent:
                 raise
@@ -802,47 +816,72 @@ def _cases_conclude(cases: list[ExceptionCase]) -> list[AuditEvent]:
     return [audit_event(AuditKind.RESOLVED, CONCLUDED, case=case) for case in informational if case.pk in resolved]
 
 
-# A remedy claimed this long ago and still running means its worker died.
-REMEDY_LEASE = timezone.timedelta(minutes=10)
+# Work due this long ago and still not done is handed out again: approved steps whose job never ran (lost
+# with a worker or Redis) or that a provider's passing error put back, cases whose planning rolled back.
+RETRY_AFTER = timezone.timedelta(minutes=10)
 # Recovery looks this far back; older leftovers are for agents (the exception dashboard shows them).
 RECOVERY_HORIZON = timezone.timedelta(days=1)
 
 
 def remedies_recover(*, now: datetime | None = None) -> int:
-    """Hand out again the work a dead worker left: remedies claimed but never finished, and approved
-    remedies whose job never ran (a worker killed before the enqueue, a job that failed on a provider's
-    passing error). Safe: providers and the outbox are keyed by the remedy, so what was already done is
-    not done twice. Remedies older than a day are left to agents."""
+    """Hand out again the work a dead worker left: steps claimed that no worker holds a minute after their
+    claim, and approved steps whose job never ran (a worker killed before the enqueue, a job that failed on
+    a provider's passing error). Safe: providers and the outbox are keyed by the remedy, so what was
+    already done is not done twice. A step whose worker died three times is failed and its case escalated.
+    Remedies older than a day are left to agents. Returns how many cases were handed out."""
     now = now or timezone.now()
-    stale = now - REMEDY_LEASE
     recent = Q(created_at__gte=now - RECOVERY_HORIZON)
-    stuck = list(
-        Remedy.objects.filter(recent, state=RemedyState.EXECUTING, started_at__lt=stale).values_list("pk", "case_id")
-    )
-    waiting = Remedy.objects.filter(recent, state=RemedyState.APPROVED, case__state=CaseState.ACTING).filter(
-        Q(started_at__lt=stale) | Q(started_at__isnull=True, created_at__lt=stale)
-    )
-    case_ids = {case_id for _, case_id in stuck} | set(waiting.values_list("case_id", flat=True))
     from .jobs import case_run_steps_job
 
     with transaction.atomic():
-        Remedy.objects.filter(pk__in=[pk for pk, _ in stuck], state=RemedyState.EXECUTING).update(
-            state=RemedyState.APPROVED
+        # A step whose row a worker's transaction still holds is running, however long it takes.
+        dead = list(
+            Remedy.objects.filter(recent, state=RemedyState.EXECUTING, started_at__lt=now - CLAIM_UNHELD_AFTER)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "case_id", "abandoned")
         )
+        again = [(pk, case_id) for pk, case_id, abandoned in dead if abandoned + 1 < ABANDONED_GIVE_UP]
+        Remedy.objects.filter(pk__in=[pk for pk, _ in again]).update(
+            state=RemedyState.APPROVED, abandoned=F("abandoned") + 1
+        )
+        _remedies_give_up([pk for pk, _, abandoned in dead if abandoned + 1 >= ABANDONED_GIVE_UP])
+        waiting = Remedy.objects.filter(recent, state=RemedyState.APPROVED, case__state=CaseState.ACTING).filter(
+            Q(started_at__lt=now - RETRY_AFTER) | Q(started_at__isnull=True, created_at__lt=now - RETRY_AFTER)
+        )
+        case_ids = {case_id for _, case_id in again} | set(waiting.values_list("case_id", flat=True))
         for case_id in sorted(case_ids):
             enqueue("default", case_run_steps_job, case_id, job_id=f"case-steps-{case_id}-r{int(now.timestamp())}")
     return len(case_ids)
 
 
+def _remedies_give_up(pks: list[int]) -> None:
+    """Fail steps whose worker died running them each time, and pass their cases to people."""
+    if not pks:
+        return
+    error = (
+        f"its worker stopped while running it {ABANDONED_GIVE_UP} times (killed, out of memory, or its database "
+        "connection lost): find the cause, then do it by hand if it is still owed"
+    )
+    logger.error("remedies %s failed: their worker died running them each time", pks)
+    Remedy.objects.filter(pk__in=pks).update(state=RemedyState.FAILED, abandoned=F("abandoned") + 1, error=error)
+    events = []
+    for remedy in Remedy.objects.filter(pk__in=pks).select_related("case"):
+        label = ACTIONS[remedy.action].label
+        events.append(audit_event(AuditKind.FAILED, f"{label} failed: {error}", remedy=remedy,
+                                  actor_type=ActorType.SYSTEM))  # fmt: skip
+        events += case_escalate(remedy.case, reason=f"A step failed: {label} ({error}).")
+    audits_record(events)
+
+
 def cases_recover(*, now: datetime | None = None) -> int:
     """Act on cases a dead worker claimed but never planned (the claim rolled back: open, no playbook
-    version, no "no playbook" verdict), detected more than the lease ago and within a day."""
+    version, no "no playbook" verdict), detected more than RETRY_AFTER ago and within a day."""
     now = now or timezone.now()
     verdict = AuditEvent.objects.filter(case=OuterRef("pk"), kind=AuditKind.NO_PLAYBOOK)
     unplanned = ExceptionCase.objects.filter(
         state=CaseState.OPEN,
         playbook_version__isnull=True,
-        detected_at__lt=now - REMEDY_LEASE,
+        detected_at__lt=now - RETRY_AFTER,
         detected_at__gte=now - RECOVERY_HORIZON,
     ).exclude(Exists(verdict))
     case_ids = list(unplanned.values_list("pk", flat=True)[:1000])

@@ -216,12 +216,23 @@ class Remedy(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True, help_text="When a worker claimed it.")
     executed_at = models.DateTimeField(null=True, blank=True)
+    abandoned = models.PositiveSmallIntegerField(
+        db_default=0, help_text="How many times a worker stopped (killed, out of memory) while running it."
+    )
 
     class Meta:
         ordering = ["case", "position"]
         verbose_name_plural = "remedies"
         constraints = [models.UniqueConstraint(fields=["case", "position"], name="remedy_once_per_step")]
-        indexes = [models.Index(fields=["action", "state", "executed_at"], name="remedy_action_state")]
+        indexes = [
+            models.Index(fields=["action", "state", "executed_at"], name="remedy_action_state"),
+            # The few steps in flight, which the recovery job reads every minute.
+            models.Index(
+                fields=["state", "created_at"],
+                condition=models.Q(state__in=[RemedyState.APPROVED, RemedyState.EXECUTING]),
+                name="remedy_in_flight",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} for {self.case}"

@@ -709,7 +709,7 @@ def _past_the_claims_minute():
 
     from django.utils import timezone
 
-    from orders.ingest import CLAIM_UNHELD_AFTER
+    from cxhub.claims import CLAIM_UNHELD_AFTER
 
     return timezone.now() + CLAIM_UNHELD_AFTER + timedelta(seconds=1)
 
@@ -742,7 +742,8 @@ def test_a_batch_whose_worker_died_is_handed_out_and_each_delivery_then_applied_
 def test_a_delivery_whose_worker_dies_each_time_is_failed_for_a_person_after_three(
     client, store, parcel, monkeypatch, run_jobs
 ):
-    from orders.ingest import ABANDONED_GIVE_UP, inbound_reprocess
+    from cxhub.claims import ABANDONED_GIVE_UP
+    from orders.ingest import inbound_reprocess
 
     post_easypost(client, EASYPOST_JOURNEY[0])
     _die_while_applying(monkeypatch)

@@ -690,22 +690,55 @@ def test_nobody_edits_or_deletes_the_audit_log_from_the_admin(admin_client, stor
         event.save()  # append-only in code too
 
 
-def test_a_remedy_whose_worker_died_runs_again_without_paying_twice(store, ship_slip_playbook, run_jobs):
+def test_a_remedy_whose_worker_died_runs_again_a_minute_after_its_claim_without_paying_twice(
+    store, ship_slip_playbook, run_jobs
+):
     from playbooks.engine import remedies_recover
 
     slipped_shipment(store)
     sweep_and_act(run_jobs)
     coupon = Remedy.objects.get(action="coupon")
-    # As if the worker paid, then died before recording it: the remedy is still "executing".
+    # As if the worker paid, then died before recording it: the remedy is still "executing", and no
+    # worker's transaction holds it (a live worker's does: tests/reliability/test_steps_killed.py).
     Remedy.objects.filter(pk=coupon.pk).update(state=RemedyState.EXECUTING, started_at=NOW, executed_at=None)
 
-    assert remedies_recover(now=NOW + dt.timedelta(minutes=5)) == 0  # still within its lease
-    assert remedies_recover(now=NOW + dt.timedelta(minutes=11)) == 1
+    assert remedies_recover(now=NOW + dt.timedelta(seconds=30)) == 0  # its worker may be about to take it
+    assert remedies_recover(now=NOW + dt.timedelta(seconds=61)) == 1
     run_jobs()
 
     coupon.refresh_from_db()
-    assert coupon.state == RemedyState.DONE
+    assert (coupon.state, coupon.abandoned) == (RemedyState.DONE, 1)
     assert ActionRecord.objects.filter(operation="coupon").count() == 1
+
+
+def test_a_step_whose_worker_died_three_times_is_failed_and_its_case_passed_to_people(
+    store, ship_slip_playbook, run_jobs
+):
+    from cxhub.claims import ABANDONED_GIVE_UP
+    from playbooks.engine import remedies_recover
+
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)
+    coupon = Remedy.objects.get(action="coupon")
+    Remedy.objects.filter(pk=coupon.pk).update(
+        state=RemedyState.EXECUTING, started_at=NOW, executed_at=None, abandoned=ABANDONED_GIVE_UP - 1
+    )
+    ActionRecord.objects.filter(remedy=coupon).delete()  # it never got as far as the provider
+
+    assert remedies_recover(now=NOW + dt.timedelta(minutes=2)) == 0  # nothing handed out
+    run_jobs()
+
+    coupon.refresh_from_db()
+    assert (coupon.state, coupon.abandoned) == (RemedyState.FAILED, ABANDONED_GIVE_UP)
+    assert coupon.error.startswith("its worker stopped while running it 3 times")
+    assert not ActionRecord.objects.filter(operation="coupon").exists()
+    case = ExceptionCase.objects.get()
+    assert case.state == CaseState.ESCALATED
+    trail = list(AuditEvent.objects.filter(case=case).order_by("-id").values_list("kind", "message")[:2])
+    assert [kind for kind, _ in trail] == [AuditKind.ESCALATED, AuditKind.FAILED]
+    assert trail[1][1].startswith("Coupon for the next order failed: its worker stopped while running it 3 times")
+    # A step failed for good is not handed out again.
+    assert remedies_recover(now=NOW + dt.timedelta(minutes=20)) == 0
 
 
 def lose_pending_jobs() -> None:
@@ -727,7 +760,7 @@ def test_approved_remedies_whose_job_never_ran_are_handed_out_again(store, ship_
     lose_pending_jobs()
     assert set(Remedy.objects.values_list("state", flat=True)) == {RemedyState.APPROVED}
 
-    assert remedies_recover(now=NOW + dt.timedelta(minutes=5)) == 0  # might still be on its way
+    assert remedies_recover(now=NOW + dt.timedelta(minutes=5)) == 0  # its job might still be on its way
     with time_machine.travel(NOW + dt.timedelta(minutes=11), tick=False):
         assert remedies_recover() == 1
         run_jobs()
@@ -849,9 +882,9 @@ def test_acting_on_a_milestone_plans_messages_and_resolves_in_a_fixed_number_of_
 
     # Plan (case, playbooks and their steps, version, claim, remedy, audit), the message (outbox row,
     # template, settings, whether the customer heard from us this week and, as they did, the caps' counts,
-    # merge) and the case's resolution; in a batch, playbooks, version, template and settings are read once
-    # (test_a_batch_of_cases_reads_...).
-    with django_assert_max_num_queries(27):
+    # merge), the steps' hold and each step's savepoint, and the case's resolution; in a batch, playbooks,
+    # version, template and settings are read once (test_a_batch_of_cases_reads_...).
+    with django_assert_max_num_queries(32):
         case_act(case.pk)
 
     case.refresh_from_db()

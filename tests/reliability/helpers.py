@@ -319,6 +319,15 @@ def worker_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def waiting_for_a_lock() -> bool:
+    """A session of the test's database is waiting for a lock (a worker, on a row another session holds)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
 def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, poll: float = 0.01) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

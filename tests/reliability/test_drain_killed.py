@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
+from cxhub.claims import CLAIM_UNHELD_AFTER
 from orders.choices import DeliveryState, ShipmentStatus
-from orders.ingest import CLAIM_UNHELD_AFTER, inbound_reconcile
+from orders.ingest import inbound_reconcile
 from orders.models import InboundDelivery
 from tests import signing
 from tests.factories import ShipmentFactory, StoreFactory
@@ -26,6 +26,7 @@ from tests.reliability.helpers import (
     easypost_event,
     post_easypost,
     wait_until,
+    waiting_for_a_lock,
     worker_env,
 )
 
@@ -33,15 +34,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "easypost-drain-killed-secret"
 OUT_FOR_DELIVERY = "04_tracker_updated_out_for_delivery"
-
-
-def waiting_for_a_lock() -> bool:
-    """A session of the test's database is waiting for a row lock (the worker, on the held parcel)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,30 @@
+"""Claims that live as long as their worker.
+
+A worker claims rows for work that takes more than one transaction (a batch of carrier events, a
+case's steps) by committing a state that says so (processing, executing), so other workers skip them.
+It then holds those rows locked (`SELECT … FOR NO KEY UPDATE`, which leaves foreign keys to them free) in
+the transaction that does the work and records its outcome. PostgreSQL releases the locks when that
+transaction ends, and when the worker dies with it. So a recovery job can tell a dead worker's claim
+from a live one's by asking for the claimed rows with `skip_locked`: those it gets nobody holds.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import connection
+
+# A claim nobody holds this long after it was made is a dead worker's, and is handed out again. The
+# margin covers the moment between committing the claim and taking its rows.
+CLAIM_UNHELD_AFTER = timedelta(minutes=1)
+# Work whose worker died this many times while doing it is failed for a person to look at: it may be what
+# kills them (a delivery or a step that runs the worker out of memory, say).
+ABANDONED_GIVE_UP = 3
+
+
+def lock_timeout_set(seconds: float) -> None:
+    """How long a statement of this transaction waits for a row lock (PostgreSQL; SQLite has its busy
+    timeout). `SET LOCAL` ends with the transaction, so a connection pooler can share the connection."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{round(seconds * 1000)}ms"])
