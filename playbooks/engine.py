@@ -830,28 +830,41 @@ def remedies_recover(*, now: datetime | None = None) -> int:
     already done is not done twice. A step whose worker died three times is failed and its case escalated.
     Remedies older than a day are left to agents. Returns how many cases were handed out."""
     now = now or timezone.now()
-    recent = Q(created_at__gte=now - RECOVERY_HORIZON)
     from .jobs import case_run_steps_job
 
     with transaction.atomic():
         # A step whose row a worker's transaction still holds is running, however long it takes.
-        dead = list(
-            Remedy.objects.filter(recent, state=RemedyState.EXECUTING, started_at__lt=now - CLAIM_UNHELD_AFTER)
-            .select_for_update(skip_locked=True)
-            .values_list("pk", "case_id", "abandoned")
-        )
+        dead = list(steps_unheld(now).select_for_update(skip_locked=True).values_list("pk", "case_id", "abandoned"))
         again = [(pk, case_id) for pk, case_id, abandoned in dead if abandoned + 1 < ABANDONED_GIVE_UP]
         Remedy.objects.filter(pk__in=[pk for pk, _ in again]).update(
             state=RemedyState.APPROVED, abandoned=F("abandoned") + 1
         )
         _remedies_give_up([pk for pk, _, abandoned in dead if abandoned + 1 >= ABANDONED_GIVE_UP])
-        waiting = Remedy.objects.filter(recent, state=RemedyState.APPROVED, case__state=CaseState.ACTING).filter(
-            Q(started_at__lt=now - RETRY_AFTER) | Q(started_at__isnull=True, created_at__lt=now - RETRY_AFTER)
-        )
-        case_ids = {case_id for _, case_id in again} | set(waiting.values_list("case_id", flat=True))
+        case_ids = {case_id for _, case_id in again} | set(steps_overdue(now).values_list("case_id", flat=True))
         for case_id in sorted(case_ids):
             enqueue("default", case_run_steps_job, case_id, job_id=f"case-steps-{case_id}-r{int(now.timestamp())}")
     return len(case_ids)
+
+
+def steps_unheld(now: datetime) -> QuerySet:
+    """Steps claimed over a minute ago and still running, within the recovery's horizon: their worker's
+    or, unless a transaction holds them, a dead one's (from the index of steps in flight)."""
+    return Remedy.objects.filter(
+        state=RemedyState.EXECUTING,
+        created_at__gte=now - RECOVERY_HORIZON,
+        started_at__lt=now - CLAIM_UNHELD_AFTER,
+    )
+
+
+def steps_overdue(now: datetime) -> QuerySet:
+    """Approved steps of acting cases that should have run RETRY_AFTER ago, within the recovery's horizon."""
+    due = now - RETRY_AFTER
+    return Remedy.objects.filter(
+        Q(started_at__lt=due) | Q(started_at__isnull=True, created_at__lt=due),
+        state=RemedyState.APPROVED,
+        created_at__gte=now - RECOVERY_HORIZON,
+        case__state=CaseState.ACTING,
+    )
 
 
 def _remedies_give_up(pks: list[int]) -> None:

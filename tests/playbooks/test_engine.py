@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rq.cron import CronScheduler
 
 from notifications.defaults import templates_seed
 from notifications.models import Message
@@ -48,6 +49,7 @@ from tests.factories import (
     StoreFactory,
     UserFactory,
 )
+from tests.plans import plan_with_only, uses
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
@@ -1068,3 +1070,20 @@ def test_a_case_another_worker_opened_meanwhile_is_not_opened_twice_and_the_othe
     assert [case.shipment for case in opened] == [first, third]
     assert ExceptionCase.objects.filter(shipment=second).get() == theirs
     assert AuditEvent.objects.filter(kind=AuditKind.DETECTED).count() == 3
+
+
+@pytest.mark.parametrize("steps", ["steps_unheld", "steps_overdue"])
+def test_the_recovery_reads_only_the_steps_in_flight_from_an_index(steps):
+    from playbooks import engine
+
+    plan = plan_with_only(getattr(engine, steps)(NOW), {"playbooks_remedy": {"remedy_in_flight"}})
+
+    assert uses(plan, "remedy_in_flight"), plan
+
+
+def test_the_recovery_runs_every_minute_from_the_cron():
+    scheduler = CronScheduler(connection=django_rq.get_connection("default"))
+    scheduler.load_config_from_file("cxhub.cron")
+
+    recover = [job for job in scheduler.get_jobs() if job.func_name == "playbooks.jobs.remedies_recover_job"]
+    assert [(job.queue_name, job.interval) for job in recover] == [("default", 60)]
