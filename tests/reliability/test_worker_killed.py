@@ -44,7 +44,7 @@ SECRET = "easypost-reliability-secret"
 BEFORE_THE_KILL = 5  # failed delivery attempts reported before the worker dies
 WHILE_DEAD = 2  # and while no worker runs
 KILL_AT_SEND = 3  # the worker dies while Twilio holds the answer to this send
-# Past every lease: remedies (10 minutes), sends (2 minutes), inbound claims nobody holds (1 minute).
+# Past every lease: steps whose job was lost (10 minutes), sends (2 minutes), claims nobody holds (1 minute).
 LEASES_EXPIRED = dt.timedelta(minutes=11)
 
 
