@@ -857,14 +857,21 @@ def steps_unheld(now: datetime) -> QuerySet:
 
 
 def steps_overdue(now: datetime) -> QuerySet:
-    """Approved steps of acting cases that should have run RETRY_AFTER ago, within the recovery's horizon."""
+    """Approved steps of acting cases that should have run RETRY_AFTER ago, within the recovery's horizon.
+    Not those after a step waiting for a person: they run once it is approved (handing them out every
+    minute until then would queue jobs that do nothing)."""
     due = now - RETRY_AFTER
+    waits_before = Remedy.objects.filter(
+        case=OuterRef("case"),
+        position__lt=OuterRef("position"),
+        state__in=[RemedyState.PLANNED, RemedyState.NEEDS_APPROVAL],
+    )
     return Remedy.objects.filter(
         Q(started_at__lt=due) | Q(started_at__isnull=True, created_at__lt=due),
         state=RemedyState.APPROVED,
         created_at__gte=now - RECOVERY_HORIZON,
         case__state=CaseState.ACTING,
-    )
+    ).exclude(Exists(waits_before))
 
 
 def _remedies_give_up(pks: list[int]) -> None:

@@ -771,6 +771,22 @@ def test_approved_remedies_whose_job_never_ran_are_handed_out_again(store, ship_
     assert ActionRecord.objects.filter(operation="coupon").count() == 1
 
 
+def test_an_approved_step_behind_one_waiting_for_a_person_is_not_handed_out_until_that_one_is_decided(store, run_jobs):
+    from playbooks.engine import remedies_recover
+
+    playbook = PlaybookFactory(trigger="no_first_scan", holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="coupon", params={"amount": "15.00"})  # above the cap
+    PlaybookStepFactory(playbook=playbook, position=2, action="notify", params={"template": "delay"})
+    slipped_shipment(store)
+    sweep_and_act(run_jobs)
+    assert list(Remedy.objects.order_by("position").values_list("state", flat=True)) == [
+        RemedyState.NEEDS_APPROVAL,
+        RemedyState.APPROVED,
+    ]
+
+    assert remedies_recover(now=NOW + dt.timedelta(minutes=11)) == 0
+
+
 def test_a_case_whose_planning_died_is_planned_again_once(store, ship_slip_playbook, run_jobs):
     from playbooks.engine import cases_recover
 
