@@ -658,10 +658,10 @@ def steps_run(cases: list[ExceptionCase]) -> int:
     """
     prefetch_related_objects(cases, Prefetch("remedies", queryset=Remedy.objects.order_by("position")))
     runnable = [remedy for case in cases for remedy in _runnable(case)]
-    claimed = _remedies_claim(runnable)
+    claimed, claimed_at = _remedies_claim(runnable)
     run, failed = _StepsRun(), 0
     with transaction.atomic():
-        claimed = _remedies_hold(claimed)
+        claimed = _remedies_hold(claimed, claimed_at)
         with memo_scope():
             _actions_prepare([remedy for remedy in runnable if remedy.pk in claimed])
             for case in cases:
@@ -693,11 +693,12 @@ def _runnable(case: ExceptionCase) -> list[Remedy]:
     return list(takewhile(lambda remedy: remedy.state == RemedyState.APPROVED, _pending(case)))
 
 
-def _remedies_claim(remedies: list[Remedy]) -> set[int]:
+def _remedies_claim(remedies: list[Remedy]) -> tuple[set[int], datetime]:
     """Claim these approved remedies for this worker (approved -> executing); returns the ones it got
-    (those another worker holds are skipped)."""
+    (those another worker holds are skipped) and the claim's time."""
+    now = timezone.now()
     if not remedies:
-        return set()
+        return set(), now
     with transaction.atomic():
         mine = list(
             Remedy.objects.filter(pk__in=[remedy.pk for remedy in remedies], state=RemedyState.APPROVED)
@@ -705,20 +706,21 @@ def _remedies_claim(remedies: list[Remedy]) -> set[int]:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        Remedy.objects.filter(pk__in=mine).update(state=RemedyState.EXECUTING, started_at=timezone.now())
+        Remedy.objects.filter(pk__in=mine).update(state=RemedyState.EXECUTING, started_at=now)
     for remedy in remedies:
         if remedy.pk in mine:
             remedy.state = RemedyState.EXECUTING
-    return set(mine)
+    return set(mine), now
 
 
-def _remedies_hold(claimed: set[int]) -> set[int]:
-    """Lock this worker's claimed steps for the rest of its transaction; returns those still its own (a
-    claim the recovery handed out meanwhile, had the worker stalled past its minute, is not)."""
+def _remedies_hold(claimed: set[int], claimed_at: datetime) -> set[int]:
+    """Lock this worker's claimed steps for the rest of its transaction; returns those still its own (not
+    a claim the recovery handed out meanwhile, had the worker stalled past its minute, nor another
+    worker's claim of it since)."""
     if not claimed:
         return claimed
-    held = Remedy.objects.filter(pk__in=claimed, state=RemedyState.EXECUTING).select_for_update(no_key=True)
-    return set(held.values_list("pk", flat=True))
+    held = Remedy.objects.filter(pk__in=claimed, state=RemedyState.EXECUTING, started_at=claimed_at)
+    return set(held.select_for_update(no_key=True).values_list("pk", flat=True))
 
 
 class _StepsRun:

@@ -713,6 +713,36 @@ def test_a_remedy_whose_worker_died_runs_again_a_minute_after_its_claim_without_
     assert ActionRecord.objects.filter(operation="coupon").count() == 1
 
 
+def test_a_worker_that_stalled_past_its_claim_leaves_the_steps_another_worker_claimed_meanwhile(
+    store, ship_slip_playbook, monkeypatch
+):
+    from playbooks import engine
+
+    slipped_shipment(store)
+    with time_machine.travel(NOW, tick=False):
+        detector_sweep("no_first_scan", now=NOW)
+        engine.cases_plan([ExceptionCase.objects.get().pk])
+    case = ExceptionCase.objects.get()
+    claim, later = engine._remedies_claim, NOW + dt.timedelta(minutes=2)
+
+    def claim_then_stall(remedies):
+        claimed = claim(remedies)
+        # Frozen for two minutes (a paused VM, say): the recovery hands the steps out and another worker
+        # claims them, and is running them when this one wakes up.
+        with time_machine.travel(later, tick=False):
+            assert engine.remedies_recover() == 1
+            claim(list(Remedy.objects.filter(case=case)))
+        return claimed
+
+    monkeypatch.setattr(engine, "_remedies_claim", claim_then_stall)
+    with time_machine.travel(NOW, tick=False):
+        case_run_steps(case.pk)
+
+    assert set(Remedy.objects.values_list("state", "started_at")) == {(RemedyState.EXECUTING, later)}
+    assert not ActionRecord.objects.exists()
+    assert not Message.objects.exists()
+
+
 def test_a_step_whose_worker_died_three_times_is_failed_and_its_case_passed_to_people(
     store, ship_slip_playbook, run_jobs
 ):
