@@ -248,16 +248,15 @@ def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
         # A delivery handed out after its worker died is applied alone: it may be what killed it.
         suspect = next((pk for pk, abandoned in candidates if abandoned), None)
         pks = [suspect] if suspect else [pk for pk, _ in candidates]
+        unheld_at = timezone.now() + CLAIM_UNHELD_AFTER  # also what tells this claim from a later one
         InboundDelivery.objects.filter(pk__in=pks).update(
-            state=DeliveryState.PROCESSING,
-            attempts=F("attempts") + 1,
-            next_attempt_at=timezone.now() + CLAIM_UNHELD_AFTER,
+            state=DeliveryState.PROCESSING, attempts=F("attempts") + 1, next_attempt_at=unheld_at
         )
         if len(candidates) == limit or len(pks) < len(candidates):
             _drain_soon()
     if not pks:
         return {}
-    results = _process_batch(pks)
+    results = _process_batch(pks, unheld_at)
     facts_announce(
         shipment_ids=[pk for result in results.values() for pk in result.shipment_ids],
         order_ids=[pk for result in results.values() for pk in result.order_ids],
@@ -283,20 +282,22 @@ def _processed_before(batch: list[InboundDelivery]) -> set[tuple[str, int | None
     return set(found.values_list("source", "store_id", "delivery_id")) & {_identity(d) for d in batch}
 
 
-def _process_batch(pks: list[int]) -> dict[int, ProcessResult]:
+def _process_batch(pks: list[int], unheld_at: datetime) -> dict[int, ProcessResult]:
     """Apply a claimed batch in one transaction: one commit (one WAL flush) a batch rather than one a delivery.
     The transaction holds the batch's rows from loading them to marking them, which is what tells the
-    reconciler this claim's worker is alive. Each delivery is applied in a savepoint of its own, so one that
-    must wait or fails is rolled back alone and keeps its own outcome; those applied, and copies of them,
-    are marked in one statement each."""
+    reconciler this claim's worker is alive; it takes only those still under this claim (not those the
+    reconciler handed out, had the worker stalled past its minute since the claim). Each delivery is
+    applied in a savepoint of its own, so one that must wait or fails is rolled back alone and keeps its own
+    outcome; those applied, and copies of them, are marked in one statement each."""
     with transaction.atomic():
         lock_timeout_set(settings.INBOUND_LOCK_TIMEOUT_SECONDS)
         claimed = (
             InboundDelivery.objects.select_related("store")
+            .filter(state=DeliveryState.PROCESSING, next_attempt_at=unheld_at)
             .select_for_update(no_key=True, of=("self",))
             .in_bulk(pks)
         )  # fmt: skip
-        batch = [claimed[pk] for pk in pks]
+        batch = [claimed[pk] for pk in pks if pk in claimed]
         processed = _processed_before(batch)
         results = {delivery.pk: _process_claimed(delivery, processed) for delivery in batch}
         for state in (DeliveryState.PROCESSED, DeliveryState.DUPLICATE):

@@ -698,7 +698,7 @@ def _die_while_applying(monkeypatch) -> None:
     """Drains from now on claim their batch (committed), then their worker dies before anything is applied."""
     from orders import ingest
 
-    def killed(pks):
+    def killed(pks, unheld_at):
         raise WorkerDied
 
     monkeypatch.setattr(ingest, "_process_batch", killed)
@@ -737,6 +737,29 @@ def test_a_batch_whose_worker_died_is_handed_out_and_each_delivery_then_applied_
     assert set(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED}
     parcel.refresh_from_db()
     assert parcel.status == ShipmentStatus.ATTEMPTED_DELIVERY
+
+
+def test_a_drain_that_stalled_past_its_claim_leaves_the_deliveries_another_drain_took_meanwhile(
+    client, store, parcel, monkeypatch
+):
+    from orders import ingest
+
+    for name in EASYPOST_JOURNEY[:2]:
+        post_easypost(client, name)
+    process = ingest._process_batch
+
+    def stall_then_process(pks, unheld_at):
+        # Frozen past its minute (a paused VM, say): the reconciler hands the batch out and another drain
+        # applies it before this one wakes up.
+        monkeypatch.setattr(ingest, "_process_batch", process)
+        assert inbound_reconcile(now=_past_the_claims_minute()) == len(pks)
+        assert sorted(pk for _ in pks for pk in inbound_drain()) == sorted(pks)  # one at a time, as handed out
+        return process(pks, unheld_at)
+
+    monkeypatch.setattr(ingest, "_process_batch", stall_then_process)
+
+    assert inbound_drain() == {}  # it applied nothing, and marked nothing (not even as duplicates)
+    assert set(InboundDelivery.objects.values_list("state", "attempts")) == {(DeliveryState.PROCESSED, 2)}
 
 
 def test_a_delivery_whose_worker_dies_each_time_is_failed_for_a_person_after_three(
