@@ -11,8 +11,10 @@ from a live one's by asking for the claimed rows with `skip_locked`: those it ge
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 
 # A claim nobody holds this long after it was made is a dead worker's, and is handed out again. The
 # margin covers the moment between committing the claim and taking its rows.
@@ -20,6 +22,17 @@ CLAIM_UNHELD_AFTER = timedelta(minutes=1)
 # Work whose worker died this many times while doing it is failed for a person to look at: it may be what
 # kills them (a delivery or a step that runs the worker out of memory, say).
 ABANDONED_GIVE_UP = 3
+
+
+def claims_unheld(claimed: QuerySet, *fields: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Of `claimed` (claims made over CLAIM_UNHELD_AFTER ago), those no transaction holds, locked for the
+    caller's transaction: (to hand out again, to give up on, their worker having died ABANDONED_GIVE_UP
+    times), each a row of (pk, *fields). Their `abandoned` count is the caller's to raise."""
+    rows = claimed.select_for_update(skip_locked=True).values_list("pk", *fields, "abandoned")
+    again, given_up = [], []
+    for *row, abandoned in rows:
+        (again if abandoned + 1 < ABANDONED_GIVE_UP else given_up).append(tuple(row))
+    return again, given_up
 
 
 def lock_timeout_set(seconds: float) -> None:

@@ -25,7 +25,7 @@ from django.db import OperationalError, connection, models, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from cxhub.claims import ABANDONED_GIVE_UP, CLAIM_UNHELD_AFTER, lock_timeout_set
+from cxhub.claims import ABANDONED_GIVE_UP, CLAIM_UNHELD_AFTER, claims_unheld, lock_timeout_set
 from cxhub.jobs import coalesced_started, enqueue_coalesced
 
 from .choices import DeliveryState, EventSource
@@ -398,16 +398,14 @@ def inbound_reconcile(*, now: datetime | None = None) -> int:
             state=DeliveryState.RECEIVED
         )
         # A claim whose rows a drain's transaction still holds is alive, however long its batch takes.
-        dead = list(
+        again, given_up = claims_unheld(
             InboundDelivery.objects.filter(state=DeliveryState.PROCESSING, next_attempt_at__lt=now)
-            .select_for_update(skip_locked=True)
-            .values_list("pk", "abandoned")
         )
-        suspects = [pk for pk, abandoned in dead if abandoned + 1 < ABANDONED_GIVE_UP]
+        suspects = [pk for (pk,) in again]
         InboundDelivery.objects.filter(pk__in=suspects).update(
             state=DeliveryState.RECEIVED, abandoned=F("abandoned") + 1
         )
-        if given_up := [pk for pk, abandoned in dead if abandoned + 1 >= ABANDONED_GIVE_UP]:
+        if given_up := [pk for (pk,) in given_up]:
             logger.error("inbound deliveries %s failed: their worker died applying them each time", given_up)
             InboundDelivery.objects.filter(pk__in=given_up).update(
                 state=DeliveryState.FAILED,

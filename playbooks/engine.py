@@ -25,7 +25,7 @@ from django.db.models import Exists, F, Model, OuterRef, Prefetch, Q, QuerySet, 
 from django.utils import timezone
 
 from cxhub.bulk import rows_update
-from cxhub.claims import ABANDONED_GIVE_UP, CLAIM_UNHELD_AFTER
+from cxhub.claims import ABANDONED_GIVE_UP, CLAIM_UNHELD_AFTER, claims_unheld
 from cxhub.jobs import enqueue, run_here
 from cxhub.memo import memo_forget, memo_scope, memoized
 from orders.models import Order, Shipment
@@ -836,12 +836,11 @@ def remedies_recover(*, now: datetime | None = None) -> int:
 
     with transaction.atomic():
         # A step whose row a worker's transaction still holds is running, however long it takes.
-        dead = list(steps_unheld(now).select_for_update(skip_locked=True).values_list("pk", "case_id", "abandoned"))
-        again = [(pk, case_id) for pk, case_id, abandoned in dead if abandoned + 1 < ABANDONED_GIVE_UP]
+        again, given_up = claims_unheld(steps_unheld(now), "case_id")
         Remedy.objects.filter(pk__in=[pk for pk, _ in again]).update(
             state=RemedyState.APPROVED, abandoned=F("abandoned") + 1
         )
-        _remedies_give_up([pk for pk, _, abandoned in dead if abandoned + 1 >= ABANDONED_GIVE_UP])
+        _remedies_give_up([pk for pk, _ in given_up])
         case_ids = {case_id for _, case_id in again} | set(steps_overdue(now).values_list("case_id", flat=True))
         for case_id in sorted(case_ids):
             enqueue("default", case_run_steps_job, case_id, job_id=f"case-steps-{case_id}-r{int(now.timestamp())}")
