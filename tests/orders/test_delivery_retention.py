@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import django_rq
 import pytest
 import time_machine
-from rq.cron import CronScheduler
 
 from orders import ingest
 from orders.choices import DeliveryState, EventSource, ShipmentStatus
@@ -17,6 +15,7 @@ from orders.models import InboundDelivery
 from tests import signing
 from tests.factories import InboundDeliveryFactory, OrderFactory, ShipmentFactory, StoreFactory
 from tests.plans import plan_with_only, uses
+from tests.reliability.helpers import cron_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -75,11 +74,10 @@ def test_the_purge_reads_only_old_deliveries_done_with_from_an_index():
 
 
 def test_the_purge_runs_every_hour_from_the_cron():
-    scheduler = CronScheduler(connection=django_rq.get_connection("default"))
-    scheduler.load_config_from_file("cxhub.cron")
-
-    purge = [job for job in scheduler.get_jobs() if job.func_name == "orders.jobs.inbound_purge_job"]
-    assert [(job.queue_name, job.interval) for job in purge] == [("low", 3600)]
+    purge = cron_jobs(only=["inbound_purge_job"])
+    assert [(job.func_name, job.queue_name, job.interval) for job in purge] == [
+        ("orders.jobs.inbound_purge_job", "low", 3600)
+    ]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rq.cron import CronScheduler
 
 from notifications.defaults import templates_seed
 from notifications.models import Message
@@ -50,6 +49,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.plans import plan_with_only, uses
+from tests.reliability.helpers import cron_jobs
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
@@ -1128,8 +1128,7 @@ def test_the_recovery_reads_only_the_steps_in_flight_from_an_index(steps):
 
 
 def test_the_recovery_runs_every_minute_from_the_cron():
-    scheduler = CronScheduler(connection=django_rq.get_connection("default"))
-    scheduler.load_config_from_file("cxhub.cron")
-
-    recover = [job for job in scheduler.get_jobs() if job.func_name == "playbooks.jobs.remedies_recover_job"]
-    assert [(job.queue_name, job.interval) for job in recover] == [("default", 60)]
+    recover = cron_jobs(only=["remedies_recover_job"])
+    assert [(job.func_name, job.queue_name, job.interval) for job in recover] == [
+        ("playbooks.jobs.remedies_recover_job", "default", 60)
+    ]

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection
 from psycopg import sql
 from redis import Redis
-from rq.cron import CronScheduler
+from rq.cron import CronJob, CronScheduler
 from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
@@ -118,16 +118,20 @@ def post_shopify(client, body: bytes, secret: str, *, topic: str, webhook_id: st
 # --- jobs ---------------------------------------------------------------------------------------------------------
 
 
-def cron_tick(*, only: Iterable[str] = ()) -> list[str]:
-    """Enqueue every periodic job of cxhub/cron.py (or those named in `only`), as a freshly started
-    `manage.py rqcron cxhub.cron` does (interval jobs fire at once), through RQ's own cron scheduler.
-    Returns the jobs' dotted names."""
+def cron_jobs(*, only: Iterable[str] = ()) -> list[CronJob]:
+    """The periodic jobs of cxhub/cron.py (or those named in `only`), as RQ's own cron scheduler loads them."""
     scheduler = CronScheduler(connection=django_rq.get_connection("default"))
     scheduler.load_config_from_file("cxhub.cron")
     wanted = set(only)
-    jobs = [job for job in scheduler.get_jobs() if not wanted or job.func_name.rpartition(".")[2] in wanted]
+    return [job for job in scheduler.get_jobs() if not wanted or job.func_name.rpartition(".")[2] in wanted]
+
+
+def cron_tick(*, only: Iterable[str] = ()) -> list[str]:
+    """Enqueue every periodic job of cxhub/cron.py (or those named in `only`), as a freshly started
+    `manage.py rqcron cxhub.cron` does (interval jobs fire at once). Returns the jobs' dotted names."""
+    jobs = cron_jobs(only=only)
     for job in jobs:
-        job.enqueue(scheduler.connection)
+        job.enqueue(django_rq.get_connection("default"))
     return [job.func_name for job in jobs]
 
 
