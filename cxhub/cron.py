@@ -23,9 +23,9 @@ cron.register(inbound_reconcile_job, queue_name="low", interval=60)
 cron.register(sweeps_job, queue_name="low", interval=settings.SWEEP_INTERVAL_SECONDS)
 # Every 5 minutes: approvals left undecided past their SLA escalate.
 cron.register(approvals_escalate_job, queue_name="low", interval=300)
-# Every minute: work a dead worker left (steps it was running, a minute after their claim; steps never
-# run and cases never planned, after 10 minutes) is handed out again; providers and the outbox dedupe on
-# the remedy.
+# Every minute: work a dead worker left (cases it was planning and steps it was running, a minute after
+# their claim; steps never run and cases never planned, after 10 minutes) is handed out again; providers
+# and the outbox dedupe on the remedy.
 cron.register(remedies_recover_job, queue_name="default", interval=60)
 # Every minute: send messages held for quiet hours or merging once due; flag interrupted sends.
 cron.register(messages_dispatch_job, queue_name="high", interval=60)

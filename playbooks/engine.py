@@ -25,7 +25,7 @@ from django.db.models import Exists, F, Model, OuterRef, Prefetch, Q, QuerySet, 
 from django.utils import timezone
 
 from cxhub.bulk import rows_update
-from cxhub.claims import ABANDONED_GIVE_UP, CLAIM_UNHELD_AFTER, claims_unheld
+from cxhub.claims import ABANDONED_GIVE_UP, CLAIM_UNHELD_AFTER, claims_unheld, rows_claim
 from cxhub.jobs import enqueue, run_here
 from cxhub.memo import memo_forget, memo_scope, memoized
 from orders.models import Order, Shipment
@@ -501,8 +501,22 @@ def cases_plan(case_ids: list[int]) -> tuple[list[ExceptionCase], int]:
 
     A batch costs a few statements, not a few per case: a saturated worker spent a fifth of its time planning
     cases one by one (bench/README.md). When one case fails, the batch rolls back and its cases are planned one
-    at a time, so that it does not stop the others.
+    at a time, so that it does not stop the others. The claim is committed first and the plan's transaction
+    holds the claimed cases until it commits: a worker killed meanwhile leaves claims nobody holds, which
+    cases_recover hands out a minute after they were made (cxhub/claims.py).
     """
+    claimed_at = timezone.now()
+    claimed = rows_claim(_unplanned().filter(pk__in=case_ids), planning_started_at=claimed_at)
+    return _plan_claimed(claimed, claimed_at)
+
+
+def _unplanned() -> QuerySet:
+    return ExceptionCase.objects.filter(state=CaseState.OPEN, playbook_version__isnull=True)
+
+
+def _plan_claimed(case_ids: list[int], claimed_at: datetime) -> tuple[list[ExceptionCase], int]:
+    if not case_ids:
+        return [], 0
     try:
         with transaction.atomic():
             return _plan_batch(case_ids), 0
@@ -513,11 +527,13 @@ def cases_plan(case_ids: list[int]) -> tuple[list[ExceptionCase], int]:
         memo_forget()  # a rolled-back playbook version must not be used again
         if len(case_ids) == 1:
             logger.exception("planning case %s failed", case_ids[0])
+            # Not a dead worker's: left to the slower retry of cases never planned.
+            _unplanned().filter(pk=case_ids[0], planning_started_at=claimed_at).update(planning_started_at=None)
             return [], 1
         logger.warning("planning a batch of %s cases failed: planning them one by one", len(case_ids))
     planned, failed = [], 0
     for case_id in case_ids:
-        one, one_failed = cases_plan([case_id])
+        one, one_failed = _plan_claimed([case_id], claimed_at)
         planned += one
         failed += one_failed
     return planned, failed
@@ -525,9 +541,9 @@ def cases_plan(case_ids: list[int]) -> tuple[list[ExceptionCase], int]:
 
 def _plan_batch(case_ids: list[int]) -> list[ExceptionCase]:
     now = timezone.now()
-    unclaimed = ExceptionCase.objects.filter(state=CaseState.OPEN, playbook_version__isnull=True)
+    unclaimed = _unplanned()
     # Locked until the plans commit (cases another worker is planning are skipped): the claim below cannot
-    # be lost, and a worker killed before the commit leaves them open and unclaimed for cases_recover.
+    # be lost, and the recovery leaves them alone however long this takes.
     cases = list(
         unclaimed.filter(pk__in=case_ids)
         .select_related(*CASE_RELATED)
@@ -536,12 +552,13 @@ def _plan_batch(case_ids: list[int]) -> list[ExceptionCase]:
     )
     chosen = {case.pk: playbook_for(case) for case in cases}
     _lock_caps(cases, chosen)
-    ledger, audits, claims, acting = Ledger(), [], defaultdict(list), []
+    ledger, audits, claims, acting, waiting = Ledger(), [], defaultdict(list), [], []
     for case in cases:
         plan = plan_case_under(chosen[case.pk], case, ledger=ledger, at=now)
         if plan.playbook is None:
             audits.append(audit_event(AuditKind.NO_PLAYBOOK, "No active playbook matches this exception: it waits "
                                       "for an agent.", case=case))  # fmt: skip
+            waiting.append(case.pk)
             continue
         case.playbook_version = playbook_version_current(plan.playbook)
         claims[case.playbook_version.pk, plan.held_out].append(case.pk)
@@ -551,8 +568,11 @@ def _plan_batch(case_ids: list[int]) -> list[ExceptionCase]:
             acting.append((case, plan))
     for (version_id, held_out), ids in claims.items():
         claim = {"is_holdout": True} if held_out else {"state": CaseState.ACTING}
-        if unclaimed.filter(pk__in=ids).update(playbook_version_id=version_id, **claim) != len(ids):
+        planned = unclaimed.filter(pk__in=ids).update(playbook_version_id=version_id, planning_started_at=None, **claim)
+        if planned != len(ids):
             raise _ClaimLost
+    if waiting:
+        ExceptionCase.objects.filter(pk__in=waiting).update(planning_started_at=None)
     new = [(_remedy_new(case, planned), planned) for case, plan in acting for planned in plan.remedies]
     Remedy.objects.bulk_create([remedy for remedy, _ in new])  # sets each one's pk
     approvals = []
@@ -699,18 +719,12 @@ def _remedies_claim(remedies: list[Remedy]) -> tuple[set[int], datetime]:
     now = timezone.now()
     if not remedies:
         return set(), now
-    with transaction.atomic():
-        mine = list(
-            Remedy.objects.filter(pk__in=[remedy.pk for remedy in remedies], state=RemedyState.APPROVED)
-            .select_for_update(skip_locked=True)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        Remedy.objects.filter(pk__in=mine).update(state=RemedyState.EXECUTING, started_at=now)
+    candidates = Remedy.objects.filter(pk__in=[remedy.pk for remedy in remedies], state=RemedyState.APPROVED)
+    mine = set(rows_claim(candidates, state=RemedyState.EXECUTING, started_at=now))
     for remedy in remedies:
         if remedy.pk in mine:
             remedy.state = RemedyState.EXECUTING
-    return set(mine), now
+    return mine, now
 
 
 def _remedies_hold(claimed: set[int], claimed_at: datetime) -> set[int]:
@@ -819,7 +833,8 @@ def _cases_conclude(cases: list[ExceptionCase]) -> list[AuditEvent]:
 
 
 # Work due this long ago and still not done is handed out again: approved steps whose job never ran (lost
-# with a worker or Redis) or that a provider's passing error put back, cases whose planning rolled back.
+# with a worker or Redis) or that a provider's passing error put back, cases whose planning job never
+# started or failed.
 RETRY_AFTER = timezone.timedelta(minutes=10)
 # Recovery looks this far back; older leftovers are for agents (the exception dashboard shows them).
 RECOVERY_HORIZON = timezone.timedelta(days=1)
@@ -895,16 +910,49 @@ def _remedies_give_up(pks: list[int]) -> None:
 
 
 def cases_recover(*, now: datetime | None = None) -> int:
-    """Act on cases a dead worker claimed but never planned (the claim rolled back: open, no playbook
-    version, no "no playbook" verdict), detected more than RETRY_AFTER ago and within a day."""
+    """Plan again the cases a dead worker left: those claimed for planning that no worker holds a minute
+    after their claim, and, RETRY_AFTER after their detection, those never claimed or whose planning
+    failed (their job lost with Redis, or with a worker before it started). Within a day, and not those a
+    plan left waiting for an agent. A case whose worker died planning it three times is passed to agents.
+    Returns how many cases were handed out."""
     now = now or timezone.now()
-    verdict = AuditEvent.objects.filter(case=OuterRef("pk"), kind=AuditKind.NO_PLAYBOOK)
-    unplanned = ExceptionCase.objects.filter(
-        state=CaseState.OPEN,
-        playbook_version__isnull=True,
-        detected_at__lt=now - RETRY_AFTER,
-        detected_at__gte=now - RECOVERY_HORIZON,
-    ).exclude(Exists(verdict))
-    case_ids = list(unplanned.values_list("pk", flat=True)[:1000])
-    cases_act_soon(case_ids)
+    with transaction.atomic():
+        # A case whose row a worker's transaction still holds is being planned, however long it takes.
+        again, given_up = claims_unheld(plans_unheld(now))
+        again = [pk for (pk,) in again]
+        ExceptionCase.objects.filter(pk__in=again).update(planning_started_at=None, abandoned=F("abandoned") + 1)
+        _cases_give_up([pk for (pk,) in given_up])
+        verdict = AuditEvent.objects.filter(case=OuterRef("pk"), kind=AuditKind.NO_PLAYBOOK)
+        never_planned = _unplanned().filter(
+            planning_started_at__isnull=True,
+            detected_at__lt=now - RETRY_AFTER,
+            detected_at__gte=now - RECOVERY_HORIZON,
+        )
+        overdue = never_planned.exclude(Exists(verdict)).values_list("pk", flat=True)[:1000]
+        case_ids = sorted(set(again) | set(overdue))
+        cases_act_soon(case_ids)
     return len(case_ids)
+
+
+def plans_unheld(now: datetime) -> QuerySet:
+    """Cases claimed for planning over a minute ago and still unplanned, within the recovery's horizon:
+    their worker's or, unless a transaction holds them, a dead one's (from the index of cases in planning)."""
+    return _unplanned().filter(
+        planning_started_at__lt=now - CLAIM_UNHELD_AFTER,
+        detected_at__gte=now - RECOVERY_HORIZON,
+    )
+
+
+def _cases_give_up(pks: list[int]) -> None:
+    """Pass to agents the cases whose worker died planning them each time."""
+    if not pks:
+        return
+    logger.error("cases %s were passed to agents: their worker died planning them each time", pks)
+    ExceptionCase.objects.filter(pk__in=pks).update(planning_started_at=None, abandoned=F("abandoned") + 1)
+    reason = (
+        f"Its worker stopped while planning it {ABANDONED_GIVE_UP} times (killed, out of memory, or its database "
+        "connection lost): find the cause, then act on it by hand."
+    )
+    audits_record(
+        [event for case in ExceptionCase.objects.filter(pk__in=pks) for event in case_escalate(case, reason=reason)]
+    )

@@ -68,6 +68,12 @@ class ExceptionCase(models.Model):
     is_holdout = models.BooleanField(default=False, help_text="In the playbook's holdout group: no proactive action.")
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.TextField(blank=True)
+    planning_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker claimed it to plan it; empty once planned."
+    )
+    abandoned = models.PositiveSmallIntegerField(
+        db_default=0, help_text="How many times a worker stopped (killed, out of memory) while planning it."
+    )
 
     class Meta:
         ordering = ["-detected_at"]
@@ -90,6 +96,10 @@ class ExceptionCase(models.Model):
             models.Index(fields=["store", "state", "detected_at"], name="case_store_state_detected"),
             models.Index(fields=["state", "detected_at"], name="case_state_detected"),
             models.Index(fields=["detected_at"], name="case_detected"),
+            # The cases being planned, which the recovery reads every minute: a handful at any time.
+            models.Index(
+                fields=["planning_started_at"], condition=Q(planning_started_at__isnull=False), name="case_planning"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -845,6 +845,64 @@ def test_a_case_with_no_playbook_is_not_planned_again_and_again(store, run_jobs)
     assert cases_recover(now=NOW + dt.timedelta(minutes=11)) == 0
 
 
+def claimed_by_a_dead_worker(case: ExceptionCase, *, at: dt.datetime = NOW, times_before: int = 0) -> None:
+    """As if a worker claimed the case to plan it, then died: its plan rolled back, its claim did not, and no
+    worker's transaction holds the case (a live worker's does: tests/reliability/test_planning_killed.py)."""
+    ExceptionCase.objects.filter(pk=case.pk).update(planning_started_at=at, abandoned=times_before)
+
+
+def test_a_case_whose_worker_died_planning_it_is_planned_a_minute_after_its_claim(store, ship_slip_playbook, run_jobs):
+    from playbooks.engine import cases_recover
+
+    slipped_shipment(store)
+    with time_machine.travel(NOW, tick=False):
+        detector_sweep("no_first_scan", now=NOW)
+    lose_pending_jobs()
+    case = ExceptionCase.objects.get()
+    claimed_by_a_dead_worker(case)
+
+    assert cases_recover(now=NOW + dt.timedelta(seconds=30)) == 0  # its worker may be about to take it
+    with time_machine.travel(NOW + dt.timedelta(seconds=61), tick=False):
+        assert cases_recover() == 1
+        assert cases_recover() == 0  # handed out once: its job is on its way
+        run_jobs()
+
+    case.refresh_from_db()
+    assert (case.state, case.abandoned, case.planning_started_at) == (CaseState.ACTING, 1, None)
+    assert Remedy.objects.filter(case=case, state=RemedyState.DONE).count() == 2
+
+
+def test_a_case_whose_worker_died_planning_it_three_times_is_passed_to_agents(store, ship_slip_playbook, run_jobs):
+    from cxhub.claims import ABANDONED_GIVE_UP
+    from playbooks.engine import cases_recover
+
+    slipped_shipment(store)
+    with time_machine.travel(NOW, tick=False):
+        detector_sweep("no_first_scan", now=NOW)
+    lose_pending_jobs()
+    case = ExceptionCase.objects.get()
+    claimed_by_a_dead_worker(case, times_before=ABANDONED_GIVE_UP - 1)
+
+    assert cases_recover(now=NOW + dt.timedelta(minutes=2)) == 0  # nothing handed out
+    run_jobs()
+
+    case.refresh_from_db()
+    assert (case.state, case.abandoned, case.playbook_version) == (CaseState.ESCALATED, ABANDONED_GIVE_UP, None)
+    assert not Remedy.objects.exists()
+    event = AuditEvent.objects.filter(case=case).latest("id")
+    assert event.kind == AuditKind.ESCALATED
+    assert event.message.startswith("Its worker stopped while planning it 3 times")
+    assert cases_recover(now=NOW + dt.timedelta(minutes=20)) == 0  # with agents now, not planned again
+
+
+def test_the_recovery_reads_only_the_cases_being_planned_from_an_index():
+    from playbooks import engine
+
+    plan = plan_with_only(engine.plans_unheld(NOW), {"playbooks_exceptioncase": {"case_planning"}})
+
+    assert uses(plan, "case_planning"), plan
+
+
 def test_cases_opened_together_are_acted_on_by_one_job_where_one_failing_does_not_stop_the_others(
     store, ship_slip_playbook, run_jobs, monkeypatch, django_capture_on_commit_callbacks
 ):
@@ -866,7 +924,10 @@ def test_cases_opened_together_are_acted_on_by_one_job_where_one_failing_does_no
         assert (job.func_name, len(job.args[0])) == ("playbooks.jobs.cases_act_job", 2)
         run_jobs()
 
-    assert ExceptionCase.objects.get(shipment=first).state == CaseState.OPEN  # left to cases_recover
+    failed = ExceptionCase.objects.get(shipment=first)
+    # Left to cases_recover's ten minutes: its worker did not die, so its claim is released.
+    assert (failed.state, failed.planning_started_at, failed.abandoned) == (CaseState.OPEN, None, 0)
+    assert engine.cases_recover(now=NOW + dt.timedelta(minutes=2)) == 0
     assert ExceptionCase.objects.get(shipment=second).state == CaseState.ACTING
     assert Remedy.objects.filter(case__shipment=second, state=RemedyState.DONE).count() == 2
 
@@ -928,11 +989,12 @@ def test_acting_on_a_milestone_plans_messages_and_resolves_in_a_fixed_number_of_
         store=store, order=second.order, shipment=second, kind="milestone_out_for_delivery", detected_at=NOW
     )
 
-    # Plan (case, playbooks and their steps, version, claim, remedy, audit), the message (outbox row,
-    # template, settings, whether the customer heard from us this week and, as they did, the caps' counts,
-    # merge), the steps' hold and each step's savepoint, and the case's resolution; in a batch, playbooks,
-    # version, template and settings are read once (test_a_batch_of_cases_reads_...).
-    with django_assert_max_num_queries(32):
+    # Plan (the claim's transaction, case, playbooks and their steps, version, claim, remedy, audit), the
+    # message (outbox row, template, settings, whether the customer heard from us this week and, as they did,
+    # the caps' counts, merge), the steps' claim, their hold and each step's savepoint, and the case's
+    # resolution; in a batch, playbooks, version, template and settings are read once
+    # (test_a_batch_of_cases_reads_...).
+    with django_assert_max_num_queries(36):
         case_act(case.pk)
 
     case.refresh_from_db()
