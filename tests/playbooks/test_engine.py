@@ -701,7 +701,7 @@ def test_a_remedy_whose_worker_died_runs_again_a_minute_after_its_claim_without_
     sweep_and_act(run_jobs)
     coupon = Remedy.objects.get(action="coupon")
     # As if the worker paid, then died before recording it: the remedy is still "executing", and no
-    # worker's transaction holds it (a live worker's does: tests/reliability/test_steps_killed.py).
+    # worker's transaction holds it (a live worker's does: tests/reliability/test_case_worker_killed.py).
     Remedy.objects.filter(pk=coupon.pk).update(state=RemedyState.EXECUTING, started_at=NOW, executed_at=None)
 
     assert remedies_recover(now=NOW + dt.timedelta(seconds=30)) == 0  # its worker may be about to take it
@@ -817,15 +817,20 @@ def test_an_approved_step_behind_one_waiting_for_a_person_is_not_handed_out_unti
     assert remedies_recover(now=NOW + dt.timedelta(minutes=11)) == 0
 
 
-def test_a_case_whose_planning_died_is_planned_again_once(store, ship_slip_playbook, run_jobs):
-    from playbooks.engine import cases_recover
-
+def case_whose_job_was_lost(store) -> ExceptionCase:
+    """A slipped parcel's newly opened case whose job to plan it was lost (Redis restarted): nothing claimed it."""
     slipped_shipment(store)
     with time_machine.travel(NOW, tick=False):
         detector_sweep("no_first_scan", now=NOW)
-    lose_pending_jobs()  # the case-act job is lost, or its worker died: the claim rolled back with the plan
-    case = ExceptionCase.objects.get()
-    assert (case.state, case.playbook_version) == (CaseState.OPEN, None)
+    lose_pending_jobs()
+    return ExceptionCase.objects.get()
+
+
+def test_a_case_whose_job_was_lost_is_planned_once_ten_minutes_after_its_detection(store, ship_slip_playbook, run_jobs):
+    from playbooks.engine import cases_recover
+
+    case = case_whose_job_was_lost(store)
+    assert (case.state, case.playbook_version, case.planning_started_at) == (CaseState.OPEN, None, None)
 
     assert cases_recover(now=NOW + dt.timedelta(minutes=5)) == 0
     with time_machine.travel(NOW + dt.timedelta(minutes=11), tick=False):
@@ -847,18 +852,14 @@ def test_a_case_with_no_playbook_is_not_planned_again_and_again(store, run_jobs)
 
 def claimed_by_a_dead_worker(case: ExceptionCase, *, at: dt.datetime = NOW, times_before: int = 0) -> None:
     """As if a worker claimed the case to plan it, then died: its plan rolled back, its claim did not, and no
-    worker's transaction holds the case (a live worker's does: tests/reliability/test_planning_killed.py)."""
+    worker's transaction holds the case (a live worker's does: tests/reliability/test_case_worker_killed.py)."""
     ExceptionCase.objects.filter(pk=case.pk).update(planning_started_at=at, abandoned=times_before)
 
 
 def test_a_case_whose_worker_died_planning_it_is_planned_a_minute_after_its_claim(store, ship_slip_playbook, run_jobs):
     from playbooks.engine import cases_recover
 
-    slipped_shipment(store)
-    with time_machine.travel(NOW, tick=False):
-        detector_sweep("no_first_scan", now=NOW)
-    lose_pending_jobs()
-    case = ExceptionCase.objects.get()
+    case = case_whose_job_was_lost(store)
     claimed_by_a_dead_worker(case)
 
     assert cases_recover(now=NOW + dt.timedelta(seconds=30)) == 0  # its worker may be about to take it
@@ -876,11 +877,7 @@ def test_a_case_whose_worker_died_planning_it_three_times_is_passed_to_agents(st
     from cxhub.claims import ABANDONED_GIVE_UP
     from playbooks.engine import cases_recover
 
-    slipped_shipment(store)
-    with time_machine.travel(NOW, tick=False):
-        detector_sweep("no_first_scan", now=NOW)
-    lose_pending_jobs()
-    case = ExceptionCase.objects.get()
+    case = case_whose_job_was_lost(store)
     claimed_by_a_dead_worker(case, times_before=ABANDONED_GIVE_UP - 1)
 
     assert cases_recover(now=NOW + dt.timedelta(minutes=2)) == 0  # nothing handed out
