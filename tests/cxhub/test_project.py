@@ -56,3 +56,14 @@ def test_a_redis_cache_waits_half_a_second_at_most_unless_its_url_says_otherwise
 
     assert default.stdout.strip().splitlines()[-1] == "{'socket_timeout': 0.5, 'socket_connect_timeout': 0.5}"
     assert chosen.stdout.strip().splitlines()[-1] == "{'socket_timeout': 2, 'socket_connect_timeout': 0.5}"
+
+
+def test_server_side_cursors_can_be_turned_off_for_a_transaction_pooler():
+    read = "from django.conf import settings; print(settings.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])"
+    base = {"DEBUG": "false", "SECRET_KEY": "p" * 60, "ALLOWED_HOSTS": "cx.example.com"}
+
+    default = manage("shell", "-c", read, env=base)
+    pooled = manage("shell", "-c", read, env={**base, "DISABLE_SERVER_SIDE_CURSORS": "true"})
+
+    assert default.stdout.strip().splitlines()[-1] == "False"
+    assert pooled.stdout.strip().splitlines()[-1] == "True"
