@@ -3,8 +3,9 @@
 One code path serves live runs and the sandbox (`plan_case` never writes), so the sandbox tells the
 truth. Every step is idempotent and claimed in the database:
 - a case is unique per (subject, type) while live, so detecting again adds nothing;
-- a case is acted on once (claimed open → acting); a remedy is unique per (case, step) and runs once
-  (claimed approved → executing); providers dedupe on the remedy.
+- a case is planned once (claimed, then open → acting as its plan commits); a remedy is unique per
+  (case, step) and runs once (claimed approved → executing); providers dedupe on the remedy;
+- a claim whose worker died is handed out again a minute after it was made (cxhub/claims.py).
 """
 
 from __future__ import annotations
@@ -547,7 +548,7 @@ def _plan_batch(case_ids: list[int]) -> list[ExceptionCase]:
     cases = list(
         unclaimed.filter(pk__in=case_ids)
         .select_related(*CASE_RELATED)
-        .select_for_update(skip_locked=True, of=("self",))
+        .select_for_update(skip_locked=True, no_key=True, of=("self",))
         .order_by("pk")
     )
     chosen = {case.pk: playbook_for(case) for case in cases}
