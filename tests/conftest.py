@@ -55,12 +55,15 @@ def _run_pending_on_commit() -> None:
 
     Tests wrapped in a transaction never commit, so work enqueued "after commit" would never reach
     Redis; this does what the commit would have done (transactional tests have none pending)."""
-    while connection.run_on_commit:
-        pending = list(connection.run_on_commit)
-        connection.run_on_commit.clear()
-        for _savepoints, callback, _robust in pending:
-            callback()
-    handoffs.HANDOFF.run_pending()
+    while True:
+        while connection.run_on_commit:
+            pending = list(connection.run_on_commit)
+            connection.run_on_commit.clear()
+            for _savepoints, callback, _robust in pending:
+                callback()
+        # What the hand-off queues goes to Redis once "committed" too (django-rq's on_db_commit): again.
+        if not handoffs.HANDOFF.run_pending() and not connection.run_on_commit:
+            return
 
 
 class BurstWorker(SimpleWorker):
