@@ -1,12 +1,23 @@
-"""GET /healthz: are the database and Redis reachable and taking writes? For load balancers and uptime checks."""
+"""Health checks, for load balancers and uptime monitors.
+
+- GET /healthz: are the database and Redis reachable and taking writes?
+- GET /healthz/work: that, and is work flowing: carrier events applied, messages sent, sweeps run? A hub
+  whose workers or cron have stopped still answers /healthz; this one names what has stopped.
+"""
+
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from cxhub.database import accepts_writes
 from cxhub.jobs import get_queue
+from notifications.services import messages_due_since
+from orders.ingest import deliveries_unapplied_since
+from playbooks.engine import sweep_last_at
 
 HEALTH_KEY = "cxhub:healthz"
 
@@ -32,12 +43,53 @@ def _check_redis() -> str:
     return "ok"
 
 
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _check_database(), "redis": _check_redis()}
+def _utc(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _waiting(since: datetime | None, now: datetime, what: str) -> str:
+    if since is None or now - since < timedelta(seconds=settings.HEALTH_WORK_STALLED_SECONDS):
+        return "ok"
+    return f"error: {what} waiting for a worker since {_utc(since)}: are the RQ workers running?"
+
+
+def _check_sweeps(now: datetime) -> str:
+    last = sweep_last_at()
+    if last is None:
+        return "error: no sweep has run yet: is `manage.py rqcron cxhub.cron` running?"
+    # A sweep missed twice, with a minute's slack for a busy queue.
+    if now - last > timedelta(seconds=2 * settings.SWEEP_INTERVAL_SECONDS + 60):
+        return f"error: no sweep since {_utc(last)}: is `manage.py rqcron cxhub.cron` running?"
+    return "ok"
+
+
+def work_checks(now: datetime) -> dict[str, str]:
+    """Is work flowing: the oldest delivery and message still waiting for a worker, and the latest sweep."""
+    return {
+        "deliveries": _waiting(deliveries_unapplied_since(), now, "carrier and store events"),
+        "messages": _waiting(messages_due_since(now), now, "messages"),
+        "sweeps": _check_sweeps(now),
+    }
+
+
+def _answer(checks: dict[str, str]) -> JsonResponse:
     failing = [name for name, state in checks.items() if state.startswith("error")]
     body = {"status": "fail" if failing else "ok", **checks}
     if failing:
         body["failing"] = failing
     return JsonResponse(body, status=503 if failing else 200)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return _answer({"database": _check_database(), "redis": _check_redis()})
+
+
+@never_cache
+@require_GET
+def healthz_work(request: HttpRequest) -> JsonResponse:
+    checks = {"database": _check_database(), "redis": _check_redis()}
+    if checks["database"] == "ok":
+        checks.update(work_checks(timezone.now()))
+    return _answer(checks)

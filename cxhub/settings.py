@@ -159,7 +159,7 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^webhooks/"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/work)?$", r"^webhooks/"]
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -198,6 +198,8 @@ TRACKING_URL_BUILDER = "portal.links.tracking_url"
 ORDER_DETAIL_SECTIONS = ["playbooks.api.order_sections"]
 # How often the periodic detector sweeps run (seconds).
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=300)
+# /healthz/work fails once deliveries or messages have waited this long for a worker.
+HEALTH_WORK_STALLED_SECONDS = env.int("HEALTH_WORK_STALLED_SECONDS", default=300)
 # Hours an approval may wait before it escalates.
 APPROVAL_SLA_HOURS = env.int("APPROVAL_SLA_HOURS", default=4)
 

@@ -7,10 +7,11 @@ from notifications.unsubscribe import unsubscribe
 from orders.webhooks import receive_webhook
 from playbooks.api import CarrierPauseListView
 
-from .health import healthz
+from .health import healthz, healthz_work
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("healthz/work", healthz_work, name="healthz-work"),
     path("admin/", admin.site.urls),
     path("webhooks/twilio/status/", twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound/", twilio_inbound, name="twilio-inbound"),

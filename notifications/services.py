@@ -14,7 +14,8 @@ from operator import or_
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cxhub.jobs import coalesced_started, enqueue_coalesced
@@ -245,6 +246,11 @@ def _due(now: datetime) -> QuerySet[Message]:
     return Message.objects.filter(
         Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=now), status=MessageStatus.QUEUED
     )
+
+
+def messages_due_since(now: datetime) -> datetime | None:
+    """Since when the oldest message due to be sent has waited for a worker (None when none is due)."""
+    return _due(now).aggregate(at=Min(Coalesce("scheduled_for", "created_at")))["at"]
 
 
 def messages_send(*, limit: int = SEND_BATCH_SIZE) -> int:

@@ -11,7 +11,7 @@ from functools import partial
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -23,7 +23,7 @@ from cxhub.dashboard import NO_SCAN_HOURS
 
 from .admin_import import order_import_view
 from .choices import DeliveryState, EventSource, ShipmentStatus
-from .ingest import inbound_reprocess
+from .ingest import deliveries_unapplied_since, inbound_reprocess
 from .models import (
     ApiToken,
     Customer,
@@ -557,7 +557,7 @@ def delivery_summary() -> dict:
         .annotate(n=Count("id"))
         .order_by("-n")[:20]
     )
-    oldest = InboundDelivery.objects.filter(state=DeliveryState.RECEIVED).aggregate(at=Min("received_at"))["at"]
+    oldest = deliveries_unapplied_since()
     return {
         "delivery_states": states,
         "delivery_rows": rows,

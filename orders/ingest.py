@@ -370,6 +370,13 @@ def _mark(pks: list[int], state: str, error: str = "", next_attempt_at: datetime
     )
 
 
+def deliveries_unapplied_since() -> datetime | None:
+    """When the oldest delivery still waiting for a worker was received: how far processing lags (None
+    when nothing waits). Read from the index of deliveries still to do."""
+    waiting = InboundDelivery.objects.filter(state=DeliveryState.RECEIVED)
+    return waiting.aggregate(at=models.Min("received_at"))["at"]
+
+
 def inbound_reprocess(queryset: QuerySet) -> int:
     """Send deliveries back through processing (after a fix). Processed ones are left alone."""
     handled = [DeliveryState.FAILED, DeliveryState.WAITING]

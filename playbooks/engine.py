@@ -127,6 +127,11 @@ def detector_sweep(kind: str, *, now: datetime | None = None, limit: int = 5000)
     )
 
 
+def sweep_last_at() -> datetime | None:
+    """When the latest sweep ran (None before the first): the newest row, from the primary key."""
+    return SweepRun.objects.order_by("-pk").values_list("started_at", flat=True).first()
+
+
 def sweeps_run(*, now: datetime | None = None) -> list[SweepRun]:
     """Every enabled detector's sweep, time-based and event-driven alike (the latter as a safety net)."""
     runs = [detector_sweep(detector.kind, now=now) for detector in DETECTORS.all()]
