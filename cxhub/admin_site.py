@@ -3,8 +3,10 @@
 from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from . import dashboard
+from .health import work_checks
 
 
 class CXAdminSite(admin.AdminSite):
@@ -23,4 +25,8 @@ class CXAdminSite(admin.AdminSite):
 
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
         context = {"overview": dashboard.overview()} if request.user.has_perm("orders.view_order") else {}
+        # Whoever runs the hub hears of stopped workers or cron here too, not only from a monitor.
+        checks = work_checks(timezone.now())
+        context["cx_stalled"] = [(name, state.removeprefix("error: ")) for name, state in checks.items()
+                                 if state.startswith("error")]  # fmt: skip
         return super().index(request, {**context, **(extra_context or {})})

@@ -145,3 +145,15 @@ def test_work_names_only_the_database_when_it_is_down(client, monkeypatch):
     assert response.status_code == 503
     assert response.json() == {"status": "fail", "database": "error: OperationalError", "redis": "ok",
                                 "failing": ["database"]}  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_admin_index_says_when_work_has_stopped_and_is_quiet_while_it_flows(admin_client, swept):
+    with time_machine.travel(NOW, tick=False):
+        flowing = admin_client.get("/admin/").content.decode()
+    with time_machine.travel(NOW + dt.timedelta(minutes=20), tick=False):
+        stopped = admin_client.get("/admin/").content.decode()
+
+    assert "Work has stopped flowing" not in flowing
+    assert "Work has stopped flowing" in stopped
+    assert "Sweeps: no sweep since 2026-11-18T14:56:00Z: is `manage.py rqcron cxhub.cron` running?" in stopped
