@@ -56,10 +56,10 @@ def _waiting(since: datetime | None, now: datetime, what: str) -> str:
 def _check_sweeps(now: datetime) -> str:
     last = sweep_last_at()
     if last is None:
-        return "error: no sweep has run yet: is `manage.py rqcron cxhub.cron` running?"
+        return "error: no sweep has run yet: is manage.py rqcron cxhub.cron running?"
     # A sweep missed twice, with a minute's slack for a busy queue.
     if now - last > timedelta(seconds=2 * settings.SWEEP_INTERVAL_SECONDS + 60):
-        return f"error: no sweep since {_utc(last)}: is `manage.py rqcron cxhub.cron` running?"
+        return f"error: no sweep since {_utc(last)}: is manage.py rqcron cxhub.cron running?"
     return "ok"
 
 

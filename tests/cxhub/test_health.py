@@ -124,7 +124,7 @@ def test_work_answers_503_when_the_sweeps_have_stopped_or_never_ran(client, sett
     settings.SWEEP_INTERVAL_SECONDS = 300
     never = work(client, at=NOW)
     assert never.status_code == 503
-    assert never.json()["sweeps"] == "error: no sweep has run yet: is `manage.py rqcron cxhub.cron` running?"
+    assert never.json()["sweeps"] == "error: no sweep has run yet: is manage.py rqcron cxhub.cron running?"
 
     SweepRunFactory(started_at=NOW)
     assert work(client, at=NOW + dt.timedelta(minutes=10)).status_code == 200  # one sweep missed: a busy queue
@@ -133,7 +133,7 @@ def test_work_answers_503_when_the_sweeps_have_stopped_or_never_ran(client, sett
     assert stopped.status_code == 503
     assert stopped.json()["failing"] == ["sweeps"]
     assert stopped.json()["sweeps"] == (
-        "error: no sweep since 2026-11-18T15:00:00Z: is `manage.py rqcron cxhub.cron` running?"
+        "error: no sweep since 2026-11-18T15:00:00Z: is manage.py rqcron cxhub.cron running?"
     )
 
 
@@ -156,4 +156,4 @@ def test_the_admin_index_says_when_work_has_stopped_and_is_quiet_while_it_flows(
 
     assert "Work has stopped flowing" not in flowing
     assert "Work has stopped flowing" in stopped
-    assert "Sweeps: no sweep since 2026-11-18T14:56:00Z: is `manage.py rqcron cxhub.cron` running?" in stopped
+    assert "Sweeps: no sweep since 2026-11-18T14:56:00Z: is manage.py rqcron cxhub.cron running?" in stopped

@@ -81,7 +81,7 @@ def test_a_manager_sees_open_problems_by_type_carrier_and_age_and_the_approvals_
 def test_a_manager_follows_the_banner_to_the_incident_and_approves_one_message_wave(control_tower, page,
                                                                                    live_server, run_jobs):  # fmt: skip
     log_in(page, live_server, "/admin/")
-    banner = page.get_by_role("alert")
+    banner = page.get_by_role("alert").filter(has_text="delivery incident")
     assert "1 delivery incident needs a decision" in banner.inner_text()
     banner.get_by_role("link").click()
     page.locator("#result_list tbody th a").first.click()
