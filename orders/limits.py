@@ -71,7 +71,9 @@ def _limits(kind: type) -> tuple[tuple[str, int | None], ...]:
 
 def _fit(value: Any, path: str) -> Any:
     if isinstance(value, list):
-        return [_fit(item, f"{path}.{i}") for i, item in enumerate(value)]
+        fitted = [_fit(item, f"{path}.{i}") for i, item in enumerate(value)]
+        # The same list when nothing in it changed: its holder is then kept as it is, not copied.
+        return value if all(new is old for new, old in zip(fitted, value, strict=True)) else fitted
     if not dataclasses.is_dataclass(value):
         return value
     changes = {}
