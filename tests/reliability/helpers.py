@@ -21,6 +21,7 @@ from typing import Any
 
 import django_rq
 import psycopg
+import pytest
 from django.conf import settings
 from django.db import connection
 from psycopg import sql
@@ -309,6 +310,17 @@ def children_of(pid: int) -> list[int]:
             if int(stat.read_text().rpartition(")")[2].split()[1]) == pid:
                 found.append(int(stat.parent.name))
     return found
+
+
+# Each kill -9 test runs under both worker classes: the default SimpleWorker, and the forking worker whose
+# work horse dies with it.
+WORKER_CLASSES = pytest.mark.parametrize(
+    "worker_class",
+    [
+        pytest.param("cxhub.worker.SimpleWorker", id="the default worker"),
+        pytest.param("cxhub.worker.Worker", id="the forking worker and its work horse"),
+    ],
+)
 
 
 def worker_env(**extra: str) -> dict[str, str]:

@@ -32,6 +32,7 @@ from tests.factories import (
     StoreFactory,
 )
 from tests.reliability.helpers import (
+    WORKER_CLASSES,
     WorkerProcess,
     count_by,
     database_session,
@@ -64,15 +65,6 @@ def planned_case(opened_case) -> ExceptionCase:
     cases_plan([opened_case.pk])
     assert set(Remedy.objects.values_list("state", flat=True)) == {RemedyState.APPROVED}
     return opened_case
-
-
-WORKER_CLASSES = pytest.mark.parametrize(
-    "worker_class",
-    [
-        pytest.param("cxhub.worker.SimpleWorker", id="the default worker"),
-        pytest.param("cxhub.worker.Worker", id="the forking worker and its work horse"),
-    ],
-)
 
 
 @WORKER_CLASSES

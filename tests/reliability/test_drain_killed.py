@@ -20,6 +20,7 @@ from orders.models import InboundDelivery
 from tests import signing
 from tests.factories import ShipmentFactory, StoreFactory
 from tests.reliability.helpers import (
+    WORKER_CLASSES,
     WorkerProcess,
     count_by,
     database_session,
@@ -36,13 +37,7 @@ SECRET = "easypost-drain-killed-secret"
 OUT_FOR_DELIVERY = "04_tracker_updated_out_for_delivery"
 
 
-@pytest.mark.parametrize(
-    "worker_class",
-    [
-        pytest.param("cxhub.worker.SimpleWorker", id="the default worker"),
-        pytest.param("cxhub.worker.Worker", id="the forking worker and its work horse"),
-    ],
-)
+@WORKER_CLASSES
 def test_a_worker_killed_while_applying_a_batch_has_its_claim_handed_out_within_a_minute(
     client, handoff, run_jobs, tmp_path, worker_class
 ):

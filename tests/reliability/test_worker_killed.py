@@ -28,6 +28,7 @@ from tests.factories import (
     StoreFactory,
 )
 from tests.reliability.helpers import (
+    WORKER_CLASSES,
     WorkerProcess,
     count_by,
     cron_tick,
@@ -78,13 +79,7 @@ def accepted_for(fake_twilio, message: Message) -> list:
     return [m for m in fake_twilio.messages if m["to"] == message.to]
 
 
-@pytest.mark.parametrize(
-    "worker_class",
-    [
-        pytest.param("cxhub.worker.SimpleWorker", id="the default worker"),
-        pytest.param("cxhub.worker.Worker", id="the forking worker and its work horse"),
-    ],
-)
+@WORKER_CLASSES
 def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_loses_no_event(
     client, handoff, store, fake_twilio, run_jobs, tmp_path, worker_class
 ):
