@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from . import dashboard
-from .health import work_checks
+from .health import failing, work_checks
 
 
 class CXAdminSite(admin.AdminSite):
@@ -26,7 +26,5 @@ class CXAdminSite(admin.AdminSite):
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
         context = {"overview": dashboard.overview()} if request.user.has_perm("orders.view_order") else {}
         # Whoever runs the hub hears of stopped workers or cron here too, not only from a monitor.
-        checks = work_checks(timezone.now())
-        context["cx_stalled"] = [(name, state.removeprefix("error: ")) for name, state in checks.items()
-                                 if state.startswith("error")]  # fmt: skip
+        context["cx_stalled"] = failing(work_checks(timezone.now())).items()
         return super().index(request, {**context, **(extra_context or {})})

@@ -72,24 +72,33 @@ def work_checks(now: datetime) -> dict[str, str]:
     }
 
 
+def failing(checks: dict[str, str]) -> dict[str, str]:
+    """The checks that fail, each with what is wrong."""
+    return {name: state.removeprefix("error: ") for name, state in checks.items() if state.startswith("error")}
+
+
 def _answer(checks: dict[str, str]) -> JsonResponse:
-    failing = [name for name, state in checks.items() if state.startswith("error")]
-    body = {"status": "fail" if failing else "ok", **checks}
-    if failing:
-        body["failing"] = failing
-    return JsonResponse(body, status=503 if failing else 200)
+    failed = list(failing(checks))
+    body = {"status": "fail" if failed else "ok", **checks}
+    if failed:
+        body["failing"] = failed
+    return JsonResponse(body, status=503 if failed else 200)
+
+
+def _services() -> dict[str, str]:
+    return {"database": _check_database(), "redis": _check_redis()}
 
 
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    return _answer({"database": _check_database(), "redis": _check_redis()})
+    return _answer(_services())
 
 
 @never_cache
 @require_GET
 def healthz_work(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _check_database(), "redis": _check_redis()}
+    checks = _services()
     if checks["database"] == "ok":
         checks.update(work_checks(timezone.now()))
     return _answer(checks)
