@@ -26,6 +26,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from cxhub.claims import ABANDONED_GIVE_UP, CLAIM_UNHELD_AFTER, claims_unheld, lock_timeout_set
+from cxhub.database import fetchone_unchecked
 from cxhub.jobs import coalesced_started, enqueue_coalesced
 
 from .choices import DeliveryState, EventSource
@@ -147,9 +148,8 @@ def _insert(
     params += [signer.store_id, signer.secret] if signer.secret else [signer.store_id]
     # The env fallback secret cannot change under a running process: only the store's existence is checked.
     sql = _insert_sql(connection.vendor, dedupe=dedupe, secret_field=signer.secret_field if signer.secret else "")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+    # Sent twice on a dropped connection, it stores at most a second copy, which processing skips.
+    return fetchone_unchecked(sql, params)
 
 
 # What a new delivery sets; the other columns start empty (NULL).

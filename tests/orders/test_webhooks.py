@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import django_rq
+import psycopg
 import pytest
 from django.db import connection
 from django.test import override_settings
@@ -292,6 +296,40 @@ def test_a_delivery_is_checked_for_duplicates_and_stored_in_one_query_once_the_s
 
     assert first.json()["status"] == "received"
     assert again.json()["status"] == "duplicate"
+
+
+@contextmanager
+def statements_sent() -> Iterator[list[str]]:
+    """The statements this process's database connection sends while the block runs, read from libpq's
+    trace of the wire protocol: Django's query log misses its connection health check, which goes to the
+    driver directly."""
+    connection.ensure_connection()  # unlike a cursor, without a health check of its own
+    pgconn = connection.connection.pgconn
+    sent: list[str] = []
+    with tempfile.TemporaryFile() as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            yield sent
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        lines = trace.read().decode().splitlines()
+    sent += [line.split("\t", 3)[3].strip() for line in lines if line.split("\t")[:3:2] == ["F", "Query"]]
+
+
+def test_a_delivery_is_one_round_trip_even_as_a_requests_first_query(client, store):
+    """Django's health check of a kept connection (a `SELECT 1` before a request's first query) is not
+    paid by the webhook: a connection found dropped is replaced by the insert itself (tests/reliability/
+    test_database_down.py)."""
+    post_easypost(client, "01_tracker_created")
+    connection.close_if_unusable_or_obsolete()  # a request's start in production, which the test client skips
+
+    with statements_sent() as sent:
+        answer = post_easypost(client, "02_tracker_updated_in_transit")
+
+    assert answer.json()["status"] == "received"
+    assert len(sent) == 1 and sent[0].startswith('"INSERT INTO'), sent
 
 
 def test_a_secret_changed_by_another_process_is_refused_at_once(client, store):

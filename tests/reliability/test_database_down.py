@@ -1,6 +1,7 @@
 """PostgreSQL unreachable while webhooks and visitors arrive (a restart, a failover): nothing is answered 2xx
 that was not stored, providers and people are told to retry (503 with Retry-After, not 500), and once the
-database is back the retried deliveries are stored and processed once.
+database is back the retried deliveries are stored and processed once. A web process's kept connection
+that the server dropped between two requests costs the next webhook nothing but a new connection.
 
 The outage is PostgreSQL's own: the test's database stops accepting connections and its open ones are
 terminated, as a restart does, on the suite's server (the other databases on it are untouched).
@@ -17,7 +18,7 @@ from orders.models import InboundDelivery
 from portal.links import tracking_token
 from tests.factories import StoreFactory
 from tests.orders.api import client_for
-from tests.reliability.helpers import OutageScans, count_by, database_down
+from tests.reliability.helpers import OutageScans, count_by, database_down, database_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,3 +60,23 @@ def test_while_the_database_is_down_nothing_is_answered_2xx_everyone_is_told_to_
 
     processed = {DeliveryState.PROCESSED: 2, DeliveryState.DUPLICATE: 1}
     assert scans.outcome() == (processed, [ShipmentStatus.IN_TRANSIT] * 2)
+
+
+def test_a_webhook_on_a_kept_connection_the_server_dropped_reconnects_and_is_stored_once(run_jobs):
+    store = StoreFactory(easypost_webhook_secret=SECRET)
+    scans = OutageScans(store, SECRET)
+    web = Client(raise_request_exception=False)
+    assert scans.send(web, scans.before).json()["status"] == "received"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    # A restart or a proxy drops the connection this process keeps between requests.
+    with database_session(dbname="postgres", autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+    connection.close_if_unusable_or_obsolete()  # a request's start, which the test client skips
+
+    answer = scans.send(web, scans.during)
+
+    assert (answer.status_code, answer.json()["status"]) == (200, "received")
+    run_jobs()
+    assert scans.outcome() == ({DeliveryState.PROCESSED: 2}, [ShipmentStatus.IN_TRANSIT] * 2)
