@@ -5,9 +5,10 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# Debian packages the test suite needs: a Redis server, PostgreSQL server binaries, and Chromium for the
-# browser tests of the customer pages (Playwright drives it; it downloads no browser of its own).
-TEST_PACKAGES := redis-server postgresql chromium
+# Debian packages the test suite needs: a Redis server, PostgreSQL server binaries, Chromium for the
+# browser tests of the customer pages (Playwright drives it; it downloads no browser of its own), and
+# PgBouncer, to prove the workers run behind it as the README's production guidance advises.
+TEST_PACKAGES := redis-server postgresql chromium pgbouncer
 # What the benchmarks add: wrk, the HTTP load generator (see bench/README.md).
 BENCH_PACKAGES := wrk
 

@@ -40,40 +40,26 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 
 
 def find_binary(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    # Debian puts server daemons (pgbouncer) in /usr/sbin, outside a non-root PATH.
+    postgresql = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin") or next(iter(postgresql), None)
     if not found:
         raise pytest.UsageError(f"{name} is not installed: run `make test` (it installs the test services) first.")
     return found
 
 
-class RedisServer:
+class Daemon:
+    """A server run in the foreground as a child process, on a free loopback port, with a throwaway folder."""
+
+    prefix = "cxhub-"
+
     def __init__(self) -> None:
         self.port = free_port()
-        self.workdir = tempfile.mkdtemp(prefix="cxhub-redis-")
+        self.workdir = Path(tempfile.mkdtemp(prefix=self.prefix))
         self.process: subprocess.Popen | None = None
 
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                find_binary("redis-server"),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.workdir,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    def spawn(self, *args: str) -> None:
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
 
     def stop(self) -> None:
@@ -81,6 +67,18 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(10)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class RedisServer(Daemon):
+    prefix = "cxhub-redis-"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.spawn(find_binary("redis-server"), *options, "--dir", str(self.workdir))
 
 
 class PostgresServer:
@@ -120,6 +118,39 @@ class PostgresServer:
         with contextlib.suppress(subprocess.CalledProcessError, pytest.UsageError):
             self._run(find_binary("pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop")
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class PgBouncer(Daemon):
+    """PgBouncer in transaction mode in front of a PostgreSQL server, with `pool_size` server connections
+    shared by every client, one transaction at a time: how the README runs forking workers. Started by
+    the tests that need it, not for the session. Trusts loopback, as the suite's PostgreSQL does."""
+
+    prefix = "cxhub-pgbouncer-"
+
+    def __init__(self, *, host: str, port: int, user: str, pool_size: int = 2) -> None:
+        super().__init__()
+        self.user = user
+        self.server = (host, port)
+        self.pool_size = pool_size
+        # Like PostgreSQL, PgBouncer refuses to run as root.
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def url(self, database: str) -> str:
+        return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        host, port = self.server
+        (self.workdir / "users.txt").write_text(f'"{self.user}" ""\n')
+        (self.workdir / "pgbouncer.ini").write_text(
+            f"[databases]\n* = host={host} port={port}\n"
+            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.workdir}/users.txt\nadmin_users = {self.user}\n"
+            f"pool_mode = transaction\ndefault_pool_size = {self.pool_size}\nmax_client_conn = 200\n"
+            f"stats_period = 1\nlogfile = {self.workdir}/pgbouncer.log\n"
+        )
+        if self.as_user:
+            shutil.chown(self.workdir, "postgres")
+        self.spawn(*self.as_user, find_binary("pgbouncer"), str(self.workdir / "pgbouncer.ini"))
 
 
 _servers: list[RedisServer | PostgresServer] = []

@@ -33,7 +33,14 @@ from rq.scheduler import RQScheduler
 from cxhub.jobs import QUEUES
 from orders.models import InboundDelivery, Store
 from tests import signing
-from tests.factories import ShipmentFactory
+from tests.factories import (
+    MessageTemplateFactory,
+    NotificationSettingsFactory,
+    PlaybookFactory,
+    PlaybookStepFactory,
+    ShipmentFactory,
+    StoreFactory,
+)
 from tests.services import RedisServer
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -84,6 +91,42 @@ class OutageScans:
             parcel.refresh_from_db()
         states = count_by(InboundDelivery.objects.values_list("state", flat=True))
         return states, [self.before.status, self.during.status]
+
+
+def failed_attempt_store(secret: str) -> Store:
+    """A store whose playbook texts the customer when the carrier misses them (EasyPost signed with
+    `secret`), with no quiet hours: worker processes run on the real clock, whatever the time of day."""
+    store = StoreFactory(slug="acme", easypost_webhook_secret=secret)
+    NotificationSettingsFactory(store=store, quiet_start=dt.time(0), quiet_end=dt.time(0))
+    MessageTemplateFactory(
+        store=store, kind="failed_attempt", channel="sms", body_text="Order {{ order_number }}: the carrier missed you."
+    )
+    playbook = PlaybookFactory(name="Failed attempt", trigger="failed_attempt", holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="notify",
+                        params={"template": "failed_attempt", "channel": "sms"})  # fmt: skip
+    return store
+
+
+def announce_attempts(client, handoff, shipments: list, secret: str) -> None:
+    """EasyPost reports a failed delivery attempt for each parcel, through the real URL; the web process's
+    hand-off then queues their drain."""
+    for shipment in shipments:
+        body = easypost_event(event_id=f"evt_attempt_{shipment.tracking_code}", tracking_code=shipment.tracking_code)
+        response = post_easypost(client, body, secret)
+        assert response.status_code == 200, response.content
+    handoff.run_pending()
+
+
+def twilio_env(fake_twilio, **extra: str) -> dict[str, str]:
+    """A worker process's environment that sends SMS to the fake Twilio."""
+    return worker_env(
+        TWILIO_ACCOUNT_SID=fake_twilio.account_sid,
+        TWILIO_AUTH_TOKEN=fake_twilio.auth_token,
+        TWILIO_FROM_NUMBER=fake_twilio.from_number,
+        TWILIO_MESSAGING_SERVICE_SID="",
+        TWILIO_API_BASE_URL=fake_twilio.base_url,
+        **extra,
+    )
 
 
 def shopify_order(*, number: int) -> bytes:

@@ -19,23 +19,16 @@ from orders.choices import DeliveryState, ShipmentStatus
 from orders.models import InboundDelivery, Shipment
 from playbooks.choices import RemedyState
 from playbooks.models import ExceptionCase, Remedy
-from tests.factories import (
-    MessageTemplateFactory,
-    NotificationSettingsFactory,
-    PlaybookFactory,
-    PlaybookStepFactory,
-    ShipmentFactory,
-    StoreFactory,
-)
+from tests.factories import ShipmentFactory
 from tests.reliability.helpers import (
     WORKER_CLASSES,
     WorkerProcess,
+    announce_attempts,
     count_by,
     cron_tick,
-    easypost_event,
-    post_easypost,
+    failed_attempt_store,
+    twilio_env,
     wait_until,
-    worker_env,
 )
 
 pytest_plugins = ["tests.fakes.twilio"]
@@ -51,24 +44,7 @@ LEASES_EXPIRED = dt.timedelta(minutes=11)
 
 @pytest.fixture
 def store():
-    store = StoreFactory(slug="acme", easypost_webhook_secret=SECRET)
-    # No quiet hours: the workers run on the real clock, whatever the time of day.
-    NotificationSettingsFactory(store=store, quiet_start=dt.time(0), quiet_end=dt.time(0))
-    MessageTemplateFactory(
-        store=store, kind="failed_attempt", channel="sms", body_text="Order {{ order_number }}: the carrier missed you."
-    )
-    playbook = PlaybookFactory(name="Failed attempt", trigger="failed_attempt", holdout_percent=0)
-    PlaybookStepFactory(playbook=playbook, position=1, action="notify",
-                        params={"template": "failed_attempt", "channel": "sms"})  # fmt: skip
-    return store
-
-
-def announce_attempts(client, handoff, shipments: list[Shipment]) -> None:
-    for shipment in shipments:
-        body = easypost_event(event_id=f"evt_attempt_{shipment.tracking_code}", tracking_code=shipment.tracking_code)
-        response = post_easypost(client, body, SECRET)
-        assert response.status_code == 200, response.content
-    handoff.run_pending()  # the web process's hand-off queues their drain
+    return failed_attempt_store(SECRET)
 
 
 def requests_for(fake_twilio, message: Message) -> list:
@@ -87,19 +63,12 @@ def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_lose
         ShipmentFactory(order__store=store, carrier="usps", status=ShipmentStatus.IN_TRANSIT, label_created_at=None)
         for _ in range(BEFORE_THE_KILL + WHILE_DEAD)
     ]
-    env = worker_env(
-        TWILIO_ACCOUNT_SID=fake_twilio.account_sid,
-        TWILIO_AUTH_TOKEN=fake_twilio.auth_token,
-        TWILIO_FROM_NUMBER=fake_twilio.from_number,
-        TWILIO_MESSAGING_SERVICE_SID="",
-        TWILIO_API_BASE_URL=fake_twilio.base_url,
-        TWILIO_TIMEOUT_SECONDS="10",
-    )
+    env = twilio_env(fake_twilio, TWILIO_TIMEOUT_SECONDS="10")
     # Twilio accepts the first sends at once, then holds its answer to one of them: the worker is mid-call.
     for _ in range(KILL_AT_SEND - 1):
         fake_twilio.queue_delay(0)
     fake_twilio.queue_delay(15)  # beyond the 10 s time-out: only the kill ends that call
-    announce_attempts(client, handoff, parcels[:BEFORE_THE_KILL])
+    announce_attempts(client, handoff, parcels[:BEFORE_THE_KILL], SECRET)
 
     first = WorkerProcess(tmp_path / "worker-1.log", env, "--worker-class", worker_class).start()
     try:
@@ -112,7 +81,7 @@ def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_lose
     # The rest of the batch waits in the outbox (the drain that held it died with the worker).
     assert Message.objects.filter(status=MessageStatus.QUEUED).exists()
 
-    announce_attempts(client, handoff, parcels[BEFORE_THE_KILL:])  # events keep arriving while no worker runs
+    announce_attempts(client, handoff, parcels[BEFORE_THE_KILL:], SECRET)  # events keep arriving while no worker runs
     second = WorkerProcess(tmp_path / "worker-2.log", env, "--worker-class", worker_class, "--burst").start()
     assert second.wait(timeout=120) == 0, second.output()
 
