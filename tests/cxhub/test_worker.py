@@ -82,8 +82,7 @@ def test_work_horses_start_warm_and_without_their_parents_database_connection(tm
     # RQ's own Queue enqueues at once (django-rq's waits for the test's transaction to commit).
     job = rq.Queue("default", connection=django_rq.get_connection("default")).enqueue(horse_state)
 
-    worker = WorkerProcess(tmp_path / "worker.log", worker_env(), "--burst", *args).start()
-    assert worker.wait(timeout=120) == 0, worker.output()
+    worker = WorkerProcess.burst(tmp_path / "worker.log", worker_env(), *args)
 
     job.refresh()
     state = job.return_value()
@@ -102,8 +101,7 @@ def test_work_horses_start_warm_and_without_their_parents_database_connection(tm
 def test_rqworker_runs_each_job_in_its_own_process_warm(tmp_path):
     job = rq.Queue("default", connection=django_rq.get_connection("default")).enqueue(horse_state)
 
-    worker = WorkerProcess(tmp_path / "worker.log", worker_env(), "--burst").start()
-    assert worker.wait(timeout=120) == 0, worker.output()
+    worker = WorkerProcess.burst(tmp_path / "worker.log", worker_env())
 
     job.refresh()
     state = job.return_value()

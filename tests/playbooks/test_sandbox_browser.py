@@ -63,8 +63,7 @@ def test_a_manager_tries_a_draft_and_the_report_appears_when_the_worker_is_done(
     assert page.locator("#run-progress-text").inner_text() == "Waiting for a worker…"
     screenshot(page, "sandbox-waiting")
 
-    worker = WorkerProcess(tmp_path / "worker.log", worker_env(), "--burst").start()
-    assert worker.wait(timeout=120) == 0, worker.output()
+    WorkerProcess.burst(tmp_path / "worker.log", worker_env())
     page.locator("#sandbox-report").wait_for(timeout=10_000)  # the page polls, then shows the report
 
     report = page.locator("#content-main").inner_text()

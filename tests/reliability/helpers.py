@@ -317,6 +317,13 @@ class WorkerProcess:
             )
         return self
 
+    @classmethod
+    def burst(cls, log: Path, env: dict[str, str], *args: str, timeout: float = 120) -> WorkerProcess:
+        """A worker that runs every queued job, and those they queue, then exits (it must exit cleanly)."""
+        worker = cls(log, env, "--burst", *args).start()
+        assert worker.wait(timeout) == 0, worker.output()
+        return worker
+
     def kill_9(self) -> None:
         """SIGKILL the worker and its work horse if it forks one: a machine or container that dies. (RQ puts
         each work horse in a process group of its own, so killing the worker's group alone would spare it.)"""

@@ -41,8 +41,7 @@ def test_an_import_whose_worker_is_killed_is_finished_by_another_and_nothing_is_
     # As if the lease had run out: the worker said nothing for longer than the imports' lease.
     OrderImport.objects.filter(pk=run.pk).update(heartbeat_at=F("heartbeat_at") - imports.IMPORTS.lease)
     cron_tick(only=["order_imports_recover_job"])
-    second = WorkerProcess(tmp_path / "worker-2.log", env, "--burst").start()
-    assert second.wait(timeout=180) == 0, second.output()
+    WorkerProcess.burst(tmp_path / "worker-2.log", env, timeout=180)
 
     run.refresh_from_db()
     assert (run.state, run.attempts, run.rows_read, run.rows_rejected) == ("done", 2, 2 * ORDERS, 0)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -66,12 +65,6 @@ def transactions_pooled(bouncer: PgBouncer, database: str) -> int:
     return sum(row["total_xact_count"] for row in rows if row["database"] == database)
 
 
-def work_off(env: dict[str, str], worker_class: str, log: Path) -> None:
-    """A worker that runs every queued job, and those they queue, then exits."""
-    worker = WorkerProcess(log, env, "--worker-class", worker_class, "--burst").start()
-    assert worker.wait(timeout=120) == 0, worker.output()
-
-
 @WORKER_CLASSES
 def test_workers_behind_pgbouncer_apply_webhooks_send_each_sms_once_and_run_a_sandbox(
     client, handoff, fake_twilio, pgbouncer, tmp_path, worker_class
@@ -85,14 +78,14 @@ def test_workers_behind_pgbouncer_apply_webhooks_send_each_sms_once_and_run_a_sa
     env = twilio_env(fake_twilio, DATABASE_URL=pgbouncer.url(database), DISABLE_SERVER_SIDE_CURSORS="true")
 
     announce_attempts(client, handoff, parcels, SECRET)
-    work_off(env, worker_class, tmp_path / "journey.log")
+    WorkerProcess.burst(tmp_path / "journey.log", env, "--worker-class", worker_class)
     # A manager tries a draft of the playbook on the cases the workers opened.
     draft = PlaybookFactory(name="Failed attempt v2", trigger="failed_attempt", state=PlaybookState.DRAFT,
                             holdout_percent=0)  # fmt: skip
     PlaybookStepFactory(playbook=draft, position=1, action="notify", params={"template": "failed_attempt"})
     now = timezone.now()
     run = sandbox_run_start(draft, since=now - dt.timedelta(days=1), until=now + dt.timedelta(days=1), user=None)
-    work_off(env, worker_class, tmp_path / "sandbox.log")
+    WorkerProcess.burst(tmp_path / "sandbox.log", env, "--worker-class", worker_class)
 
     assert count_by(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED: PARCELS}
     messages = Message.objects.filter(kind="failed_attempt")

@@ -82,8 +82,7 @@ def test_a_worker_killed_mid_batch_sends_every_message_once_or_flags_it_and_lose
     assert Message.objects.filter(status=MessageStatus.QUEUED).exists()
 
     announce_attempts(client, handoff, parcels[BEFORE_THE_KILL:], SECRET)  # events keep arriving while no worker runs
-    second = WorkerProcess(tmp_path / "worker-2.log", env, "--worker-class", worker_class, "--burst").start()
-    assert second.wait(timeout=120) == 0, second.output()
+    WorkerProcess.burst(tmp_path / "worker-2.log", env, "--worker-class", worker_class)
 
     # The periodic jobs, once every lease has run out: claims of the dead worker are handed out again
     # (deliveries, remedies) or flagged for review (a send whose outcome nobody knows).
