@@ -39,6 +39,10 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+# PostgreSQL and PgBouncer refuse to run as root: as root, they run as Debian's `postgres` user.
+AS_POSTGRES = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
 def find_binary(name: str) -> str:
     # Debian puts server daemons (pgbouncer) in /usr/sbin, outside a non-root PATH.
     postgresql = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
@@ -86,17 +90,16 @@ class PostgresServer:
         self.port = free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="cxhub-pg-"))
         self.datadir = self.workdir / "data"
-        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
     @property
     def url(self) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/cxhub"
 
     def _run(self, *args: str) -> None:
-        subprocess.run([*self.as_postgres, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run([*AS_POSTGRES, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def start(self) -> None:
-        if self.as_postgres:
+        if AS_POSTGRES:
             shutil.chown(self.workdir, "postgres")
         self._run(find_binary("initdb"), "-D", str(self.datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8")
         options = f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
@@ -132,8 +135,6 @@ class PgBouncer(Daemon):
         self.user = user
         self.server = (host, port)
         self.pool_size = pool_size
-        # Like PostgreSQL, PgBouncer refuses to run as root.
-        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
     def url(self, database: str) -> str:
         return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}"
@@ -148,9 +149,9 @@ class PgBouncer(Daemon):
             f"pool_mode = transaction\ndefault_pool_size = {self.pool_size}\nmax_client_conn = 200\n"
             f"stats_period = 1\nlogfile = {self.workdir}/pgbouncer.log\n"
         )
-        if self.as_user:
+        if AS_POSTGRES:
             shutil.chown(self.workdir, "postgres")
-        self.spawn(*self.as_user, find_binary("pgbouncer"), str(self.workdir / "pgbouncer.ini"))
+        self.spawn(*AS_POSTGRES, find_binary("pgbouncer"), str(self.workdir / "pgbouncer.ini"))
 
 
 _servers: list[RedisServer | PostgresServer] = []
