@@ -17,6 +17,7 @@ import platform
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,21 +63,34 @@ SCALES = {
 }
 
 
+# What the environment may change in a scale: (variable, field, what its value must be).
+SCALE_KNOBS = [
+    # Above what the workers manage, the time-to-notify run measures their capacity (its work rate).
+    ("BENCH_NOTIFY_RATE", "notify_rate", "a number of events per second"),
+    # Longer runs are soaks: whether the long-lived processes' memory keeps growing (memory.json).
+    ("BENCH_NOTIFY_SECONDS", "notify_seconds", "a number of seconds"),
+    ("BENCH_WRK_SECONDS", "wrk_seconds", "a number of seconds"),
+]
+
+
 def scale_from_env() -> Scale:
     name = os.environ.get("BENCH_SCALE", "full").strip().lower() or "full"
     if name not in SCALES:
         raise SystemExit(f"BENCH_SCALE must be one of {', '.join(SCALES)}, not {name!r}")
-    rate = os.environ.get("BENCH_NOTIFY_RATE", "").strip()
-    if not rate:
-        return SCALES[name]
-    # Above what the workers manage, the time-to-notify run measures their capacity (its work rate).
-    try:
-        notify_rate = float(rate)
-    except ValueError:
-        notify_rate = 0.0
-    if not 0 < notify_rate < float("inf"):
-        raise SystemExit(f"BENCH_NOTIFY_RATE must be a number of events per second above 0, not {rate!r}")
-    return dataclasses.replace(SCALES[name], notify_rate=notify_rate)
+    scale = SCALES[name]
+    for variable, field_name, what in SCALE_KNOBS:
+        text = os.environ.get(variable, "").strip()
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = 0.0
+        if not 0 < value < float("inf"):
+            raise SystemExit(f"{variable} must be {what} above 0, not {text!r}")
+        kind = type(getattr(scale, field_name))
+        scale = dataclasses.replace(scale, **{field_name: kind(math.ceil(value)) if kind is int else value})
+    return scale
 
 
 def env_int(name: str, default: int) -> int:
@@ -469,16 +483,35 @@ class RoleMemory:
     processes_max: int = 0
     total_max_mb: float = 0.0
     per_process_max_mb: float = 0.0
-    total_samples: list[float] = field(default_factory=list)
+    total_samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the load, MB)
 
     def as_dict(self) -> dict[str, Any]:
-        samples = self.total_samples
+        totals = [mb for _, mb in self.total_samples]
         return {
             "processes": self.processes_max,
             "total_rss_max_mb": round(self.total_max_mb, 1),
-            "total_rss_mean_mb": round(sum(samples) / len(samples), 1) if samples else None,
+            "total_rss_mean_mb": round(sum(totals) / len(totals), 1) if totals else None,
             "largest_process_rss_max_mb": round(self.per_process_max_mb, 1),
+            "total_rss_first_mb": round(totals[0], 1) if totals else None,
+            "total_rss_last_mb": round(totals[-1], 1) if totals else None,
+            "growth_mb_per_minute": growth_per_minute(self.total_samples),
         }
+
+
+# Below this, a slope says more about one allocation than about a trend: a megabyte in the last seconds of
+# a 15 s load would read as several a minute.
+GROWTH_MIN_SECONDS = 60
+
+
+def growth_per_minute(samples: Sequence[tuple[float, float]]) -> float | None:
+    """How fast memory grew over the second half of a load (least squares, MB a minute): the first half
+    holds the processes' warm-up (imports, caches filling), what is still growing after it is a leak.
+    None for a load whose second half is shorter than GROWTH_MIN_SECONDS (a soak gives the figure)."""
+    later = samples[len(samples) // 2 :]
+    if len(later) < 2 or later[-1][0] - later[0][0] < GROWTH_MIN_SECONDS:
+        return None
+    slope = statistics.linear_regression([t for t, _ in later], [mb for _, mb in later]).slope
+    return round(60 * slope, 2)
 
 
 class MemorySampler:
@@ -491,6 +524,7 @@ class MemorySampler:
         self.memory = {role: RoleMemory() for role in roles}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+        self._started = 0.0
 
     def _sample(self) -> None:
         for role, roots in self.roles.items():
@@ -500,7 +534,7 @@ class MemorySampler:
             sizes = [size for size in (rss_mb(pid) for pid in pids) if size is not None]
             memory = self.memory[role]
             memory.processes_max = max(memory.processes_max, len(sizes))
-            memory.total_samples.append(sum(sizes))
+            memory.total_samples.append((time.monotonic() - self._started, sum(sizes)))
             memory.total_max_mb = max(memory.total_max_mb, sum(sizes))
             memory.per_process_max_mb = max([memory.per_process_max_mb, *sizes])
 
@@ -510,6 +544,7 @@ class MemorySampler:
             self._stop.wait(self.interval)
 
     def __enter__(self) -> MemorySampler:
+        self._started = time.monotonic()
         self._thread.start()
         return self
 

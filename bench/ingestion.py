@@ -111,9 +111,8 @@ def run(ctx: Context) -> dict[str, Any]:
     parcels = add_pool(ctx.dataset, scale.ingest_pool, seed=11)
     factory = WebhookFactory({s.store_id: s.easypost for s in ctx.dataset.stores})
     count = scale.wrk_seconds * MAX_EXPECTED_RATE
-    webhooks = [factory.build(parcels[i % len(parcels)], in_transit_scan(i)) for i in range(count)]
+    webhooks = (factory.build(parcels[i % len(parcels)], in_transit_scan(i)) for i in range(count))
     data_file = write_wrk_data(ctx.tmp / "webhooks.tsv", webhooks)
-    del webhooks
     queues_empty()
 
     env = server_env()
@@ -124,17 +123,17 @@ def run(ctx: Context) -> dict[str, Any]:
         web.warm_up(["/healthz", BARE_PATH])
         args = [str(data_file), BARE_PATH, str(WRK_THREADS)]
         connections = ctx.gunicorn_workers * 2
-        with MemorySampler({"gunicorn": [web.process.pid]}) as web_memory:
-            log(f"ingestion: wrk on the bare view for {scale.wrk_seconds}s…")
-            with CpuMeter() as bare_cpu:
-                bare = run_wrk(web.base_url, "webhooks.lua", seconds=scale.wrk_seconds, connections=connections,
-                               args=args)  # fmt: skip
-            before = last_delivery_id()
-            log(f"ingestion: wrk on the webhook for {scale.wrk_seconds}s…")
-            args[1] = WEBHOOK_PATH
-            with CpuMeter() as hook_cpu:
-                hook = run_wrk(web.base_url, "webhooks.lua", seconds=scale.wrk_seconds, connections=connections,
-                               args=args)  # fmt: skip
+        web_roles = {"gunicorn": [web.process.pid]}
+        log(f"ingestion: wrk on the bare view for {scale.wrk_seconds}s…")
+        with MemorySampler(web_roles) as bare_memory, CpuMeter() as bare_cpu:
+            bare = run_wrk(web.base_url, "webhooks.lua", seconds=scale.wrk_seconds, connections=connections,
+                           args=args)  # fmt: skip
+        before = last_delivery_id()
+        log(f"ingestion: wrk on the webhook for {scale.wrk_seconds}s…")
+        args[1] = WEBHOOK_PATH
+        with MemorySampler(web_roles) as hook_memory, CpuMeter() as hook_cpu:
+            hook = run_wrk(web.base_url, "webhooks.lua", seconds=scale.wrk_seconds, connections=connections,
+                           args=args)  # fmt: skip
         bare["cpu_ms_per_request"] = bare_cpu.per_request_ms(bare["requests"])
         hook["cpu_ms_per_request"] = hook_cpu.per_request_ms(hook["requests"])
         burst_last = last_delivery_id()
@@ -212,7 +211,8 @@ def run(ctx: Context) -> dict[str, Any]:
         web.stop()
 
     memory = {
-        "wrk_runs": web_memory.as_dict(),
+        "bare_view": bare_memory.as_dict(),
+        "webhook": hook_memory.as_dict(),
         "draining": drain_memory.as_dict(),
         "steady": paced_memory.as_dict(),
     }

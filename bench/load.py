@@ -14,7 +14,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ def out_for_delivery_scan() -> tuple[float, str, str, str]:
     return (float(int(time.time()) - 30), "out_for_delivery", "out_for_delivery", "Out for Delivery")
 
 
-def write_wrk_data(path: Path, webhooks: Sequence[Webhook]) -> Path:
+def write_wrk_data(path: Path, webhooks: Iterable[Webhook]) -> Path:
     """One delivery a line, "signature<TAB>body", for bench/wrk/webhooks.lua (JSON has no raw tabs)."""
     with path.open("wb") as out:
         for webhook in webhooks:

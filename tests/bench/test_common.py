@@ -1,0 +1,59 @@
+"""What the benchmarks read from the environment and how they judge memory over a load."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from bench.common import SCALES, growth_per_minute, scale_from_env
+
+
+def samples(mb_at: Callable[[float], float], seconds: int = 180) -> list[tuple[float, float]]:
+    """Two samples a second, as MemorySampler takes them."""
+    return [(t / 2, mb_at(t / 2)) for t in range(2 * seconds)]
+
+
+def test_memory_still_growing_after_the_warm_up_is_reported_per_minute():
+    leaking = samples(lambda t: 300 + 0.05 * t)  # 3 MB a minute
+
+    assert growth_per_minute(leaking) == pytest.approx(3.0)
+
+
+def test_a_warm_up_in_the_first_half_of_the_load_is_not_growth():
+    warming = samples(lambda t: 280 if t < 5 else 296)
+
+    assert growth_per_minute(warming) == 0
+
+
+def test_a_load_too_short_to_tell_has_no_growth_figure():
+    """A megabyte allocated in the last seconds of a short load is not a trend."""
+    assert growth_per_minute(samples(lambda t: 300 if t < 14 else 302, seconds=15)) is None
+    assert growth_per_minute(samples(lambda t: 300, seconds=119)) is None
+    assert growth_per_minute([]) is None
+
+
+def test_the_loads_can_be_lengthened_into_soaks(monkeypatch):
+    monkeypatch.setenv("BENCH_SCALE", "small")
+    monkeypatch.setenv("BENCH_NOTIFY_SECONDS", "300")
+    monkeypatch.setenv("BENCH_WRK_SECONDS", "239.5")
+
+    scale = scale_from_env()
+
+    assert (scale.notify_seconds, scale.wrk_seconds) == (300, 240)
+    assert scale.notify_rate == SCALES["small"].notify_rate
+
+
+def test_the_notify_rate_may_be_a_fraction(monkeypatch):
+    monkeypatch.setenv("BENCH_NOTIFY_RATE", "12.5")
+
+    assert scale_from_env().notify_rate == 12.5
+
+
+@pytest.mark.parametrize("name", ["BENCH_NOTIFY_SECONDS", "BENCH_NOTIFY_RATE", "BENCH_WRK_SECONDS"])
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "inf"])
+def test_a_length_or_rate_that_is_not_a_positive_number_stops_the_run_naming_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SystemExit, match=name):
+        scale_from_env()
