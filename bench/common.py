@@ -495,7 +495,20 @@ class RoleMemory:
             "total_rss_first_mb": round(totals[0], 1) if totals else None,
             "total_rss_last_mb": round(totals[-1], 1) if totals else None,
             "growth_mb_per_minute": growth_per_minute(self.total_samples),
+            # For the chart (bench/report.py): at most SERIES_POINTS of the samples, evenly spaced.
+            "series": [[round(t, 1), round(mb, 1)] for t, mb in evenly(self.total_samples, SERIES_POINTS)],
         }
+
+
+SERIES_POINTS = 120
+
+
+def evenly(items: Sequence[Any], most: int) -> list[Any]:
+    """At most `most` of the items, evenly spaced, the first and the last always among them."""
+    if len(items) <= most:
+        return list(items)
+    step = (len(items) - 1) / (most - 1)
+    return [items[round(i * step)] for i in range(most)]
 
 
 # Below this, a slope says more about one allocation than about a trend: a megabyte in the last seconds of

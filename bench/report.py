@@ -48,11 +48,11 @@ class Svg:
     def line(self, x1: float, y1: float, x2: float, y2: float, css: str) -> None:
         self.parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" class="{css}"/>')
 
-    def points(self, xy: list[tuple[float, float, str]], css: str) -> None:
-        """A line through the points, each a dot with its own hover text."""
+    def points(self, xy: list[tuple[float, float, str]], css: str, *, dots: bool = True) -> None:
+        """A line through the points, each a dot with its own hover text (`dots=False`: the line alone)."""
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in xy)
         self.parts.append(f'<polyline points="{path}" class="line-{css}"/>')
-        for x, y, hover in xy:
+        for x, y, hover in xy if dots else []:
             self.parts.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" class="{css}"><title>{escape(hover)}</title></circle>'
             )
@@ -225,11 +225,53 @@ def notify_chart(result: dict[str, Any]) -> str:
     )
 
 
+# A row's vertical scale spans at least this many MB, so that a flat line is drawn flat, not as noise.
+MEMORY_MIN_SPAN_MB = 20
+
+
+def memory_chart(result: dict[str, Any]) -> str:
+    """Each load's resident memory over its run, a row per kind of process: a leak is a line still rising
+    at its right end, after the warm-up at its left."""
+    rows = [
+        (f"{benchmark} · {load.replace('_', ' ')} · {role}", figures)
+        for benchmark, loads in result["figures"].items()
+        for load, roles in loads.items()
+        for role, figures in roles.items()
+        if len(figures.get("series") or []) >= 2
+    ]
+    label_width, spark_width, row, top = 295, 150, 30, 36
+    svg = Svg(top + row * len(rows) + 30)
+    svg.text(8, 18, "Resident memory during each load (MB, the processes of a kind together)", css="head")
+    descriptions = []
+    for index, (label, figures) in enumerate(rows):
+        y = top + index * row
+        series = figures["series"]
+        low, high = min(mb for _, mb in series), max(mb for _, mb in series)
+        span, seconds = max(high - low, MEMORY_MIN_SPAN_MB), series[-1][0] or 1
+        bottom = low - (span - (high - low)) / 2  # a line that moves less than the span sits mid-row
+        line = [
+            (label_width + spark_width * t / seconds, y + row - 8 - (row - 12) * (mb - bottom) / span, "")
+            for t, mb in series
+        ]
+        svg.text(label_width - 10, y + 16, label, anchor="end")
+        svg.points(line, "b", dots=False)
+        growth = figures.get("growth_mb_per_minute")
+        said = f"{figures['total_rss_first_mb']:,.0f} → {figures['total_rss_last_mb']:,.0f} MB in {seconds:,.0f} s"
+        if growth is not None:
+            said += f", then {growth:+.1f} MB/min"
+        svg.text(label_width + spark_width + 12, y + 16, said, css="quiet")
+        descriptions.append(f"{label}: {said}")
+    footer = f"Each line spans its own load, at least {MEMORY_MIN_SPAN_MB} MB high; then: growth over its second half."
+    svg.text(8, svg.height - 10, footer, css="quiet")
+    return svg.render("Resident memory over each load", "; ".join(descriptions) + ".")
+
+
 CHARTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "sweeps": sweeps_chart,
     "tracking": tracking_chart,
     "ingestion": ingestion_chart,
     "notify": notify_chart,
+    "memory": memory_chart,
 }
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import pytest
 
-from bench.common import SCALES, growth_per_minute, scale_from_env
+from bench.common import SCALES, evenly, growth_per_minute, scale_from_env
 
 
 def samples(mb_at: Callable[[float], float], seconds: int = 180) -> list[tuple[float, float]]:
@@ -31,6 +32,14 @@ def test_a_load_too_short_to_tell_has_no_growth_figure():
     assert growth_per_minute(samples(lambda t: 300 if t < 14 else 302, seconds=15)) is None
     assert growth_per_minute(samples(lambda t: 300, seconds=119)) is None
     assert growth_per_minute([]) is None
+
+
+def test_the_chart_keeps_a_long_load_to_evenly_spaced_samples_from_its_first_to_its_last():
+    kept = evenly(list(range(601)), 120)
+
+    assert (len(kept), kept[0], kept[-1]) == (120, 0, 600)
+    assert {b - a for a, b in pairwise(kept)} <= {5, 6}
+    assert evenly([1, 2, 3], 120) == [1, 2, 3]
 
 
 def test_the_loads_can_be_lengthened_into_soaks(monkeypatch):
