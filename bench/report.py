@@ -239,7 +239,7 @@ def memory_chart(result: dict[str, Any]) -> str:
         for role, figures in roles.items()
         if len(figures.get("series") or []) >= 2
     ]
-    label_width, spark_width, row, top = 295, 150, 30, 36
+    label_width, spark_width, row, top = 320, 130, 30, 36
     svg = Svg(top + row * len(rows) + 30)
     svg.text(8, 18, "Resident memory during each load (MB, the processes of a kind together)", css="head")
     descriptions = []
