@@ -48,11 +48,14 @@ class Svg:
     def line(self, x1: float, y1: float, x2: float, y2: float, css: str) -> None:
         self.parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" class="{css}"/>')
 
-    def points(self, xy: list[tuple[float, float, str]], css: str, *, dots: bool = True) -> None:
-        """A line through the points, each a dot with its own hover text (`dots=False`: the line alone)."""
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in xy)
+    def polyline(self, xy: list[tuple[float, float]], css: str) -> None:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
         self.parts.append(f'<polyline points="{path}" class="line-{css}"/>')
-        for x, y, hover in xy if dots else []:
+
+    def points(self, xy: list[tuple[float, float, str]], css: str) -> None:
+        """A line through the points, each a dot with its own hover text."""
+        self.polyline([(x, y) for x, y, _ in xy], css)
+        for x, y, hover in xy:
             self.parts.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" class="{css}"><title>{escape(hover)}</title></circle>'
             )
@@ -250,11 +253,11 @@ def memory_chart(result: dict[str, Any]) -> str:
         span, seconds = max(high - low, MEMORY_MIN_SPAN_MB), series[-1][0] or 1
         bottom = low - (span - (high - low)) / 2  # a line that moves less than the span sits mid-row
         line = [
-            (label_width + spark_width * t / seconds, y + row - 8 - (row - 12) * (mb - bottom) / span, "")
+            (label_width + spark_width * t / seconds, y + row - 8 - (row - 12) * (mb - bottom) / span)
             for t, mb in series
         ]
         svg.text(label_width - 10, y + 16, label, anchor="end")
-        svg.points(line, "b", dots=False)
+        svg.polyline(line, "b")
         growth = figures.get("growth_mb_per_minute")
         said = f"{figures['total_rss_first_mb']:,.0f} → {figures['total_rss_last_mb']:,.0f} MB in {seconds:,.0f} s"
         if growth is not None:
