@@ -478,6 +478,12 @@ class CpuMeter:
         return {role: round(1000 * seconds / requests, 3) for role, seconds in sorted(self.spent.items()) if requests}
 
 
+def per_core_rates(cpu_ms_per_request: dict[str, float], roles: tuple[str, ...]) -> dict[str, int | None]:
+    """Requests a second one busy core of each role would serve at the CPU a request cost it: the figure to
+    size machines by, which unlike a rate on shared cores does not depend on what else ran beside it."""
+    return {role: round(1000 / ms) if (ms := cpu_ms_per_request.get(role)) else None for role in roles}
+
+
 @dataclass
 class RoleMemory:
     processes_max: int = 0

@@ -27,6 +27,7 @@ from .common import (
     RqWorkers,
     job_durations,
     log,
+    per_core_rates,
     queued_jobs,
     queues_empty,
     run_wrk,
@@ -136,6 +137,8 @@ def run(ctx: Context) -> dict[str, Any]:
                            args=args)  # fmt: skip
         bare["cpu_ms_per_request"] = bare_cpu.per_request_ms(bare["requests"])
         hook["cpu_ms_per_request"] = hook_cpu.per_request_ms(hook["requests"])
+        bare["per_core_per_s"] = per_core_rates(bare["cpu_ms_per_request"], ("web",))
+        hook["per_core_per_s"] = per_core_rates(hook["cpu_ms_per_request"], ("web", "postgresql"))
         burst_last = last_delivery_id()
         states = delivery_states(before)
         accepted = states.get("received", 0)
@@ -148,6 +151,7 @@ def run(ctx: Context) -> dict[str, Any]:
         ratio = round(hook["accepted_events_per_s"] / bare["ok_per_s"], 3) if bare["ok_per_s"] else None
         log(f"ingestion: CPU ms per request, bare view {bare['cpu_ms_per_request']}")
         log(f"ingestion: CPU ms per request, webhook {hook['cpu_ms_per_request']}")
+        log(f"ingestion: one core's rate, bare view {bare['per_core_per_s']}, webhook {hook['per_core_per_s']}")
         log(
             f"ingestion: bare {bare['ok_per_s']}/s (p99 {bare['latency_ms']['p99']} ms), webhook "
             f"{hook['accepted_events_per_s']} accepted/s (p50 {hook['latency_ms']['p50']} ms, "

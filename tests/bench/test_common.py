@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import pytest
 
-from bench.common import SCALES, evenly, growth_per_minute, scale_from_env
+from bench.common import SCALES, evenly, growth_per_minute, per_core_rates, scale_from_env
 
 
 def samples(mb_at: Callable[[float], float], seconds: int = 180) -> list[tuple[float, float]]:
@@ -66,3 +66,14 @@ def test_a_length_or_rate_that_is_not_a_positive_number_stops_the_run_naming_the
 
     with pytest.raises(SystemExit, match=name):
         scale_from_env()
+
+
+def test_one_cores_rate_is_what_a_request_costs_that_role_in_cpu():
+    """1.25 ms of web CPU a webhook is 800 a second per web core, however many cores the run shared."""
+    cpu_ms = {"web": 1.25, "postgresql": 0.5, "redis": 0.01}
+
+    assert per_core_rates(cpu_ms, ("web", "postgresql")) == {"web": 800, "postgresql": 2000}
+
+
+def test_a_role_that_spent_nothing_measurable_has_no_rate():
+    assert per_core_rates({"web": 0.0}, ("web", "postgresql")) == {"web": None, "postgresql": None}
