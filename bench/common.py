@@ -191,6 +191,8 @@ def write_result(name: str, scale: Scale, figures: dict[str, Any], **sections: A
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     log(f"wrote {path.relative_to(ROOT)}")
     TARGET_RECORDS.extend((f"{name}.{key}", target) for key, target in sections.get("targets", {}).items())
+    if "memory" in sections:
+        MEMORY_RECORDS[name] = sections["memory"]
     return path
 
 
@@ -576,8 +578,9 @@ class MemorySampler:
         return {role: memory.as_dict() for role, memory in self.memory.items()}
 
 
-# Every benchmark's memory figures, collected for bench/results/memory.json.
-MEMORY_RECORDS: dict[str, dict[str, Any]] = {}
+# Every benchmark's memory figures, by load and kind of process (MemorySampler.as_dict() per load), collected
+# by write_result for bench/results/memory.json.
+MEMORY_RECORDS: dict[str, dict[str, dict[str, Any]]] = {}
 
 
 # --- wrk ------------------------------------------------------------------------------------------------------------

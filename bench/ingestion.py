@@ -20,7 +20,6 @@ from typing import Any
 from django.db.models import Count
 
 from .common import (
-    MEMORY_RECORDS,
     CpuMeter,
     Gunicorn,
     MemorySampler,
@@ -220,7 +219,6 @@ def run(ctx: Context) -> dict[str, Any]:
         "draining": drain_memory.as_dict(),
         "steady": paced_memory.as_dict(),
     }
-    MEMORY_RECORDS["ingestion"] = memory
     figures = {"bare_view": bare, "webhook": hook, "ratio": ratio, "draining": drain, "steady": steady}
     lag_p99 = steady["lag"]["p99_ms"]
     targets = {

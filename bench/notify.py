@@ -26,7 +26,6 @@ from typing import Any
 from tests.fakes.twilio import FakeTwilio, RecordedRequest
 
 from .common import (
-    MEMORY_RECORDS,
     CpuMeter,
     Gunicorn,
     MemorySampler,
@@ -313,6 +312,5 @@ def run(ctx: Context) -> dict[str, Any]:
         web.stop()
         fake.stop()
 
-    MEMORY_RECORDS["notify"] = memory
     write_result("notify", scale, figures, targets=targets, memory=memory, config=ctx.config())
     return figures

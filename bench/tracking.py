@@ -33,7 +33,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from .common import (
-    MEMORY_RECORDS,
     PROXY_HEADERS,
     Gunicorn,
     MemorySampler,
@@ -179,7 +178,7 @@ def run(ctx: Context) -> dict[str, Any]:
         web.wait_ready()
         web.warm_up(paths[:20])
         log(f"tracking page: wrk on {len(paths):,} orders for {ctx.scale.wrk_seconds}s (saturated)…")
-        with MemorySampler({"gunicorn": [web.process.pid]}) as memory:
+        with MemorySampler({"gunicorn": [web.process.pid]}) as pages_memory:
             saturated = run_wrk(
                 web.base_url,
                 "paths.lua",
@@ -209,7 +208,8 @@ def run(ctx: Context) -> dict[str, Any]:
         "orders": len(paths),
         "per_page": per_page,
     }
-    MEMORY_RECORDS["tracking"] = memory.as_dict()
+    # By load, then kind of process, as memory.json and its chart read every benchmark's.
+    memory = {"saturated_then_steady": pages_memory.as_dict()}
     log(
         f"tracking page saturated: {saturated['requests_per_s']} req/s, p50 {saturated['latency_ms']['p50']} ms, "
         f"p99 {saturated['latency_ms']['p99']} ms, non-2xx {saturated['non_2xx_3xx']}"
@@ -229,5 +229,5 @@ def run(ctx: Context) -> dict[str, Any]:
         ),
         "all_ok": target("every answer 2xx (every run)", failed, 1),
     }
-    write_result("tracking", ctx.scale, figures, targets=targets, memory=memory.as_dict(), config=ctx.config())
+    write_result("tracking", ctx.scale, figures, targets=targets, memory=memory, config=ctx.config())
     return figures

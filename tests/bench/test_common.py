@@ -7,7 +7,8 @@ from itertools import pairwise
 
 import pytest
 
-from bench.common import SCALES, evenly, growth_per_minute, per_core_rates, scale_from_env
+from bench import common
+from bench.common import SCALES, evenly, growth_per_minute, per_core_rates, scale_from_env, write_result
 
 
 def samples(mb_at: Callable[[float], float], seconds: int = 180) -> list[tuple[float, float]]:
@@ -77,3 +78,17 @@ def test_one_cores_rate_is_what_a_request_costs_that_role_in_cpu():
 
 def test_a_role_that_spent_nothing_measurable_has_no_rate():
     assert per_core_rates({"web": 0.0}, ("web", "postgresql")) == {"web": None, "postgresql": None}
+
+
+@pytest.mark.django_db  # the results name the machine, PostgreSQL and Redis they came from
+def test_a_benchmarks_memory_is_kept_for_memory_json_by_load_and_kind_of_process(monkeypatch, tmp_path):
+    monkeypatch.setattr(common, "ROOT", tmp_path)
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(common, "MEMORY_RECORDS", {})
+    pages = {"saturated_then_steady": {"gunicorn": {"total_rss_max_mb": 383.4, "series": [[0.0, 377.0]]}}}
+
+    write_result("tracking", SCALES["small"], {"saturated": {}}, memory=pages)
+    write_result("sweeps", SCALES["small"], {"detectors": {}})
+
+    recorded = common.MEMORY_RECORDS
+    assert recorded == {"tracking": pages}
