@@ -442,14 +442,21 @@ def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
     """Every process's role and its CPU time so far (user + system, from /proc), with the time of the children
     it has reaped: a PostgreSQL backend closed or a work horse that exited still counts, under its parent's
     role. This process's children are the load generator (CpuMeter)."""
-    found, own = {}, os.getpid()
+    found, parents, own = {}, {}, os.getpid()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
             pid = int(stat.parent.name)
             cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            role = next((role for marker, role in CPU_ROLES if marker in cmdline), "other")
             fields = stat.read_text().rpartition(")")[2].split()
+            role = next((role for marker, role in CPU_ROLES if marker in cmdline), "other")
+            # A process that exited but is not reaped yet has no command line: its time is its parent's
+            # role's, where the parent's reaping moves it (a closed backend would read as "other", then
+            # PostgreSQL's once reaped).
+            parents[pid] = int(fields[1]) if not cmdline else None
             found[pid] = (role, sum(int(f) for f in fields[11 : 13 if pid == own else 15]) / CLOCK_TICKS)
+    for pid, parent in parents.items():
+        if parent in found:
+            found[pid] = (found[parent][0], found[pid][1])
     return found
 
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
 from bench import common
-from bench.common import SCALES, evenly, growth_per_minute, per_core_rates, scale_from_env, write_result
+from bench.common import (
+    SCALES,
+    cpu_seconds_by_process,
+    evenly,
+    growth_per_minute,
+    per_core_rates,
+    scale_from_env,
+    write_result,
+)
 
 
 def samples(mb_at: Callable[[float], float], seconds: int = 180) -> list[tuple[float, float]]:
@@ -92,3 +104,22 @@ def test_a_benchmarks_memory_is_kept_for_memory_json_by_load_and_kind_of_process
 
     recorded = common.MEMORY_RECORDS
     assert recorded == {"tracking": pages}
+
+
+def test_a_process_exited_but_not_reaped_counts_under_its_parents_role():
+    """Its time moves into its parent's once reaped: counted as "other" before, it would read as negative there
+    and as extra in the parent's role (a closed PostgreSQL backend, a work horse)."""
+    # The child is kept referenced: a Popen collected after its process exited reaps it.
+    leaves_a_zombie = "import subprocess, time; c = subprocess.Popen('true'); print(c.pid, flush=True); time.sleep(30)"
+    parent = subprocess.Popen([sys.executable, "-c", leaves_a_zombie, "rqworker"], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(parent.stdout.readline())
+        for _ in range(100):  # until it has exited
+            if Path(f"/proc/{child}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+                break
+            time.sleep(0.02)
+
+        assert cpu_seconds_by_process()[child][0] == "rq_workers"
+    finally:
+        parent.kill()
+        parent.wait()
