@@ -25,11 +25,12 @@ def test_a_full_run_gets_a_chart_per_benchmark_and_a_page_with_them_and_their_ta
 
     charts = drawn(tmp_path)
 
-    assert set(charts) == {"sweeps", "tracking", "ingestion", "notify"}
+    assert set(charts) == {"sweeps", "tracking", "ingestion", "notify", "memory"}
     for chart in charts.values():
         assert chart.find(f"{SVG}title").text and chart.find(f"{SVG}desc").text
     assert "1,000,000" in charts["sweeps"].find(f"{SVG}desc").text
-    assert "ratio 0.253" in charts["ingestion"].find(f"{SVG}desc").text
+    assert "ratio 0.274" in charts["ingestion"].find(f"{SVG}desc").text
+    assert "tracking · saturated then steady · gunicorn" in charts["memory"].find(f"{SVG}desc").text
     page = (tmp_path / "report.html").read_text()
     assert '<img src="notify.svg"' in page and "ratio_at_least_half" in page and "not met" in page
 
