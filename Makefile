@@ -6,13 +6,12 @@ export UV_PYTHON_DOWNLOADS := never
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Debian packages the test suite needs: a Redis server, PostgreSQL server binaries, Chromium for the
-# browser tests of the customer pages (Playwright drives it; it downloads no browser of its own), and
-# PgBouncer, to prove the workers run behind it as the README's production guidance advises.
-TEST_PACKAGES := redis-server postgresql chromium pgbouncer
-# What the benchmarks add: wrk, the HTTP load generator (see bench/README.md).
-BENCH_PACKAGES := wrk
+# browser tests of the customer pages (Playwright drives it; it downloads no browser of its own),
+# PgBouncer, to prove the workers run behind it as the README's production guidance advises, and wrk, the
+# benchmarks' HTTP load generator (the suite runs every benchmark once, tiny, to its charts).
+TEST_PACKAGES := redis-server postgresql chromium pgbouncer wrk
 
-.PHONY: demo test bench install test-services bench-services lint format clean
+.PHONY: demo test bench install test-services lint format clean
 
 demo: install demo-services
 	$(PY) manage.py run_demo
@@ -21,7 +20,7 @@ test: install test-services
 	$(PY) -m pytest
 
 # Every benchmark, or some: `make bench BENCH="sweeps tracking"`; quick check: `BENCH_SCALE=small make bench`.
-bench: install test-services bench-services
+bench: install test-services
 	$(PY) -m bench $(BENCH)
 
 lint:
@@ -61,9 +60,6 @@ endef
 
 test-services:
 	$(call apt_install,$(TEST_PACKAGES),1)
-
-bench-services:
-	$(call apt_install,$(BENCH_PACKAGES),1)
 
 # The demo runs without Redis if it must (jobs in-process), so a failed install is not fatal.
 demo-services:

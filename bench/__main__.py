@@ -16,17 +16,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from .common import (
     MEMORY_RECORDS,
     PYTHON,
+    RESULTS,
     ROOT,
     SECRET_KEY,
     SETTINGS,
     log,
     scale_from_env,
+    shown,
     targets_summary,
     workdir,
     write_result,
@@ -159,8 +160,8 @@ def main(argv: list[str]) -> int:
         log(line)
     report = write_report()
     if report:
-        log(f"charts: {', '.join(str(path.relative_to(ROOT)) for path in report)}")
-    log(f"done in {time.monotonic() - started:.0f}s; results in {Path('bench/results')}/")
+        log(f"charts: {', '.join(str(shown(path)) for path in report)}")
+    log(f"done in {time.monotonic() - started:.0f}s; results in {shown(RESULTS)}/")
     return 0
 
 

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+# BENCH_RESULTS: elsewhere than bench/results (the suite's smoke run writes to a temporary directory).
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results").resolve()
 WRK_SCRIPTS = ROOT / "bench" / "wrk"
 PYTHON = sys.executable
 SETTINGS = "bench.settings"
@@ -40,7 +41,8 @@ PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
 
 @dataclass(frozen=True)
 class Scale:
-    """How big and how long. `full` is what the issue asks for; `small` checks that everything works."""
+    """How big and how long. `full` is what the issue asks for; `small` checks that everything works;
+    `smoke`, too small to measure anything, is the suite's check that every benchmark runs to its charts."""
 
     name: str
     sweep_sizes: tuple[int, int]  # shipments at the two sweep measurements (the larger one is kept)
@@ -60,6 +62,7 @@ class Scale:
 SCALES = {
     "full": Scale("full", (100_000, 1_000_000), 30, 45, 60, 100.0, 180, 20_000, 5_000),
     "small": Scale("small", (2_000, 20_000), 8, 15, 15, 100.0, 60, 2_000, 1_000),
+    "smoke": Scale("smoke", (300, 1_000), 1, 2, 2, 20.0, 30, 200, 50),
 }
 
 
@@ -189,11 +192,16 @@ def write_result(name: str, scale: Scale, figures: dict[str, Any], **sections: A
     document["machine"] = machine_info()
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
-    log(f"wrote {path.relative_to(ROOT)}")
+    log(f"wrote {shown(path)}")
     TARGET_RECORDS.extend((f"{name}.{key}", target) for key, target in sections.get("targets", {}).items())
     if "memory" in sections:
         MEMORY_RECORDS[name] = sections["memory"]
     return path
+
+
+def shown(path: Path) -> Path:
+    """A path as the log shows it: within the repository, from its root."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 # Every target the run's benchmarks judged, for the summary at the end of the run.
