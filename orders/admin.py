@@ -20,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from cxhub.dashboard import NO_SCAN_HOURS
+from cxhub.stores import store_defaults_give
 
 from .admin_import import order_import_view
 from .choices import DeliveryState, EventSource, ShipmentStatus
@@ -118,6 +119,18 @@ class StoreAdmin(admin.ModelAdmin):
         ),
         ("Integrations", {"fields": ("shopify_domain", *SECRET_FIELDS)}),
     )
+
+    def save_model(self, request: HttpRequest, obj: Store, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:  # a new store works from its first order, on defaults its manager can then edit
+            given = store_defaults_give(obj)
+            self.message_user(
+                request,
+                f"{obj.name} starts with the default message templates ({given.templates}), compensation caps "
+                f"({given.caps}) and return policy: review them under Message templates, Compensation caps and "
+                "Return policies.",
+                messages.INFO,
+            )
 
     @admin.display(description="Colours")
     def brand(self, store: Store) -> str:

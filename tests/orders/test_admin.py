@@ -9,8 +9,10 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications.defaults import DEFAULT_TEMPLATES
 from orders.choices import ShipmentStatus
-from orders.models import ApiToken
+from orders.models import ApiToken, ReturnPolicy, Store
+from playbooks.defaults import DEFAULT_CAPS
 from tests.factories import (
     ActionRecordFactory,
     AgentProfileFactory,
@@ -236,3 +238,36 @@ def test_tokens_are_revoked_by_a_bulk_action(admin_client):
 
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_a_store_added_in_the_admin_starts_with_the_default_templates_caps_and_return_policy(admin_client):
+    """Without templates no message reaches its customers, and without caps every remedy waits for an approval."""
+    form = {
+        "name": "Second Shop",
+        "slug": "second-shop",
+        "country": "GB",
+        "currency": "GBP",
+        "timezone": "Europe/London",
+        "primary_colour": "#000000",
+        "accent_colour": "#ffffff",
+    }
+
+    response = admin_client.post(reverse("admin:orders_store_add"), form, follow=True)
+
+    store = Store.objects.get(slug="second-shop")
+    assert set(store.message_templates.values_list("kind", flat=True)) == set(DEFAULT_TEMPLATES)
+    assert set(store.caps.values_list("action", flat=True)) == set(DEFAULT_CAPS)
+    assert ReturnPolicy.objects.filter(store=store).exists()
+    assert "Second Shop starts with the default message templates" in response.content.decode()
+
+
+def test_editing_a_store_adds_nothing_to_what_its_managers_kept(admin_client):
+    """A manager may have deleted a default on purpose; the seed commands are there to add what is missing."""
+    store = StoreFactory()
+    url = reverse("admin:orders_store_change", args=[store.pk])
+    form = {"name": "Renamed", "slug": store.slug, "country": "US", "currency": "USD", "timezone": "UTC",
+            "primary_colour": "#000000", "accent_colour": "#ffffff"}  # fmt: skip
+
+    assert admin_client.post(url, form).status_code == 302
+
+    assert not store.message_templates.exists() and not store.caps.exists()
