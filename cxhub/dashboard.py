@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from orders.choices import FINAL_SHIPMENT_STATUSES, ShipmentStatus, TicketReason
-from orders.models import Order, Shipment, Ticket
+from orders.models import Order, Shipment, Store, Ticket
 
 # Appendix A of the e-book: a label with no carrier scan for 48 hours is a ship-slip.
 NO_SCAN_HOURS = 48
@@ -21,6 +21,7 @@ class Overview:
     shipments_by_status: list[tuple[str, str, int, int]]  # value, label, count, % of the largest
     not_scanned: int
     moving: int
+    has_store: bool  # none on a new install: the page then says where to start
 
     @property
     def contact_rate(self) -> float | None:
@@ -52,4 +53,5 @@ def overview() -> Overview:
             status=ShipmentStatus.LABEL_CREATED, label_created_at__lt=now - timedelta(hours=NO_SCAN_HOURS)
         ).count(),
         moving=Shipment.objects.exclude(status__in=FINAL_SHIPMENT_STATUSES).count(),
+        has_store=Store.objects.exists(),
     )

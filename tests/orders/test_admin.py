@@ -162,6 +162,13 @@ def test_webhook_secrets_are_never_shown_and_a_blank_field_keeps_them(admin_clie
     assert store.stripe_webhook_secret == "whsec_new"
 
 
+def test_a_new_install_says_where_to_start_adding_a_store(admin_client):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+
+    assert "No store yet." in page
+    assert f'href="{reverse("admin:orders_store_add")}">Add your store</a>' in page
+
+
 def test_the_admin_index_is_a_landing_page_with_figures(admin_client, order_with_everything):
     page = admin_client.get(reverse("admin:index")).content.decode()
 
