@@ -450,7 +450,7 @@ def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
     """Every process's role and its CPU time so far (user + system, from /proc), with the time of the children
     it has reaped: a PostgreSQL backend closed or a work horse that exited still counts, under its parent's
     role. This process's children are the load generator (CpuMeter)."""
-    found, parents, own = {}, {}, os.getpid()
+    found, unreaped, own = {}, {}, os.getpid()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
             pid = int(stat.parent.name)
@@ -460,9 +460,10 @@ def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
             # A process that exited but is not reaped yet has no command line: its time is its parent's
             # role's, where the parent's reaping moves it (a closed backend would read as "other", then
             # PostgreSQL's once reaped).
-            parents[pid] = int(fields[1]) if not cmdline else None
+            if not cmdline:
+                unreaped[pid] = int(fields[1])
             found[pid] = (role, sum(int(f) for f in fields[11 : 13 if pid == own else 15]) / CLOCK_TICKS)
-    for pid, parent in parents.items():
+    for pid, parent in unreaped.items():
         if parent in found:
             found[pid] = (found[parent][0], found[pid][1])
     return found
@@ -504,7 +505,6 @@ def per_core_rates(cpu_ms_per_request: dict[str, float], roles: tuple[str, ...])
 @dataclass
 class RoleMemory:
     processes_max: int = 0
-    total_max_mb: float = 0.0
     per_process_max_mb: float = 0.0
     total_samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the load, MB)
 
@@ -512,7 +512,7 @@ class RoleMemory:
         totals = [mb for _, mb in self.total_samples]
         return {
             "processes": self.processes_max,
-            "total_rss_max_mb": round(self.total_max_mb, 1),
+            "total_rss_max_mb": round(max(totals, default=0.0), 1),
             "total_rss_mean_mb": round(sum(totals) / len(totals), 1) if totals else None,
             "largest_process_rss_max_mb": round(self.per_process_max_mb, 1),
             "total_rss_first_mb": round(totals[0], 1) if totals else None,
@@ -571,7 +571,6 @@ class MemorySampler:
             memory = self.memory[role]
             memory.processes_max = max(memory.processes_max, len(sizes))
             memory.total_samples.append((time.monotonic() - self._started, sum(sizes)))
-            memory.total_max_mb = max(memory.total_max_mb, sum(sizes))
             memory.per_process_max_mb = max([memory.per_process_max_mb, *sizes])
 
     def _run(self) -> None:
