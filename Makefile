@@ -13,8 +13,9 @@ TEST_PACKAGES := redis-server postgresql chromium pgbouncer wrk
 
 .PHONY: demo test bench install test-services lint format clean
 
+# DEBUG on unless set: the demo's settings (a public SECRET_KEY among them) are refused without it.
 demo: install demo-services
-	$(PY) manage.py run_demo
+	DEBUG=$${DEBUG:-true} $(PY) manage.py run_demo
 
 test: install test-services
 	$(PY) -m pytest

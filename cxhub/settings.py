@@ -19,8 +19,14 @@ env = environ.FileAwareEnv(
 environ.FileAwareEnv.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env("DEBUG")
-# The demo key is only accepted while DEBUG is on; `check --deploy` flags it otherwise.
-SECRET_KEY = env("SECRET_KEY", default="django-insecure-demo-key-change-me-for-production-0123456789abcdef")
+# Customers' links (tracking, returns, unsubscribe) are signed with SECRET_KEY, so a key anyone can read
+# would let anyone forge a link to any order: the demo key works only while DEBUG is on.
+DEMO_SECRET_KEY = "django-insecure-demo-key-change-me-for-production-0123456789abcdef"
+SECRET_KEY = env("SECRET_KEY", default=DEMO_SECRET_KEY if DEBUG else environ.Env.NOTSET)
+if not DEBUG and SECRET_KEY == DEMO_SECRET_KEY:
+    raise environ.ImproperlyConfigured("SECRET_KEY is the public demo key: set a secret one of your own.")
+# The previous keys while a new SECRET_KEY takes over: links signed with them keep working.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
@@ -48,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's, the API docs') from STATIC_ROOT, where `collectstatic` puts them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -107,6 +115,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # `collectstatic` also writes gzip copies, which WhiteNoise serves to the browsers that take them.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 MEDIA_URL = "media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 

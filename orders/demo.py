@@ -166,9 +166,24 @@ def demo_seed(
     return SeedResult(stores=len(stores), orders=orders, shipments=shipments, tickets=tickets)
 
 
+# Webhook secrets the demo stores start with, so that signed webhooks can be tried against the demo.
+DEMO_PROVIDERS = ("shopify", "easypost", "aftership", "stripe")
+
+
+def demo_webhook_secret(store_slug: str, provider: str) -> str:
+    return f"demo-{store_slug}-{provider}"
+
+
 def _store_upsert(brand: dict) -> Store:
     fields = {k: v for k, v in brand.items() if k not in {"slug", "products"}}
     store, _ = Store.objects.update_or_create(slug=brand["slug"], defaults=fields)
+    unset = {
+        f"{provider}_webhook_secret": demo_webhook_secret(store.slug, provider)
+        for provider in DEMO_PROVIDERS
+        if not getattr(store, f"{provider}_webhook_secret")  # one set in the admin stays
+    }
+    if unset:
+        Store.objects.filter(pk=store.pk).update(**unset)
     return store
 
 
@@ -294,7 +309,8 @@ def _seed_shipment(
     address: AddressData,
 ) -> None:
     carrier, service = CARRIERS[3] if journey == "international" else rng.choice(CARRIERS[:3])
-    label_at = placed_at + timedelta(hours=rng.uniform(4, 30))
+    # Never after `now`: a label "created" tomorrow would show on the tracking page as a scan from the future.
+    label_at = min(placed_at + timedelta(hours=rng.uniform(4, 30)), now - timedelta(minutes=10))
     if journey == "no_first_scan":
         label_at = now - timedelta(hours=rng.uniform(50, 90))
     destination = f"{address.city}, {address.region or address.country}"

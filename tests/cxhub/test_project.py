@@ -1,7 +1,9 @@
 """The project as a new user and an operator meet it: SQLite demo defaults, production checks."""
 
 import pytest
+from django.core.management import call_command
 
+from cxhub.settings import DEMO_SECRET_KEY
 from tests.project import demo_env, manage
 
 
@@ -67,3 +69,48 @@ def test_server_side_cursors_can_be_turned_off_for_a_transaction_pooler():
 
     assert default.stdout.strip().splitlines()[-1] == "False"
     assert pooled.stdout.strip().splitlines()[-1] == "True"
+
+
+PRODUCTION = {"DEBUG": "false", "ALLOWED_HOSTS": "cx.example.com", "PUBLIC_BASE_URL": "https://cx.example.com"}
+
+
+def test_production_refuses_to_start_without_a_secret_key_of_its_own():
+    # Customers' links are signed with it: with the public demo key anyone could forge one to any order.
+    missing = manage("check", env=PRODUCTION)
+    demo_key = manage("check", env={**PRODUCTION, "SECRET_KEY": DEMO_SECRET_KEY})
+
+    assert missing.returncode != 0
+    assert "Set the SECRET_KEY environment variable" in missing.stderr
+    assert demo_key.returncode != 0
+    assert "SECRET_KEY is the public demo key" in demo_key.stderr
+
+
+def test_the_previous_secret_keys_are_read_from_the_environment_for_a_rotation():
+    read = "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)"
+    env = {**PRODUCTION, "SECRET_KEY": "n" * 60, "SECRET_KEY_FALLBACKS": "o" * 50 + "," + "p" * 50}
+
+    result = manage("shell", "-c", read, env=env)
+
+    assert result.stdout.strip().splitlines()[-1] == str(["o" * 50, "p" * 50])
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://cx.example.com", "https://localhost"])
+def test_check_deploy_warns_when_customers_links_would_not_reach_the_hub(url):
+    env = {**PRODUCTION, "SECRET_KEY": "p" * 60, "CACHE_URL": "rediscache://127.0.0.1:6379/1", "PUBLIC_BASE_URL": url}
+
+    result = manage("check", "--deploy", env=env)
+
+    assert "cxhub.W002" in result.stderr + result.stdout
+
+
+def test_collected_static_files_are_served_by_the_hub_itself(tmp_path, settings, client):
+    # Without them the admin has no styles and the API docs no Swagger UI.
+    settings.STATIC_ROOT = tmp_path
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+    css = client.get("/static/admin/css/base.css")
+    swagger = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+    assert css.status_code == 200
+    assert css["Content-Type"].startswith("text/css")
+    assert swagger.status_code == 200

@@ -1,13 +1,16 @@
-"""`make demo` (manage.py run_demo): stopping it stops everything it started."""
+"""`make demo` (manage.py run_demo): its messages link to the demo's address, and stopping it stops
+everything it started."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.project import manage
 from tests.reliability.helpers import children_of, wait_until
 from tests.services import free_port, wait_for_port
 
@@ -22,11 +25,19 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sigterm_stops_the_web_server_worker_and_scheduler_it_started(tmp_path):
+LINKS = """
+import re
+from notifications.models import Message
+print(sorted({link for m in Message.objects.all() for link in re.findall(r"https?://[^/]+", m.body_text)}))
+"""
+
+
+def test_the_demo_data_links_to_the_port_it_runs_on_and_sigterm_stops_what_it_started(tmp_path):
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "DEBUG": "true"}
+    database = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    env = {**os.environ, "DATABASE_URL": database, "DEBUG": "true"}
     demo = subprocess.Popen(
-        [sys.executable, "manage.py", "run_demo", "--port", str(port), "--orders", "3"],
+        [sys.executable, "manage.py", "run_demo", "--port", str(port), "--orders", "20"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -38,6 +49,9 @@ def test_sigterm_stops_the_web_server_worker_and_scheduler_it_started(tmp_path):
         # runserver, rqworker, rqcron (Redis is the test suite's)
         wait_until(lambda: len(children_of(demo.pid)) == 3, timeout=30, what="the demo's three processes", poll=0.2)
         children = children_of(demo.pid)
+        # The messages the set-up composed (returns' updates among them) carry links to this demo.
+        links = manage("shell", "-c", LINKS, env={"DATABASE_URL": database, "DEBUG": "true"}).stdout
+        assert re.findall(r"'([^']+)'", links.strip().splitlines()[-1]) == [f"http://127.0.0.1:{port}"]
 
         demo.send_signal(signal.SIGTERM)
         demo.wait(60)

@@ -118,3 +118,23 @@ def test_the_command_shows_progress_and_a_summary():
     assert "2 stores, 10 orders" in out.getvalue()
     assert "10/10" in err.getvalue()
     assert Order.objects.count() == 10
+
+
+def test_nothing_happens_after_now():
+    demo_seed(orders=300, seed=42, anchor=ANCHOR)
+
+    assert not Shipment.objects.filter(label_created_at__gt=ANCHOR).exists()
+    assert not TrackingEvent.objects.filter(occurred_at__gt=ANCHOR).exists()
+
+
+def test_the_demo_stores_take_signed_webhooks_with_their_demo_secrets_and_keep_one_set_since():
+    demo_seed(orders=4, seed=7, anchor=ANCHOR)
+    Store.objects.filter(slug="lumen").update(stripe_webhook_secret="whsec_set_in_the_admin")
+
+    demo_seed(orders=4, seed=7, anchor=ANCHOR)
+
+    northwind, lumen = Store.objects.get(slug="northwind"), Store.objects.get(slug="lumen")
+    assert northwind.shopify_webhook_secret == "demo-northwind-shopify"
+    assert northwind.easypost_webhook_secret == "demo-northwind-easypost"
+    assert lumen.aftership_webhook_secret == "demo-lumen-aftership"
+    assert lumen.stripe_webhook_secret == "whsec_set_in_the_admin"

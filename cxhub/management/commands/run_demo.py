@@ -21,7 +21,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orders.models import Order
 
@@ -62,21 +62,17 @@ class Command(BaseCommand):
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
         env.update(self.redis_env())
         os.environ.update(env)
+        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
 
         try:
-            call_command("migrate", interactive=False, verbosity=0)
-            if not Order.objects.exists():
-                call_command("seed_demo", orders=orders, stdout=self.stdout, stderr=self.stderr)
-                call_command("seed_playbooks", stdout=self.stdout)
-                call_command("seed_templates", stdout=self.stdout)
-                call_command("seed_faq", stdout=self.stdout)
-                call_command("seed_returns", demo=True, stdout=self.stdout)
-                self.stdout.write("Running the detectors over the demo data…")
-                call_command("run_sweeps", stdout=self.stdout)
-            self.ensure_demo_users()
             if no_serve:
+                self.set_up(orders)
                 return
-            manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+            # Set up in a process whose settings were read with the demo's environment: this one read them
+            # before it chose the port and Redis, and the demo's messages must link to the right address.
+            set_up = [*manage, "run_demo", "--no-serve", "--port", str(port), "--orders", str(orders)]
+            if subprocess.run(set_up, env=env).returncode:
+                raise CommandError("Setting up the demo failed: see above.")
             self.start([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], env)
             if env.get("RQ_SYNC") != "true":
                 self.start([*manage, "rqworker", "high", "default", "low", "--with-scheduler"], env)
@@ -85,6 +81,18 @@ class Command(BaseCommand):
             self.wait()
         finally:
             self.stop_children()
+
+    def set_up(self, orders: int) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        if not Order.objects.exists():
+            call_command("seed_demo", orders=orders, stdout=self.stdout, stderr=self.stderr)
+            call_command("seed_playbooks", stdout=self.stdout)
+            call_command("seed_templates", stdout=self.stdout)
+            call_command("seed_faq", stdout=self.stdout)
+            call_command("seed_returns", demo=True, stdout=self.stdout)
+            self.stdout.write("Running the detectors over the demo data…")
+            call_command("run_sweeps", stdout=self.stdout)
+        self.ensure_demo_users()
 
     def redis_env(self) -> dict[str, str]:
         """Use REDIS_URL if something answers there; else start redis-server on loopback; else go in-process."""
@@ -149,6 +157,8 @@ class Command(BaseCommand):
             f"analyst / {DEMO_PASSWORD} (read-only, KPIs)",
             f"  Open exceptions:        {base}/admin/playbooks/exceptioncase/?state__exact=acting",
             f"  API docs:               {base}/api/docs/",
+            f"  Webhooks:               {base}/webhooks/<provider>/   secrets demo-<store>-<provider>, "
+            "e.g. demo-northwind-easypost",
             f"  Health:                 {base}/healthz",
             f"  Emails sent:            {Path(settings.BASE_DIR) / '.run' / 'mail'} (SMS needs TWILIO_* settings)",
         ]
