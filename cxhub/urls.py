@@ -13,9 +13,14 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("healthz/work", healthz_work, name="healthz-work"),
     path("admin/", admin.site.urls),
+    # Webhooks answer with and without the trailing slash: a provider does not follow a redirect with its POST
+    # (APPEND_SLASH would answer 301, or fail in DEBUG), so a URL typed without it would lose every delivery.
     path("webhooks/twilio/status/", twilio_status, name="twilio-status"),
+    path("webhooks/twilio/status", twilio_status),
     path("webhooks/twilio/inbound/", twilio_inbound, name="twilio-inbound"),
+    path("webhooks/twilio/inbound", twilio_inbound),
     path("webhooks/<slug:source>/", receive_webhook, name="webhook"),
+    path("webhooks/<slug:source>", receive_webhook),
     path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
     path("track/", include("portal.urls")),
     path("returns/", include("returns.urls")),

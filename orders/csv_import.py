@@ -15,10 +15,12 @@ not with the number of database rows touched.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import functools
 import hashlib
+import io
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -36,7 +38,7 @@ from django.db.models import Q
 from .carriers import carrier_slug
 from .choices import EventSource, FinancialStatus, ShipmentStatus
 from .models import Customer, LineItem, Order, Shipment, Store
-from .services import order_upsert, shipment_upsert
+from .services import ShipmentConflict, order_upsert, shipment_upsert
 from .updates import (
     AddressData,
     CustomerData,
@@ -82,6 +84,8 @@ COLUMNS = (*ORDER_COLUMNS, *ITEM_COLUMNS, *SHIPMENT_COLUMNS)
 REQUIRED_COLUMNS = ("order_number", "placed_at", "title")
 
 DELIVERED_DEDUPE_KEY = "csv:delivered"
+# The dates a history can hold: wider would only let typos in (a year 20266, or 0202 for 2026).
+MIN_YEAR, MAX_YEAR = 1900, 2999
 MAX_AMOUNT = Decimal("9999999999.99")  # the model's 12 digits, 2 of them after the point
 MAX_QUANTITY = 2_147_483_647  # PostgreSQL integer
 
@@ -158,6 +162,14 @@ class _Invalid(Exception):
     """A cell's value is wrong; the message completes "<column>: ..."."""
 
 
+class _Refused(Exception):
+    """Writing an order met a fact the file contradicts (a parcel of another order): its row error."""
+
+    def __init__(self, error: RowError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 @dataclass(slots=True)
 class _Shipment:
     first_row: int
@@ -182,12 +194,14 @@ def normalize_header(name: str | None) -> str:
 
 
 def csv_count_rows(file: TextIO) -> int:
-    """How many data rows `orders_import_csv` will read from `file` (for a progress bar's total)."""
+    """How many data rows `orders_import_csv` will read from `file` (for a progress bar's total). Raises
+    ImportFileError, as `orders_import_csv` would, for a file that is not UTF-8 CSV."""
     rows = csv.reader(file)
-    for header in rows:
-        if header:
-            break
-    return _data_rows(rows)
+    with _unreadable_is_a_file_error(rows, file):
+        for header in rows:
+            if header:
+                break
+        return _data_rows(rows)
 
 
 def _data_rows(rows: Iterable[list[str]]) -> int:
@@ -205,7 +219,7 @@ def orders_import_csv(*, store: Store, file: TextIO, progress: Callable[[int], N
     Raises ImportFileError, before writing anything, when the header is wrong or the file is not UTF-8 CSV.
     """
     reader = csv.DictReader(file)
-    with _unreadable_is_a_file_error(reader):
+    with _unreadable_is_a_file_error(reader, file):
         reader.fieldnames = _check_header(reader.fieldnames)
         report, orders = _read(store, reader)
     if progress and report.errors:
@@ -218,6 +232,8 @@ def orders_import_csv(*, store: Store, file: TextIO, progress: Callable[[int], N
                 with transaction.atomic():
                     _apply(store, order)
                 created = order.number not in numbers and _external_id(order) not in external_ids
+            except _Refused as exc:
+                order.errors.append(exc.error)
             except Exception as exc:
                 # Anything the checks above did not foresee (a constraint, a clash with an existing row)
                 # rolls back this order alone and is reported with it.
@@ -247,13 +263,53 @@ def csv_check(file: TextIO) -> int:
 
 
 @contextlib.contextmanager
-def _unreadable_is_a_file_error(reader: Any) -> Iterator[None]:
+def _unreadable_is_a_file_error(reader: Any, file: TextIO | None = None) -> Iterator[None]:
     """A csv reader's decoding and parsing errors, as the ImportFileError they are for the importer."""
     try:
         yield
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        # The decoder reads ahead in blocks: its error knows a block's offset, not the line. The file's bytes do.
+        buffer = getattr(file, "buffer", None)
+        if buffer is not None and buffer.seekable():
+            buffer.seek(0)
+            where = undecodable_where(buffer.read())
+        else:
+            where = f"after line {reader.line_num}: {exc.reason}" if reader.line_num else f"in the header: {exc.reason}"
+        raise ImportFileError(f"the file is not readable as UTF-8 CSV ({where})") from exc
+    except csv.Error as exc:
         where = f"after line {reader.line_num}" if reader.line_num else "in the header"
         raise ImportFileError(f"the file is not readable as UTF-8 CSV ({where}: {exc})") from exc
+
+
+# Marks where decoding stopped, to find the cell it stopped in: a noncharacter, never in a real file's text.
+_STOP = "\uffff"
+
+
+def undecodable_where(data: bytes) -> str:
+    """Where a file's bytes stop being UTF-8, for the person who must fix it: its line (the header is line 1,
+    as in the report) and column, e.g. "line 3, column title: byte 0xe9 is not UTF-8". "" when they are UTF-8."""
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8")  # valid: decoding stops at the first bad byte
+        byte = f"byte 0x{data[exc.start]:02x} is not UTF-8 (save the file as UTF-8)"
+        line = before.count("\n") + 1
+        return f"line {line}, {_column_at_end(before)}: {byte}" if line > 1 else f"line 1 (the header): {byte}"
+    return ""
+
+
+def _column_at_end(text: str) -> str:
+    """The column of the cell `text` (a CSV file's beginning) ends in, by the header's names."""
+    try:
+        rows = list(csv.reader(io.StringIO(text + _STOP, newline="")))
+    except csv.Error:
+        return "column unknown"
+    header = [normalize_header(name) for name in rows[0]] if rows else []
+    index = next((i for i, cell in enumerate(rows[-1]) if _STOP in cell), None) if rows else None
+    if index is None or index >= len(header) or not header[index]:
+        return f"column {index + 1}" if index is not None else "column unknown"
+    return f"column {header[index]}"
 
 
 def _check_header(fieldnames: Iterable[str | None] | None) -> list[str]:
@@ -488,17 +544,19 @@ def _apply(store: Store, order: _Order) -> None:
                     message="Delivered",
                 )
             )
-        shipment_upsert(
-            store=store,
-            data=ShipmentData(
-                tracking_code=code,
-                carrier=str(s["carrier"]),
-                order=OrderRef(external_id=saved.external_id, order_number=saved.order_number),
-                label_created_at=s["label_created_at"],
-                events=events,
-            ),
-            source=EventSource.CSV,
+        data = ShipmentData(
+            tracking_code=code,
+            carrier=str(s["carrier"]),
+            order=OrderRef(external_id=saved.external_id or "", order_number=saved.order_number),
+            label_created_at=s["label_created_at"],
+            events=events,
         )
+        try:
+            shipment_upsert(store=store, data=data, source=EventSource.CSV)
+        except ShipmentConflict as exc:
+            # The API's answer to the same request; the whole order is rolled back with it.
+            message = f"{code} belongs to a shipment of order {exc.owner.order_number}"
+            raise _Refused(RowError(shipment.first_row, order.number, "tracking_code", message)) from exc
 
 
 def _item_key(number: str, name: str) -> str:
@@ -558,12 +616,20 @@ class _CellParser:
         return parser(value, country) if parser else value
 
     def moment(self, value: str, country: str) -> datetime:
+        out_of_range = _Invalid(f"{_quote(value)} is out of range (years {MIN_YEAR} to {MAX_YEAR})")
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
+            year = re.match(r"[+-]?(\d{4,})-", value)
+            if year and not MIN_YEAR <= int(year[1]) <= MAX_YEAR:
+                raise out_of_range from None  # year 0000 or 20266: a date, but not one Python (or an order) has
             raise _Invalid(
                 f"{_quote(value)} is not an ISO-8601 date or date-time (e.g. 2026-03-01 or 2026-03-01T14:30:00Z)"
             ) from None
+        if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+            # Near year 1 or 9999 the time in UTC (as stored) or a date computed from it (a deadline, a
+            # sweep's window) falls outside what a datetime holds: the save would fail with no column named.
+            raise out_of_range
         # No offset (or a bare date, read as midnight) means the store's own clock.
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.zone)
 

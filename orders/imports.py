@@ -23,7 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from cxhub.runs import Progress, Runner
 
-from .csv_import import ImportFileError, ImportReport, csv_check, orders_import_csv
+from .csv_import import ImportFileError, ImportReport, csv_check, orders_import_csv, undecodable_where
 from .models import OrderImport, Store
 
 IMPORTS = Runner(
@@ -44,7 +44,7 @@ def order_import_start(*, store: Store, file_name: str, data: bytes, user: Abstr
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ImportFileError(f"the file is not readable as UTF-8 CSV (byte {exc.start}: {exc.reason})") from exc
+        raise ImportFileError(f"the file is not readable as UTF-8 CSV ({undecodable_where(data)})") from exc
     if "\x00" in text:
         raise ImportFileError("the file holds NUL characters: it is not a CSV export")
     rows = csv_check(io.StringIO(text, newline=""))

@@ -33,11 +33,11 @@ from .choices import DeliveryState, EventSource
 from .connectors import CONNECTORS, get_connector
 from .connectors.base import Connector, PayloadError, SignatureError, UnsupportedEvent
 from .facts import facts_announce
-from .limits import updates_fit
 from .models import InboundDelivery, Order, Store
 from .services import (
     NotReady,
     ShipmentChange,
+    ShipmentConflict,
     order_upsert,
     payment_record,
     shipment_upsert,
@@ -107,7 +107,7 @@ def _receive_signed(connector: Connector, signer: Signer, body: bytes, headers: 
         payload = connector.decode(body)
         raw["event_type"] = _storable(connector.event_type(headers, payload)[:80])
         raw["delivery_id"] = _storable(connector.delivery_id(headers, payload)[:200])
-        updates_fit(connector.updates(raw["event_type"], payload))
+        connector.updates(raw["event_type"], payload)  # validates: every fact fits its column
     except PayloadError as exc:
         if _insert(raw, signer, DeliveryState.FAILED, error=_storable(str(exc))) is None:
             return None
@@ -308,7 +308,7 @@ def _process_batch(pks: list[int], unheld_at: datetime) -> dict[int, ProcessResu
 
 def _apply(delivery: InboundDelivery) -> list[object]:
     connector = get_connector(delivery.source)
-    updates = updates_fit(connector.updates(delivery.event_type, connector.decode(delivery.body.encode())))
+    updates = connector.updates(delivery.event_type, connector.decode(delivery.body.encode()))
     return [apply_update(delivery.store, update, source=delivery.source) for update in updates]
 
 
@@ -333,6 +333,8 @@ def _process_claimed(delivery: InboundDelivery, processed: set[tuple[str, int | 
         return _finish(delivery, DeliveryState.WAITING, str(exc), next_attempt_at=timezone.now() + delay)
     except UnsupportedEvent as exc:
         return _finish(delivery, DeliveryState.IGNORED, str(exc))
+    except ShipmentConflict as exc:  # the delivery names another order than the parcel's: a person decides
+        return _finish(delivery, DeliveryState.FAILED, str(exc))
     except Exception as exc:
         # The job boundary: whatever went wrong is recorded on the delivery, which stays in the admin
         # for a reprocess after the fix. Re-raising would only have RQ retry the same failure.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,6 +20,7 @@ from django.utils import timezone
 from .choices import (
     NON_SCAN_STATUSES,
     AddressVerification,
+    EventSource,
     FinancialStatus,
     FulfillmentStatus,
     ShipmentStatus,
@@ -40,6 +41,21 @@ from .validators import normalize_phone
 class NotReady(Exception):
     """A fact refers to something the hub has not heard of yet (e.g. a carrier scan before the
     fulfillment that announced the parcel). The delivery is kept and retried, never dropped."""
+
+
+class ShipmentConflict(ValueError):
+    """An update names an order, but the parcel it identifies (by tracking code or the source's id for it)
+    is another order's. Nothing is written: a parcel never moves to another order, and one order's source
+    never adds to another order's timeline. Permanent: retrying cannot make it right."""
+
+    def __init__(self, *, tracking_code: str, owner: Order, named: Order) -> None:
+        self.tracking_code = tracking_code
+        self.owner = owner
+        self.named = named
+        super().__init__(
+            f"tracking code {tracking_code} belongs to a shipment of order {owner.order_number}, "
+            f"not of order {named.order_number}"
+        )
 
 
 # Ties on occurred_at are broken by how far along the journey a status is, so the result does not
@@ -248,8 +264,18 @@ class ShipmentChange:
 @transaction.atomic
 def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> ShipmentChange:
     """Create or update a shipment and record its events. Raises NotReady when its order or the
-    shipment itself is not known yet."""
-    shipment = _shipment_find(store, data)
+    shipment itself is not known yet, and ShipmentConflict when the update names an order but the parcel
+    it identifies is another order's.
+
+    Who may touch a parcel: an update without an order (a carrier's: EasyPost, AfterShip without one)
+    finds it by the source's id or tracking code alone, as before. An update that names an order the hub
+    knows (CSV, the REST API, a Shopify fulfillment, AfterShip's order id or number) applies only to a
+    parcel of that order: it creates the order's own parcel, and a parcel with its tracking code on another
+    order is a conflict, never taken over nor added to. A named order the hub does not know cannot be
+    checked (AfterShip's order ids are often its own): that update is a carrier's, unless it must create
+    the parcel, which waits for the order (NotReady).
+    """
+    shipment, order = _shipment_find(store, data)
 
     # An update whose news is older than the shipment's newest event (a late retry, a storm out of order)
     # must not bring back the estimate it carried then: the estimate follows the newest news, not the last
@@ -268,7 +294,6 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
     }
     created, unsaved = False, []
     if shipment is None:
-        order = order_find(store=store, ref=data.order) if data.order else None
         if order is None:
             raise NotReady(
                 f"no order {data.order} yet for shipment {data.tracking_code or data.external_id}"
@@ -308,25 +333,55 @@ def shipment_upsert(*, store: Store, data: ShipmentData, source: str) -> Shipmen
     )
 
 
-def _shipment_find(store: Store, data: ShipmentData) -> Shipment | None:
-    """The parcel an update is about, locked: the one with the source's id for it, else one with its
-    tracking code. Tracking codes are unique in practice; the carrier only breaks a tie, since sources
-    spell carriers differently and a parcel must not be missed over a name. One query for both: a
-    carrier's update seldom carries the id the parcel was created with (a Shopify fulfillment's), so
-    asking by id first and by code after cost every carrier update two."""
+def _shipment_find(store: Store, data: ShipmentData) -> tuple[Shipment | None, Order | None]:
+    """The parcel an update is about, locked, and the order the update names (None when it names none
+    the hub knows). The parcel is the one with the source's id for it, else one with its tracking code.
+    Tracking codes are unique in practice; the carrier only breaks a tie, since sources spell carriers
+    differently and a parcel must not be missed over a name. One query for both: a carrier's update
+    seldom carries the id the parcel was created with (a Shopify fulfillment's), so asking by id first and
+    by code after cost every carrier update two.
+
+    An update that names an order finds only that order's parcel: raises ShipmentConflict when the parcel
+    it identifies is another order's (see shipment_upsert)."""
     match = Q()
     if data.external_id:
         match |= Q(external_id=data.external_id)
     if data.tracking_code:
         match |= Q(tracking_code=data.tracking_code)
     if not match:
-        return None
+        return None, (order_find(store=store, ref=data.order) if data.order else None)
     id_first = [Case(When(external_id=data.external_id, then=Value(0)), default=Value(1))] if data.external_id else []
-    found = list(Shipment.objects.select_for_update().filter(match, store=store).order_by(*id_first, "pk")[:6])
+    # The parcel's order comes along (not locked: only the parcel is) to check an order the update names.
+    locked = Shipment.objects.select_for_update(of=("self",)).select_related("order")
+    found = list(locked.filter(match, store=store).order_by(*id_first, "pk")[:6])
     by_id = [s for s in found if data.external_id and s.external_id == data.external_id]
     by_code = [s for s in found if data.tracking_code and s.tracking_code == data.tracking_code]
+    order = _order_named(store, data.order, found) if data.order else None
+    if order is not None:
+        # The source's own id for a parcel names it outright. A tracking code may be on parcels of several
+        # orders (a reused code): the named order's own is the one meant, and only another's is a conflict.
+        mine = [s for s in by_code if s.order_id == order.pk]
+        theirs = by_id[0] if by_id and by_id[0].order_id != order.pk else None
+        if theirs is None and by_code and not mine and not by_id:
+            theirs = by_code[0]
+        if theirs is not None:
+            raise ShipmentConflict(tracking_code=theirs.tracking_code, owner=theirs.order, named=order)
+        by_code = mine
     same_carrier = [s for s in by_code if s.carrier == data.carrier]
-    return (by_id or same_carrier or by_code or [None])[0]
+    return (by_id or same_carrier or by_code or [None])[0], order
+
+
+def _order_named(store: Store, ref: OrderRef, found: list[Shipment]) -> Order | None:
+    """The order `ref` names, as order_find reads it, without a query when it is plainly a found parcel's
+    order (its external id, which order_find tries first, or lacking one its number)."""
+    number = ref.order_number.lstrip("#")
+    for shipment in found:
+        order = shipment.order
+        if ref.external_id and order.external_id == ref.external_id:
+            return order
+        if not ref.external_id and number and order.order_number == number:
+            return order
+    return order_find(store=store, ref=ref)
 
 
 def shipment_record_events(
@@ -361,16 +416,73 @@ def shipment_record_events(
             ),
         )
     read = rows and not new
-    timeline = list(shipment.events.values_list("dedupe_key", "status", "occurred_at")) if read else []
-    known = {key for key, _, _ in timeline}
+    timeline = list(shipment.events.values_list("pk", "dedupe_key", "status", "occurred_at", "source")) if read else []
+    known = {key for _, key, _, _, _ in timeline}
     added = [row for key, row in rows.items() if key not in known]
+    added, replaced, copies = _copies_merge(timeline, added, source)
     if added:
+        if replaced:
+            TrackingEvent.objects.filter(pk__in=replaced).delete()
         TrackingEvent.objects.bulk_create(added, ignore_conflicts=True)
-        merged = [(status, at) for _, status, at in timeline] + [(row.status, row.occurred_at) for row in added]
-        shipment_refresh_status(shipment, merged, unsaved=unsaved)
+        kept = [(status, at) for pk, _, status, at, _ in timeline if pk not in replaced]
+        shipment_refresh_status(shipment, kept + [(row.status, row.occurred_at) for row in added], unsaved=unsaved)
     elif unsaved:
         shipment.save(update_fields=[*unsaved, "updated_at"])
-    return len(added)
+    return len(added) - copies
+
+
+# When two sources report one scan (Shopify's fulfillment events relay the carrier's scans that AfterShip or
+# EasyPost report too), the timeline keeps one copy: the one from the source nearest the carrier, whichever
+# arrived first, so the timeline is the same in any arrival order. Sources not listed rank last.
+SOURCE_PREFERENCE = [
+    EventSource.EASYPOST,
+    EventSource.AFTERSHIP,
+    EventSource.SHOPIFY,
+    EventSource.API,
+    EventSource.ADMIN,
+    EventSource.CSV,
+    EventSource.DEMO,
+]
+
+
+def _source_rank(source: str) -> int:
+    return SOURCE_PREFERENCE.index(source) if source in SOURCE_PREFERENCE else len(SOURCE_PREFERENCE)
+
+
+def _scan_moment(status: str, at: datetime) -> tuple[str, datetime] | None:
+    """What makes two sources' events one scan: the same status in the same minute (UTC). A minute, because
+    Shopify keeps a scan's time to the minute while the carrier trackers keep seconds; the calendar minute
+    rather than "within 60 s" so that "the same scan" is an equivalence and the kept copy cannot depend on
+    the arrival order. "unknown" says nothing about which scan it was: such events are never merged."""
+    if status == ShipmentStatus.UNKNOWN:
+        return None
+    return status, at.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def _copies_merge(
+    timeline: list[tuple[int, str, str, datetime, str]], added: list[TrackingEvent], source: str
+) -> tuple[list[TrackingEvent], set[int], int]:
+    """Of the new events, those to store, the stored events (pks) they replace, and how many of those to
+    store only replace a copy (news to no one). A new event that is another source's copy of a stored scan
+    is dropped when that source ranks above `source`, and replaces the copies of sources ranked below it.
+    Events of one source are never merged with each other: it tells its own scans apart by their keys."""
+    copies: dict[tuple[str, datetime], list[tuple[int, str]]] = {}
+    for pk, _, status, at, stored_source in timeline:
+        if stored_source != source and (moment := _scan_moment(status, at)):
+            copies.setdefault(moment, []).append((pk, stored_source))
+    if not copies:
+        return added, set(), 0
+    rank = _source_rank(source)
+    kept, replaced, copied = [], set(), 0
+    for row in added:
+        moment = _scan_moment(row.status, row.occurred_at)
+        others = copies.get(moment, []) if moment else []
+        if any(_source_rank(other) < rank for _, other in others):
+            continue
+        replaced.update(pk for pk, _ in others)
+        copied += bool(others)
+        kept.append(row)
+    return kept, replaced, copied
 
 
 def shipment_refresh_status(

@@ -128,15 +128,19 @@ def signer_find(
 def _verified(
     connector: Connector, body: bytes, headers: Mapping[str, str], signers: list[Signer], env_secret: str
 ) -> Signer:
-    last_error = SignatureError("no secret to check the signature with")
+    """The first signer whose secret verifies the delivery. Else raises the error that says most: that of a
+    store whose secret signed it but refused it for another reason (a Stripe timestamp outside the tolerance),
+    rather than the last store's "no signature matches"."""
+    error: SignatureError | None = None
     for signer in signers:
         try:
             connector.verify(body, headers, signer.secret or env_secret)
         except SignatureError as exc:
-            last_error = exc
+            if error is None or (exc.signed and not error.signed):
+                error = exc
             continue
         return signer
-    raise last_error
+    raise error or SignatureError("no secret to check the signature with")
 
 
 def signers_forget() -> None:

@@ -1,4 +1,4 @@
-"""POST /webhooks/<source>/ — the door for Shopify, EasyPost, AfterShip and Stripe.
+"""POST /webhooks/<source>/ (or without the trailing slash) — the door for Shopify, EasyPost, AfterShip and Stripe.
 
 Thin: hands the raw body and headers to orders.ingest and answers as it says. CSRF-exempt because
 providers sign their requests instead.
@@ -7,14 +7,17 @@ providers sign their requests instead.
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from .ingest import inbound_receive
 
 
 @csrf_exempt
-@require_POST
 def receive_webhook(request: HttpRequest, source: str) -> JsonResponse:
+    if request.method != "POST":
+        # JSON like every other answer of this door (require_POST's 405 has an empty text/html body).
+        answer = JsonResponse({"error": f"method {request.method} not allowed: webhooks are POSTed"}, status=405)
+        answer["Allow"] = "POST"
+        return answer
     declared = request.META.get("CONTENT_LENGTH") or "0"
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     if declared.isdigit() and int(declared) > limit:

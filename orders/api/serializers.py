@@ -443,7 +443,9 @@ class EventCountsSerializer(serializers.Serializer):
 
 
 class TicketInputSerializer(serializers.Serializer):
-    """An inbound customer contact from a helpdesk. An unknown `order_number` is kept off the ticket."""
+    """An inbound customer contact from a helpdesk. An `order_number` must name an order of the store (400 "No such
+    order." otherwise, as for shipments: a link silently dropped would hide the contact from its order). Context:
+    `store`."""
 
     reason = serializers.ChoiceField(choices=TicketReason.choices)
     channel = serializers.ChoiceField(choices=TicketChannel.choices)
@@ -455,6 +457,11 @@ class TicketInputSerializer(serializers.Serializer):
     )
     subject = text(255)
     body = text(100_000, trim_whitespace=False)
+
+    def validate_order_number(self, value: str) -> str:
+        if order_find(store=_store(self), ref=OrderRef(order_number=value)) is None:
+            raise serializers.ValidationError("No such order.")
+        return value
 
     def to_data(self) -> TicketData:
         values = self.validated_data

@@ -6,7 +6,9 @@ from . import views
 
 urlpatterns = [
     path("orders/", views.OrderListView.as_view(), name="api-orders"),
-    path("orders/<str:order_number>/", views.OrderDetailView.as_view(), name="api-order"),
+    # <path:…>: an order number may hold "/" (platforms let a store choose its numbers; Shopify "SO/1001"),
+    # sent as is or as %2F.
+    path("orders/<path:order_number>/", views.OrderDetailView.as_view(), name="api-order"),
     path("shipments/", views.ShipmentView.as_view(), name="api-shipments"),
     path("tracking-events/", views.TrackingEventView.as_view(), name="api-tracking-events"),
     path("tracking-events/bulk/", views.TrackingEventBulkView.as_view(), name="api-tracking-events-bulk"),

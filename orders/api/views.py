@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotFound, ParseError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -28,6 +28,7 @@ from orders.models import Order, Shipment, Store
 from orders.services import (
     NotReady,
     ShipmentChange,
+    ShipmentConflict,
     order_upsert,
     shipment_record_events,
     shipment_upsert,
@@ -67,10 +68,21 @@ class PayloadTooLarge(APIException):
     default_code = "payload_too_large"
 
 
+class NestingParser(JSONParser):
+    """DRF's JSON parser, answering a body nested too deeply for Python's parser (`[` 100,000 times) with
+    the 400 of any malformed JSON rather than a 500 (RecursionError)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - nested too deeply") from exc
+
+
 class StoreAPIView(APIView):
     """JSON in, JSON out, for the store of the request's token."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [NestingParser]
     renderer_classes = [JSONRenderer]
 
     @property
@@ -218,6 +230,10 @@ class ShipmentView(StoreAPIView):
             change = upsert_shipment(self.store, serializer.to_data())
         except NotReady as exc:  # the order went away between validation and the write
             raise serializers.ValidationError({"order_number": ["No such order."]}) from exc
+        except ShipmentConflict as exc:  # another order's parcel took the code between validation and the write
+            raise serializers.ValidationError(
+                {"tracking_code": [f"Belongs to a shipment of order {exc.owner.order_number}."]}
+            ) from exc
         facts_announce(shipment_ids=[change.shipment_id])
         return Response(
             self.shipment_result(change.shipment_id),

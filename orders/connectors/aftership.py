@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from orders.carriers import carrier_slug
 from orders.choices import ShipmentStatus
-from orders.connectors.base import Connector, PayloadError, SignatureError, UnsupportedEvent, optional, require
+from orders.connectors.base import Connector, PayloadError, SignatureError, UnsupportedEvent, optional, require, text
 from orders.updates import OrderRef, ShipmentData, TrackingEventData, Update
 
 SIGNATURE_HEADER = "aftership-hmac-sha256"
@@ -132,6 +132,18 @@ class AfterShipConnector(Connector):
     secret_field: ClassVar[str] = "aftership_webhook_secret"
     secret_setting: ClassVar[str] = "AFTERSHIP_WEBHOOK_SECRET"
     status_map: ClassVar[Mapping[Any, str]] = status_map
+    paths: ClassVar[Mapping[str, str]] = {
+        "tracking_code": "msg.tracking_number",
+        "carrier": "msg.slug",
+        "service_level": "msg.shipment_type",
+        "order.external_id": "msg.order_id",
+        "order.order_number": "msg.order_number",
+        "events[].occurred_at": "msg.checkpoints[].checkpoint_time",
+        "events[].raw_status": "msg.checkpoints[].tag",
+        "events[].raw_detail": "msg.checkpoints[].subtag",
+        "events[].message": "msg.checkpoints[].message",
+        "events[].location": "msg.checkpoints[].location",
+    }
 
     def verify(self, body: bytes, headers: Mapping[str, str], secret: str) -> None:
         given = headers.get(SIGNATURE_HEADER)
@@ -147,32 +159,32 @@ class AfterShipConnector(Connector):
         return ""
 
     def event_type(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
-        return str(require(payload, "event"))
+        return text(require(payload, "event"), "event")
 
     def delivery_id(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
-        event_id = optional(payload, "event_id", "")
+        event_id = text(optional(payload, "event_id"), "event_id")
         if event_id:
-            return str(event_id)
-        tracking_id = optional(payload, "msg.id", "")
-        ts = optional(payload, "ts", "")
+            return event_id
+        tracking_id = text(optional(payload, "msg.id"), "msg.id")
+        ts = text(optional(payload, "ts"), "ts")
         if tracking_id and ts != "":
             return f"{tracking_id}:{ts}"
         raise PayloadError("event_id")
 
-    def updates(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
+    def parse(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
         if event_type != TRACKING_UPDATE:
             raise UnsupportedEvent(f"AfterShip event {event_type!r} is not handled")
         msg = require(payload, "msg")
         if not isinstance(msg, Mapping):
             raise PayloadError("msg", "must be an object")
-        tracking_code = str(require(payload, "msg.tracking_number"))
-        shipment_type = optional(msg, "shipment_type")
+        tracking_code = text(require(payload, "msg.tracking_number"), "msg.tracking_number")
+        shipment_type = text(optional(msg, "shipment_type"), "msg.shipment_type")
         return [
             ShipmentData(
                 tracking_code=tracking_code,
-                carrier=carrier_slug(str(optional(msg, "slug", ""))),
+                carrier=carrier_slug(text(optional(msg, "slug"), "msg.slug")),
                 order=_order_ref(msg),
-                service_level=str(shipment_type) if shipment_type else None,
+                service_level=shipment_type or None,
                 carrier_estimated_delivery=_carrier_estimate(msg),
                 events=_events(payload, msg),
             )
@@ -181,8 +193,8 @@ class AfterShipConnector(Connector):
 
 def _order_ref(msg: Mapping[str, Any]) -> OrderRef | None:
     ref = OrderRef(
-        external_id=str(optional(msg, "order_id", "")).strip(),
-        order_number=str(optional(msg, "order_number", "")).strip().removeprefix("#"),
+        external_id=text(optional(msg, "order_id"), "msg.order_id"),
+        order_number=text(optional(msg, "order_number"), "msg.order_number").removeprefix("#").strip(),
     )
     return ref if ref else None
 
@@ -221,9 +233,9 @@ def _events(payload: Mapping[str, Any], msg: Mapping[str, Any]) -> list[Tracking
         raw_time = optional(checkpoint, "checkpoint_time")
         if not raw_time:
             raise PayloadError(f"{path}.checkpoint_time")
-        tag = str(optional(checkpoint, "tag", ""))
-        subtag = str(optional(checkpoint, "subtag", ""))
-        message = str(optional(checkpoint, "message", ""))
+        tag = text(optional(checkpoint, "tag"), f"{path}.tag")
+        subtag = text(optional(checkpoint, "subtag"), f"{path}.subtag")
+        message = text(optional(checkpoint, "message"), f"{path}.message")
         events.append(
             TrackingEventData(
                 status=normalize_status(tag, subtag),
@@ -232,7 +244,7 @@ def _events(payload: Mapping[str, Any], msg: Mapping[str, Any]) -> list[Tracking
                 raw_status=tag,
                 raw_detail=subtag,
                 message=message,
-                location=_location(checkpoint),
+                location=_location(checkpoint, path),
             )
         )
     return events
@@ -240,9 +252,9 @@ def _events(payload: Mapping[str, Any], msg: Mapping[str, Any]) -> list[Tracking
 
 def _tracking_level_event(payload: Mapping[str, Any], msg: Mapping[str, Any]) -> TrackingEventData:
     """A tracking with no checkpoints yet (Pending, Expired, or a carrier that only reports a status)."""
-    tag = str(optional(msg, "tag", ""))
-    subtag = str(optional(msg, "subtag", ""))
-    message = str(optional(msg, "subtag_message", ""))
+    tag = text(optional(msg, "tag"), "msg.tag")
+    subtag = text(optional(msg, "subtag"), "msg.subtag")
+    message = text(optional(msg, "subtag_message"), "msg.subtag_message")
     updated_at = optional(msg, "updated_at")
     if updated_at:
         occurred_at, raw_time = _parse_time(updated_at, "msg.updated_at"), str(updated_at)
@@ -263,14 +275,15 @@ def _tracking_level_event(payload: Mapping[str, Any], msg: Mapping[str, Any]) ->
     )
 
 
-def _location(checkpoint: Mapping[str, Any]) -> str:
-    location = optional(checkpoint, "location")
-    if location:
-        return str(location).strip()
+def _location(checkpoint: Mapping[str, Any], path: str) -> str:
+    def field(key: str) -> str:
+        return text(optional(checkpoint, key), f"{path}.{key}")
+
+    if location := field("location"):
+        return location
     # 2025-01 and later say country_region; earlier versions say country_iso3.
-    country = optional(checkpoint, "country_region") or optional(checkpoint, "country_iso3")
-    parts = [optional(checkpoint, "city"), optional(checkpoint, "state"), country]
-    return ", ".join(str(p).strip() for p in parts if p and str(p).strip())
+    parts = [field("city"), field("state"), field("country_region") or field("country_iso3")]
+    return ", ".join(part for part in parts if part)
 
 
 def _dedupe_key(raw_time: str, tag: str, subtag: str, message: str) -> str:

@@ -16,7 +16,14 @@ from orders.updates import Update
 
 
 class SignatureError(Exception):
-    """The signature is missing or does not match: answered 401, nothing is processed."""
+    """The signature is missing or does not match: answered 401, nothing is processed.
+
+    `signed`: the secret checked did sign the body, and something else is wrong (a stale timestamp). Of the
+    stores whose secrets were tried, that one's error is the one to report."""
+
+    def __init__(self, message: str, *, signed: bool = False) -> None:
+        self.signed = signed
+        super().__init__(message)
 
 
 class PayloadError(Exception):
@@ -41,6 +48,9 @@ class Connector:
     secret_setting: ClassVar[str]  # settings/env name of the single-store fallback secret
     # Canonical-status table: raw carrier value (or (status, detail) pair) -> orders.choices.ShipmentStatus.
     status_map: ClassVar[Mapping[Any, str]] = {}
+    # Where a fact's field is in this source's payload, for an error naming it (orders.limits.updates_fit):
+    # fact path -> payload path, "[]" standing for any index ({"total": "total_price"}).
+    paths: ClassVar[Mapping[str, str]] = {}
 
     def verify(self, body: bytes, headers: Mapping[str, str], secret: str) -> None:
         """Raise SignatureError unless `headers` carry a valid signature of `body` made with `secret`.
@@ -67,9 +77,20 @@ class Connector:
         """
         raise NotImplementedError
 
-    def updates(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
+    def parse(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
         """Turn one event into facts. Raises UnsupportedEvent or PayloadError(field)."""
         raise NotImplementedError
+
+    def updates(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
+        """The event's facts, checked against the columns that will hold them (orders.limits): a value no
+        column can hold raises PayloadError naming where it is in the payload."""
+        from orders.limits import updates_fit  # limits imports this module
+
+        return updates_fit(self.parse(event_type, payload), self.paths_for(event_type))
+
+    def paths_for(self, event_type: str) -> Mapping[str, str]:
+        """`paths`, for sources whose events put the same fact field in different places."""
+        return self.paths
 
     # -- helpers shared by every connector ----------------------------------------------------------
 
@@ -79,6 +100,8 @@ class Connector:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise PayloadError("body", f"is not valid JSON ({exc})") from exc
+        except RecursionError as exc:  # e.g. [[[[…]]]] 100,000 deep; no provider nests anywhere near that
+            raise PayloadError("body", "is nested too deeply") from exc
         if not isinstance(payload, dict):
             raise PayloadError("body", "must be a JSON object")
         return payload
@@ -92,6 +115,29 @@ class Connector:
         if isinstance(given, str):
             given = given.encode()
         return hmac.compare_digest(expected, given)
+
+
+def text(value: Any, field: str) -> str:
+    """A JSON string (or number: some providers send numeric codes) as stripped text; "" for null.
+
+    Raises PayloadError(field) for an object, a list or a boolean: str() of one would store "['a']"."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise PayloadError(field, f"must be a string, not {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    return type(value).__name__
 
 
 def require(payload: Mapping[str, Any], path: str) -> Any:

@@ -35,6 +35,7 @@ from orders.connectors.base import (
     UnsupportedEvent,
     optional,
     require,
+    text,
 )
 from orders.updates import ShipmentData, TrackingEventData, Update
 
@@ -138,6 +139,17 @@ class EasyPostConnector(Connector):
     secret_field: ClassVar[str] = "easypost_webhook_secret"
     secret_setting: ClassVar[str] = "EASYPOST_WEBHOOK_SECRET"
     status_map: ClassVar[Mapping[Any, str]] = status_map
+    paths: ClassVar[Mapping[str, str]] = {
+        "tracking_code": "result.tracking_code",
+        "carrier": "result.carrier",
+        "service_level": "result.carrier_detail.service",
+        "carrier_estimated_delivery": "result.est_delivery_date",
+        "events[].occurred_at": "result.tracking_details[].datetime",
+        "events[].raw_status": "result.tracking_details[].status",
+        "events[].raw_detail": "result.tracking_details[].status_detail",
+        "events[].message": "result.tracking_details[].message",
+        "events[].location": "result.tracking_details[].tracking_location",
+    }
 
     def verify(self, body: bytes, headers: Mapping[str, str], secret: str) -> None:
         given = headers.get(SIGNATURE_HEADER)
@@ -156,12 +168,12 @@ class EasyPostConnector(Connector):
         return ""
 
     def event_type(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
-        return str(require(payload, "description"))
+        return _text(require(payload, "description"), "description")
 
     def delivery_id(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
-        return str(require(payload, "id"))
+        return _text(require(payload, "id"), "id")
 
-    def updates(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
+    def parse(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
         if event_type not in TRACKER_EVENTS:
             raise UnsupportedEvent(f"EasyPost event {event_type!r} is not handled")
         tracker = require(payload, "result")
@@ -170,15 +182,15 @@ class EasyPostConnector(Connector):
         kind = tracker.get("object")
         if kind not in (None, "Tracker"):
             raise PayloadError("result.object", f'must be "Tracker", not {kind!r}')
-        tracking_code = _text(require(payload, "result.tracking_code"))
+        tracking_code = _text(require(payload, "result.tracking_code"), "result.tracking_code")
         if not tracking_code:
             raise PayloadError("result.tracking_code")
         estimate = optional(payload, "result.est_delivery_date")
-        service = _text(optional(payload, "result.carrier_detail.service"))
+        service = _text(optional(payload, "result.carrier_detail.service"), "result.carrier_detail.service")
         return [
             ShipmentData(
                 tracking_code=tracking_code,
-                carrier=carrier_slug(_text(optional(payload, "result.carrier", ""))),
+                carrier=carrier_slug(_text(optional(payload, "result.carrier"), "result.carrier")),
                 order=None,
                 service_level=service or None,
                 carrier_estimated_delivery=(
@@ -202,17 +214,28 @@ def _events(tracker: Mapping[str, Any]) -> list[TrackingEventData]:
     # where it stands; its own timestamps are the best "when".
     name = "updated_at" if tracker.get("updated_at") not in (None, "") else "created_at"
     occurred_at = _timestamp(tracker.get(name), f"result.{name}")
-    return [_event(_text(tracker.get("status")), _text(tracker.get("status_detail")), "", "", occurred_at)]
+    status, detail = (
+        _text(tracker.get("status"), "result.status"),
+        _text(tracker.get("status_detail"), "result.status_detail"),
+    )
+    return [_event(status, detail, "", "", occurred_at)]
 
 
 def _scan(detail: Any, field: str) -> TrackingEventData:
     if not isinstance(detail, Mapping):
         raise PayloadError(field, "must be a TrackingDetail object")
     occurred_at = _timestamp(detail.get("datetime"), f"{field}.datetime")
-    message = _text(detail.get("message")) or _text(detail.get("description"))
+    message = _text(detail.get("message"), f"{field}.message") or _text(
+        detail.get("description"), f"{field}.description"
+    )
     where = detail.get("tracking_location")
-    location = _location(where) if isinstance(where, Mapping) else ""
-    status, status_detail = _text(detail.get("status")), _text(detail.get("status_detail"))
+    if where is not None and not isinstance(where, Mapping):
+        raise PayloadError(f"{field}.tracking_location", "must be a TrackingLocation object")
+    location = _location(where, f"{field}.tracking_location") if where else ""
+    status, status_detail = (
+        _text(detail.get("status"), f"{field}.status"),
+        _text(detail.get("status_detail"), f"{field}.status_detail"),
+    )
     return _event(status, status_detail, message, location, occurred_at)
 
 
@@ -239,9 +262,11 @@ def dedupe_key(occurred_at: datetime, status: str, status_detail: str, message: 
     return "easypost:" + hashlib.sha1(basis.encode("utf-8"), usedforsecurity=False).hexdigest()[:32]
 
 
-def _location(where: Mapping[str, Any]) -> str:
+def _location(where: Mapping[str, Any], field: str) -> str:
     """Format a TrackingLocation as "City, ST, Country zip", leaving out what the carrier did not say."""
-    city, state, country, zip_code = (_text(where.get(key)) for key in ("city", "state", "country", "zip"))
+    city, state, country, zip_code = (
+        _text(where.get(key), f"{field}.{key}") for key in ("city", "state", "country", "zip")
+    )
     place = ", ".join(part for part in (city, state, country) if part)
     return " ".join(part for part in (place, zip_code) if part)
 
@@ -256,8 +281,13 @@ def _timestamp(value: Any, field: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise PayloadError(field, f"is not an ISO 8601 timestamp ({value!r})") from exc
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    try:
+        parsed.astimezone(UTC)  # the scan's dedupe key is its UTC instant
+    except OverflowError as exc:
+        raise PayloadError(field, f"is out of range ({value!r})") from exc
+    return parsed
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+def _text(value: Any, field: str) -> str:
+    return text(value, field)

@@ -32,7 +32,15 @@ from typing import Any, ClassVar
 
 from orders.carriers import carrier_slug
 from orders.choices import FinancialStatus, FulfillmentStatus, ShipmentStatus
-from orders.connectors.base import Connector, PayloadError, SignatureError, UnsupportedEvent, optional, require
+from orders.connectors.base import (
+    Connector,
+    PayloadError,
+    SignatureError,
+    UnsupportedEvent,
+    optional,
+    require,
+    text,
+)
 from orders.updates import (
     AddressData,
     CustomerData,
@@ -129,6 +137,28 @@ class ShopifyConnector(Connector):
     secret_field: ClassVar[str] = "shopify_webhook_secret"
     secret_setting: ClassVar[str] = "SHOPIFY_WEBHOOK_SECRET"
     status_map: ClassVar[Mapping[Any, str]] = status_map
+    paths: ClassVar[Mapping[str, str]] = {
+        "external_id": "id",
+        "total": "total_price",
+        "subtotal": "subtotal_price",
+        "tax_total": "total_tax",
+        "discount_total": "total_discounts",
+        "shipping_total": "total_shipping_price_set.shop_money.amount",
+        "customer.external_id": "customer.id",
+        "shipping_address.line1": "shipping_address.address1",
+        "shipping_address.line2": "shipping_address.address2",
+        "shipping_address.region": "shipping_address.province_code",
+        "shipping_address.postal_code": "shipping_address.zip",
+        "shipping_address.country": "shipping_address.country_code",
+        "line_items[].unit_price": "line_items[].price",
+        "line_items[].external_id": "line_items[].id",
+        "line_items[].variant": "line_items[].variant_title",
+        "placed_at": "created_at",
+        "tracking_code": "tracking_number",
+        "carrier": "tracking_company",
+        "order.external_id": "order_id",
+        "carrier_estimated_delivery": "estimated_delivery_at",
+    }
 
     normalize_status = staticmethod(normalize_status)
 
@@ -165,7 +195,12 @@ class ShopifyConnector(Connector):
             return f"{event_id}:{self.event_type(headers, payload)}"
         raise PayloadError(WEBHOOK_ID_HEADER)
 
-    def updates(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
+    def paths_for(self, event_type: str) -> Mapping[str, str]:
+        if event_type == FULFILLMENT_EVENTS_CREATE:
+            return {**self.paths, "external_id": "fulfillment_id", "events[].occurred_at": "happened_at"}
+        return self.paths
+
+    def parse(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
         if event_type in ORDER_TOPICS:
             return [_order(event_type, payload)]
         if event_type in FULFILLMENT_TOPICS:
@@ -197,7 +232,7 @@ def _order(topic: str, payload: Mapping[str, Any]) -> OrderData:
         order_number=_order_number(payload),
         placed_at=_time(payload, "created_at"),
         updated_at=_time(payload, "updated_at"),
-        currency=_text(optional(payload, "currency")) or None,
+        currency=_text(optional(payload, "currency"), "currency") or None,
         subtotal=_money(payload, "subtotal_price"),
         shipping_total=_money(payload, "total_shipping_price_set.shop_money.amount"),
         tax_total=_money(payload, "total_tax"),
@@ -214,17 +249,17 @@ def _order(topic: str, payload: Mapping[str, Any]) -> OrderData:
 
 def _order_number(payload: Mapping[str, Any]) -> str:
     """order_number (1001), else the name ("#1001") without its "#": the hub stores numbers bare."""
-    number = optional(payload, "order_number")
-    if number not in (None, ""):
-        return str(number).strip()
-    name = _text(optional(payload, "name")).removeprefix("#").strip()
+    number = _text(optional(payload, "order_number"), "order_number")
+    if number:
+        return number
+    name = _text(optional(payload, "name"), "name").removeprefix("#").strip()
     if not name:
         raise PayloadError("order_number", "or name is required")
     return name
 
 
 def _financial_status(payload: Mapping[str, Any]) -> str | None:
-    raw = _text(optional(payload, "financial_status")).lower()
+    raw = _text(optional(payload, "financial_status"), "financial_status").lower()
     return financial_status_map.get(raw) if raw else None
 
 
@@ -234,6 +269,8 @@ def _fulfillment_status(payload: Mapping[str, Any]) -> str | None:
     if "fulfillment_status" not in payload:
         return None
     raw = payload["fulfillment_status"]
+    if raw is not None and not isinstance(raw, str):
+        raise PayloadError("fulfillment_status", "must be a string or null")
     return fulfillment_status_map.get(raw.strip().lower() if isinstance(raw, str) else raw)
 
 
@@ -242,24 +279,23 @@ def _customer(payload: Mapping[str, Any]) -> CustomerData | None:
     # The order's own email/phone are what the customer typed at checkout for this order; the customer
     # record's may be older. The shipping address phone is the one checkout asks for most often.
     email = (
-        _text(optional(payload, "email"))
-        or _text(optional(payload, "contact_email"))
-        or _text(optional(customer, "email"))
+        _text(optional(payload, "email"), "email")
+        or _text(optional(payload, "contact_email"), "contact_email")
+        or _text(optional(customer, "email"), "customer.email")
     )
     phone = (
-        _text(optional(payload, "phone"))
-        or _text(optional(customer, "phone"))
-        or _text(optional(payload, "shipping_address.phone"))
+        _text(optional(payload, "phone"), "phone")
+        or _text(optional(customer, "phone"), "customer.phone")
+        or _text(optional(payload, "shipping_address.phone"), "shipping_address.phone")
     )
-    customer_id = optional(customer, "id")
-    external_id = str(customer_id) if customer_id not in (None, "") else ""
+    external_id = _text(optional(customer, "id"), "customer.id")
     if not (email or phone or external_id):
         return None
     return CustomerData(
         email=email.lower(),
         phone=phone,
-        first_name=_text(optional(customer, "first_name")) or None,
-        last_name=_text(optional(customer, "last_name")) or None,
+        first_name=_text(optional(customer, "first_name"), "customer.first_name") or None,
+        last_name=_text(optional(customer, "last_name"), "customer.last_name") or None,
         external_id=external_id,
     )
 
@@ -268,17 +304,24 @@ def _address(payload: Mapping[str, Any]) -> AddressData | None:
     address = _object(payload, "shipping_address")
     if address is None:
         return None
-    name = _text(optional(address, "name")) or " ".join(
-        part for part in (_text(optional(address, "first_name")), _text(optional(address, "last_name"))) if part
+    name = _text(optional(address, "name"), "shipping_address.name") or " ".join(
+        part
+        for part in (
+            _text(optional(address, "first_name"), "shipping_address.first_name"),
+            _text(optional(address, "last_name"), "shipping_address.last_name"),
+        )
+        if part
     )
     return AddressData(
         name=name,
-        line1=_text(optional(address, "address1")),
-        line2=_text(optional(address, "address2")),
-        city=_text(optional(address, "city")),
-        region=_text(optional(address, "province_code")) or _text(optional(address, "province")),
-        postal_code=_text(optional(address, "zip")),
-        country=_text(optional(address, "country_code")) or _text(optional(address, "country")),
+        line1=_text(optional(address, "address1"), "shipping_address.address1"),
+        line2=_text(optional(address, "address2"), "shipping_address.address2"),
+        city=_text(optional(address, "city"), "shipping_address.city"),
+        region=_text(optional(address, "province_code"), "shipping_address.province_code")
+        or _text(optional(address, "province"), "shipping_address.province"),
+        postal_code=_text(optional(address, "zip"), "shipping_address.zip"),
+        country=_text(optional(address, "country_code"), "shipping_address.country_code")
+        or _text(optional(address, "country"), "shipping_address.country"),
     )
 
 
@@ -293,7 +336,7 @@ def _line_items(payload: Mapping[str, Any]) -> list[LineItemData] | None:
         path = f"line_items[{i}]"
         if not isinstance(item, Mapping):
             raise PayloadError(path, "must be an object")
-        title = _text(optional(item, "title")) or _text(optional(item, "name"))
+        title = _text(optional(item, "title"), f"{path}.title") or _text(optional(item, "name"), f"{path}.name")
         if not title:
             raise PayloadError(f"{path}.title")
         quantity = optional(item, "quantity", 1)
@@ -303,15 +346,14 @@ def _line_items(payload: Mapping[str, Any]) -> list[LineItemData] | None:
             quantity = int(quantity)
         except ValueError as exc:
             raise PayloadError(f"{path}.quantity", "must be a whole number") from exc
-        item_id = optional(item, "id")
         result.append(
             LineItemData(
                 title=title,
                 quantity=quantity,
                 unit_price=_money(item, "price", f"{path}.price") or Decimal("0.00"),
-                sku=_text(optional(item, "sku")),
-                variant=_text(optional(item, "variant_title")),
-                external_id=str(item_id) if item_id not in (None, "") else "",
+                sku=_text(optional(item, "sku"), f"{path}.sku"),
+                variant=_text(optional(item, "variant_title"), f"{path}.variant_title"),
+                external_id=_text(optional(item, "id"), f"{path}.id"),
             )
         )
     return result
@@ -339,8 +381,8 @@ def _fulfillment(payload: Mapping[str, Any]) -> ShipmentData:
             message="Shipping label created",
         )
     ]
-    status = _text(optional(payload, "status")).lower()
-    shipment_status = _text(optional(payload, "shipment_status"))
+    status = _text(optional(payload, "status"), "status").lower()
+    shipment_status = _text(optional(payload, "shipment_status"), "shipment_status")
     if status == "cancelled":
         events.append(
             TrackingEventData(
@@ -364,7 +406,7 @@ def _fulfillment(payload: Mapping[str, Any]) -> ShipmentData:
         )
     return ShipmentData(
         tracking_code=tracking_code,
-        carrier=carrier_slug(_text(optional(payload, "tracking_company"))),
+        carrier=carrier_slug(_text(optional(payload, "tracking_company"), "tracking_company")),
         order=OrderRef(external_id=order_id),
         external_id=fulfillment_id,
         # Fulfillment.service is the fulfillment service that shipped it ("manual", a 3PL app's
@@ -376,19 +418,19 @@ def _fulfillment(payload: Mapping[str, Any]) -> ShipmentData:
 
 
 def _tracking_number(payload: Mapping[str, Any]) -> str:
-    number = _text(optional(payload, "tracking_number"))
+    number = _text(optional(payload, "tracking_number"), "tracking_number")
     if number:
         return number
     numbers = optional(payload, "tracking_numbers", [])
     if not isinstance(numbers, list):
         raise PayloadError("tracking_numbers", "must be a list")
-    return next((text for text in map(_text, numbers) if text), "")
+    return next((code for i, n in enumerate(numbers) if (code := _text(n, f"tracking_numbers[{i}]"))), "")
 
 
 def _fulfillment_event(payload: Mapping[str, Any]) -> ShipmentData:
     event_id = _id(payload, "id")
     fulfillment_id = _id(payload, "fulfillment_id")
-    raw_status = _text(require(payload, "status"))
+    raw_status = _text(require(payload, "status"), "status")
     occurred_at = _time(payload, "happened_at") or _time(payload, "created_at")
     if occurred_at is None:
         raise PayloadError("happened_at")
@@ -406,9 +448,11 @@ def _fulfillment_event(payload: Mapping[str, Any]) -> ShipmentData:
                 occurred_at=occurred_at,
                 dedupe_key=f"shopify:fulfillment_event:{event_id}",
                 raw_status=raw_status,
-                message=_text(optional(payload, "message")),
+                message=_text(optional(payload, "message"), "message"),
                 location=", ".join(
-                    part for part in (_text(optional(payload, key)) for key in ("city", "province", "country")) if part
+                    part
+                    for part in (_text(optional(payload, key), key) for key in ("city", "province", "country"))
+                    if part
                 ),
             )
         ],
@@ -418,8 +462,8 @@ def _fulfillment_event(payload: Mapping[str, Any]) -> ShipmentData:
 # -- field helpers ----------------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    return str(value).strip() if value is not None else ""
+def _text(value: Any, field: str) -> str:
+    return text(value, field)
 
 
 def _id(payload: Mapping[str, Any], field: str) -> str:

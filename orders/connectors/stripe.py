@@ -40,6 +40,7 @@ from orders.connectors.base import (
     UnsupportedEvent,
     optional,
     require,
+    text,
 )
 from orders.updates import OrderRef, PaymentData, Update
 
@@ -67,6 +68,15 @@ class StripeConnector(Connector):
     label: ClassVar[str] = "Stripe"
     secret_field: ClassVar[str] = "stripe_webhook_secret"
     secret_setting: ClassVar[str] = "STRIPE_WEBHOOK_SECRET"
+    paths: ClassVar[Mapping[str, str]] = {
+        "external_id": "data.object.id",
+        "amount": "data.object.amount",
+        "currency": "data.object.currency",
+        "order.external_id": "data.object.metadata.order_id",
+        "order.order_number": "data.object.metadata.order_number",
+        "order.payment_reference": "data.object.payment_intent",
+        "occurred_at": "created",
+    }
 
     def __init__(self, tolerance_seconds: int | None = None, clock: Callable[[], float] | None = None) -> None:
         self.tolerance_seconds = tolerance_seconds
@@ -94,7 +104,8 @@ class StripeConnector(Connector):
         if skew > tolerance:
             raise SignatureError(
                 f"{SIGNATURE_HEADER} timestamp {timestamp} is {int(skew)} s from now, outside the "
-                f"{tolerance} s tolerance (a replayed delivery, or a wrong server clock)"
+                f"{tolerance} s tolerance (a replayed delivery, or a wrong server clock)",
+                signed=True,
             )
 
     def tolerance(self) -> int:
@@ -107,18 +118,25 @@ class StripeConnector(Connector):
         return ""
 
     def event_type(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
-        return str(require(payload, "type"))
+        return _text(require(payload, "type"), "type")
 
     def delivery_id(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
-        return str(require(payload, "id"))
+        return _text(require(payload, "id"), "id")
 
-    def updates(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
+    def paths_for(self, event_type: str) -> Mapping[str, str]:
+        if event_type == INVOICE_PAYMENT_FAILED:
+            return {**self.paths, "amount": "data.object.amount_due"}
+        if event_type in (PAYMENT_INTENT_FAILED, PAYMENT_INTENT_SUCCEEDED):
+            return {**self.paths, "order.payment_reference": "data.object.id"}
+        return self.paths
+
+    def parse(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
         if event_type not in HANDLED_EVENTS:
             raise UnsupportedEvent(f"Stripe event {event_type!r} is not handled")
         obj = require(payload, "data.object")
         if not isinstance(obj, Mapping):
             raise PayloadError("data.object", "must be an object")
-        object_id = _text(require(payload, "data.object.id"))
+        object_id = _text(require(payload, "data.object.id"), "data.object.id")
         occurred_at = _occurred_at(payload)
         if event_type == CHARGE_FAILED:
             return [_charge_failed(obj, object_id, occurred_at)]
@@ -166,10 +184,10 @@ def _payment_intent(
     intent: Mapping[str, Any], intent_id: str, occurred_at: datetime | None, *, succeeded: bool
 ) -> PaymentData:
     _expect_object(intent, "payment_intent")
-    currency = _text(intent.get("currency"))
+    currency = _text(intent.get("currency"), "data.object.currency")
     failure_code = failure_message = ""
     if not succeeded:
-        failure_code, failure_message = _error(intent.get("last_payment_error"))
+        failure_code, failure_message = _error(intent.get("last_payment_error"), "data.object.last_payment_error")
     return PaymentData(
         order=_order_ref([_metadata(intent, "data.object.metadata")], payment_reference=intent_id),
         succeeded=succeeded,
@@ -184,23 +202,23 @@ def _payment_intent(
 
 def _charge_failed(charge: Mapping[str, Any], charge_id: str, occurred_at: datetime | None) -> PaymentData:
     _expect_object(charge, "charge")
-    currency = _text(charge.get("currency"))
-    payment_intent = _expandable_id(charge.get("payment_intent"))
+    currency = _text(charge.get("currency"), "data.object.currency")
+    payment_intent = _expandable_id(charge.get("payment_intent"), "data.object.payment_intent")
     return PaymentData(
         order=_order_ref([_metadata(charge, "data.object.metadata")], payment_reference=payment_intent or charge_id),
         succeeded=False,
         external_id=charge_id,
         amount=_amount(charge.get("amount"), currency, "data.object.amount"),
         currency=currency.upper(),
-        failure_code=_text(charge.get("failure_code")),
-        failure_message=_text(charge.get("failure_message")),
+        failure_code=_text(charge.get("failure_code"), "data.object.failure_code"),
+        failure_message=_text(charge.get("failure_message"), "data.object.failure_message"),
         occurred_at=occurred_at,
     )
 
 
 def _invoice_payment_failed(invoice: Mapping[str, Any], invoice_id: str, occurred_at: datetime | None) -> PaymentData:
     _expect_object(invoice, "invoice")
-    currency = _text(invoice.get("currency"))
+    currency = _text(invoice.get("currency"), "data.object.currency")
     # API 2025-03-31.basil moved subscription_details under `parent` and removed `payment_intent`;
     # endpoints pinned to older versions still get the top-level fields, so read both.
     metadatas = [
@@ -208,8 +226,10 @@ def _invoice_payment_failed(invoice: Mapping[str, Any], invoice_id: str, occurre
         _metadata(optional(invoice, "parent.subscription_details"), "data.object.parent.subscription_details.metadata"),
         _metadata(optional(invoice, "subscription_details"), "data.object.subscription_details.metadata"),
     ]
-    payment_intent = _expandable_id(invoice.get("payment_intent"))
-    failure_code, failure_message = _error(invoice.get("last_finalization_error"))
+    payment_intent = _expandable_id(invoice.get("payment_intent"), "data.object.payment_intent")
+    failure_code, failure_message = _error(
+        invoice.get("last_finalization_error"), "data.object.last_finalization_error"
+    )
     return PaymentData(
         order=_order_ref(metadatas, payment_reference=payment_intent or invoice_id),
         succeeded=False,
@@ -222,35 +242,37 @@ def _invoice_payment_failed(invoice: Mapping[str, Any], invoice_id: str, occurre
     )
 
 
-def _order_ref(metadatas: Iterable[Mapping[str, Any]], *, payment_reference: str) -> OrderRef:
-    """The first `order_id` and `order_number` found in the metadata, plus the payment reference."""
+def _order_ref(metadatas: Iterable[tuple[Mapping[str, Any], str]], *, payment_reference: str) -> OrderRef:
+    """The first `order_id` and `order_number` found in the metadata (each with its path), plus the payment
+    reference."""
     metadatas = list(metadatas)
     number = _first(metadatas, "order_number").lstrip("#").strip()
     return OrderRef(external_id=_first(metadatas, "order_id"), order_number=number, payment_reference=payment_reference)
 
 
-def _first(metadatas: list[Mapping[str, Any]], key: str) -> str:
-    for metadata in metadatas:
-        if value := _text(metadata.get(key)):
+def _first(metadatas: list[tuple[Mapping[str, Any], str]], key: str) -> str:
+    for metadata, field in metadatas:
+        if value := _text(metadata.get(key), f"{field}.{key}"):
             return value
     return ""
 
 
-def _metadata(obj: Any, field: str) -> Mapping[str, Any]:
+def _metadata(obj: Any, field: str) -> tuple[Mapping[str, Any], str]:
+    """An object's metadata, with its path for errors."""
     metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
     if metadata is None:
-        return {}
+        return {}, field
     if not isinstance(metadata, Mapping):
         raise PayloadError(field, "must be an object")
-    return metadata
+    return metadata, field
 
 
-def _error(error: Any) -> tuple[str, str]:
+def _error(error: Any, field: str) -> tuple[str, str]:
     """(code, message) of a Stripe error object; the issuer's decline_code is more specific than code."""
     if not isinstance(error, Mapping):
         return "", ""
-    code = _text(error.get("decline_code")) or _text(error.get("code"))
-    return code, _text(error.get("message"))
+    code = _text(error.get("decline_code"), f"{field}.decline_code") or _text(error.get("code"), f"{field}.code")
+    return code, _text(error.get("message"), f"{field}.message")
 
 
 def _expect_object(obj: Mapping[str, Any], kind: str) -> None:
@@ -259,11 +281,11 @@ def _expect_object(obj: Mapping[str, Any], kind: str) -> None:
         raise PayloadError("data.object.object", f'must be "{kind}", not {found!r}')
 
 
-def _expandable_id(value: Any) -> str:
+def _expandable_id(value: Any, field: str) -> str:
     """An expandable field is an id string, or the whole object when the request expanded it."""
     if isinstance(value, Mapping):
-        return _text(value.get("id"))
-    return _text(value)
+        return _text(value.get("id"), f"{field}.id")
+    return _text(value, field)
 
 
 def _amount(value: Any, currency: str, field: str) -> Decimal | None:
@@ -282,8 +304,11 @@ def _occurred_at(payload: Mapping[str, Any]) -> datetime | None:
         return None
     if isinstance(created, bool) or not isinstance(created, int):
         raise PayloadError("created", f"is not a Unix timestamp ({created!r})")
-    return datetime.fromtimestamp(created, tz=UTC)
+    try:
+        return datetime.fromtimestamp(created, tz=UTC)
+    except (OverflowError, ValueError, OSError) as exc:
+        raise PayloadError("created", f"is out of range ({created!r})") from exc
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+def _text(value: Any, field: str) -> str:
+    return text(value, field)

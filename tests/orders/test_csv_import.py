@@ -16,7 +16,14 @@ from django.conf import settings
 from django.core.management import call_command
 
 from orders.choices import EventSource, FinancialStatus, FulfillmentStatus, ShipmentStatus
-from orders.csv_import import ImportFileError, ImportReport, RowError, orders_import_csv
+from orders.csv_import import (
+    ImportFileError,
+    ImportReport,
+    RowError,
+    csv_count_rows,
+    orders_import_csv,
+    undecodable_where,
+)
 from orders.models import Customer, LineItem, Order, Shipment, TrackingEvent
 from tests.factories import OrderFactory, StoreFactory
 
@@ -246,6 +253,10 @@ INVALID_CELLS = [
     ("sku", "X" * 65, "is longer than 64 characters"),
     ("title", "", "is required (each row is one line item)"),
     ("placed_at", "", "is required (on at least one row)"),
+    ("placed_at", "99999-01-01", '"99999-01-01" is out of range (years 1900 to 2999)'),
+    ("placed_at", "0000-01-01", '"0000-01-01" is out of range (years 1900 to 2999)'),
+    ("delivered_at", "0001-01-01T00:00:00+05:00", '"0001-01-01T00:00:00+05:00" is out of range (years 1900 to 2999)'),
+    ("promised_deliver_by", "9999-12-31T23:00:00", '"9999-12-31T23:00:00" is out of range (years 1900 to 2999)'),
 ]  # fmt: skip
 
 
@@ -318,6 +329,31 @@ def test_shipment_rules(store):
     assert counts(report) == (7, 0, 0, 7, 6)
 
 
+def test_a_tracking_code_of_another_orders_parcel_rejects_the_order_and_leaves_that_parcel_alone(store):
+    owner = OrderFactory(store=store, order_number="1001")
+    parcel = Shipment.objects.create(
+        store=store, order=owner, carrier="ups", tracking_code="1Z999AA10123456784",
+        label_created_at=datetime(2026, 11, 2, tzinfo=UTC),
+    )  # fmt: skip
+    shipment = {"carrier": "ups", "tracking_code": parcel.tracking_code, "label_created_at": "2026-11-02"}
+    text = csv_text(
+        row(order_number="Q1", external_id="q-ext-1", sku="A", delivered_at="2026-11-05", **shipment),
+        row(order_number="Q1", sku="B"),
+        row(order_number="Q2"),
+    )
+
+    report = run(store, text)
+
+    assert report.errors == [
+        RowError(2, "Q1", "tracking_code", "1Z999AA10123456784 belongs to a shipment of order 1001"),
+        RowError(3, "Q1", "", "not imported: order Q1 has errors on row 2"),
+    ]
+    assert counts(report) == (3, 1, 0, 2, 1)
+    assert sorted(Order.objects.values_list("order_number", flat=True)) == ["1001", "Q2"]
+    parcel.refresh_from_db()
+    assert (parcel.order, parcel.delivered_at, parcel.events.count()) == (owner, None, 0)
+
+
 def test_a_line_item_may_appear_only_once_per_order(store):
     report = run(store, csv_text(row(sku="MUG"), row(sku="MUG", variant="Blue")))
 
@@ -372,13 +408,30 @@ def test_progress_counts_every_row_once(store):
     assert sum(ticks) == report.rows_read == 4
 
 
-def test_a_file_that_is_not_utf8_is_refused(store):
-    data = "order_number,placed_at,title\n1,2026-11-01,Caf\xe9\n".encode("latin-1")
+@pytest.mark.parametrize("rows_before", [0, 2000], ids=["first-block", "far-into-the-file"])
+def test_a_file_that_is_not_utf8_is_refused_naming_the_line_and_column(store, rows_before):
+    """The decoder reads ahead in blocks: the error must name the file's line, not an offset in a block."""
+    good = "".join(f'{n},2026-11-01,Mug,"Shelf\nA"\n' for n in range(rows_before))  # two lines per row
+    text = f'\ufefforder_number,placed_at,title,variant\n{good}9,2026-11-01,"Caf\xe9\nau lait",Blue\n'
+    data = text.encode("utf-8")[:3] + text[1:].encode("latin-1")
 
-    with pytest.raises(ImportFileError, match="not readable as UTF-8 CSV"):
-        orders_import_csv(store=store, file=io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=""))
+    for read in (orders_import_csv, csv_count_rows):
+        with pytest.raises(ImportFileError) as error:
+            read(**({"store": store} if read is orders_import_csv else {}),
+                 file=io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))  # fmt: skip
+        line = 2 + 2 * rows_before
+        assert str(error.value) == (
+            f"the file is not readable as UTF-8 CSV (line {line}, column title: byte 0xe9 is not UTF-8 "
+            "(save the file as UTF-8))"
+        )
 
     assert Order.objects.count() == 0
+
+
+def test_an_undecodable_header_or_extra_cell_is_named_as_such():
+    assert undecodable_where(b"order_number,plac\xe9d_at\n").startswith("line 1 (the header): byte 0xe9")
+    assert undecodable_where(b"order_number,title\n1,Mug,\xe9\n").startswith("line 2, column 3: byte 0xe9")
+    assert undecodable_where(b"order_number,title\n1,Mug\n") == ""
 
 
 # --- Usage errors: the file as a whole is refused and nothing is written ---------------------------------------
@@ -479,7 +532,9 @@ def test_command_usage_errors_exit_2_and_import_nothing(store, tmp_path):
     assert (code, "unknown columns: colour. Nothing was imported." in err) == (2, True)
 
     code, _, err = command(str(latin1), "--store", "acme")
-    assert (code, "cannot read" in err) == (2, True)
+    assert code == 2
+    assert "not readable as UTF-8 CSV (line 2, column title: byte 0xe9 is not UTF-8" in err
+    assert "Nothing was imported." in err
 
     StoreFactory(slug="other")
     code, _, err = command(str(SAMPLE))

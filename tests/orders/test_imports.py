@@ -134,7 +134,10 @@ def test_the_report_keeps_the_first_rejected_rows_and_counts_the_rest(admin_clie
         (b"order_number,placed_at,title,colour\n", "unknown columns: colour. Nothing was imported."),
         (b"", "The submitted file is empty."),
         (b"\n\n", "the file is empty: the first line must be the header row. Nothing was imported."),
-        ("order_number,placed_at,title\n1,2026-11-01,Caf\xe9\n".encode("latin-1"), "not readable as UTF-8 CSV (byte"),
+        (
+            "order_number,placed_at,title\n1,2026-11-01,Mug\n2,2026-11-01,Caf\xe9\n".encode("latin-1"),
+            "not readable as UTF-8 CSV (line 3, column title: byte 0xe9 is not UTF-8",
+        ),
         (b"order_number,placed_at,title\n1,2026-11-01,M\x00ug\n", "the file holds NUL characters"),
     ],
     ids=["header", "empty", "blank", "encoding", "nul"],

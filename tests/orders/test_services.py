@@ -9,8 +9,17 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders.choices import AddressVerification, EventSource, FinancialStatus, FulfillmentStatus, ShipmentStatus
+from orders.connectors import get_connector
+from orders.ingest import apply_update
 from orders.models import Customer, LineItem, Order, Shipment, Ticket
-from orders.services import NotReady, order_upsert, payment_record, shipment_upsert, ticket_create
+from orders.services import (
+    NotReady,
+    ShipmentConflict,
+    order_upsert,
+    payment_record,
+    shipment_upsert,
+    ticket_create,
+)
 from orders.updates import (
     AddressData,
     CustomerData,
@@ -22,6 +31,7 @@ from orders.updates import (
     TicketData,
     TrackingEventData,
 )
+from tests import signing
 from tests.factories import OrderFactory, ShipmentFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
@@ -210,6 +220,121 @@ def test_a_carrier_update_finds_its_parcel_in_one_locked_read_by_id_first_then_c
     assert found(tracking_code="1Z333", carrier="fedex") in {spelled_apart, same_carrier}
 
 
+# --- A parcel belongs to one order: an update naming another order never moves or changes it -------------------
+
+
+@pytest.fixture
+def parcel_of_1001():
+    """Order 1001's UPS parcel, as the Shopify fixtures announce it, with one scan."""
+    store = StoreFactory()
+    owner = OrderFactory(store=store, order_number="1001", external_id="820982911946154508")
+    other = OrderFactory(store=store, order_number="1002", external_id="q-ext-2")
+    parcel = ShipmentFactory(
+        order=owner, carrier="ups", tracking_code="1Z999AA10123456784", external_id="5304183554374"
+    )
+    shipment_upsert(store=store, data=ShipmentData(tracking_code=parcel.tracking_code, carrier="ups",
+                                                   events=[scan(ShipmentStatus.IN_TRANSIT, "s1")]),
+                    source=EventSource.EASYPOST)  # fmt: skip
+    return store, owner, other, Shipment.objects.get(pk=parcel.pk)
+
+
+def scan(status: str, key: str, at=NOW - timedelta(hours=2)) -> TrackingEventData:
+    return TrackingEventData(status=status, occurred_at=at, dedupe_key=key)
+
+
+def parcel_state(shipment: Shipment) -> tuple:
+    shipment.refresh_from_db()
+    events = sorted(shipment.events.values_list("dedupe_key", "status", "source"))
+    return shipment.order_id, shipment.external_id, shipment.status, shipment.delivered_at, events
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        {"tracking_code": "1Z999AA10123456784"},  # a new parcel for the named order (a CSV row, the API)
+        {"tracking_code": "1Z999AA10123456784", "external_id": "f-of-1002"},  # a Shopify fulfillment of 1002
+        {"tracking_code": "OTHER", "external_id": "5304183554374"},  # the parcel's own Shopify id, for 1002
+        {"tracking_code": "", "external_id": "5304183554374"},  # a Shopify fulfillment event naming 1002
+    ],
+    ids=["code", "code-and-new-id", "its-id", "its-id-no-code"],
+)
+@pytest.mark.parametrize("order", [OrderRef(order_number="1002"), OrderRef(external_id="q-ext-2")], ids=["no", "id"])
+def test_an_update_naming_another_order_is_a_conflict_and_writes_nothing(parcel_of_1001, identity, order):
+    store, owner, other, parcel = parcel_of_1001
+    before = parcel_state(parcel)
+    delivered = scan(ShipmentStatus.DELIVERED, "csv:delivered", at=NOW - timedelta(minutes=5))
+    update = ShipmentData(**identity, carrier="ups", order=order, label_created_at=NOW - timedelta(days=1),
+                          events=[delivered])  # fmt: skip
+
+    with pytest.raises(ShipmentConflict, match="belongs to a shipment of order 1001, not of order 1002") as error:
+        shipment_upsert(store=store, data=update, source=EventSource.CSV)
+
+    assert (error.value.owner, error.value.named) == (owner, other)
+    assert parcel_state(parcel) == before
+    assert Shipment.objects.count() == 1
+    assert Order.objects.get(pk=other.pk).fulfillment_status == FulfillmentStatus.UNFULFILLED
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        None,  # EasyPost: the tracking code alone
+        OrderRef(order_number="1001"),
+        OrderRef(external_id="5843191628024", order_number="1001"),  # AfterShip: its own order id, Shopify's number
+        OrderRef(external_id="820982911946154508"),  # a Shopify fulfillment event
+        OrderRef(external_id="aftership-only", order_number="9999"),  # an order the hub does not know: unchecked
+    ],
+    ids=["none", "number", "aftership", "shopify", "unknown"],
+)
+def test_an_update_naming_the_parcels_own_order_or_none_applies(parcel_of_1001, order):
+    store, owner, _, parcel = parcel_of_1001
+    update = ShipmentData(tracking_code=parcel.tracking_code, carrier="ups", order=order,
+                          events=[scan(ShipmentStatus.DELIVERED, "d1", at=NOW - timedelta(minutes=5))])  # fmt: skip
+
+    change = shipment_upsert(store=store, data=update, source=EventSource.AFTERSHIP)
+
+    assert (change.shipment_id, change.created, change.status) == (parcel.pk, False, ShipmentStatus.DELIVERED)
+    assert parcel_state(parcel)[0] == owner.pk
+
+
+def test_a_reused_tracking_code_finds_the_named_orders_own_parcel_whatever_the_carrier():
+    store = StoreFactory()
+    first, second = OrderFactory(store=store), OrderFactory(store=store)
+    ShipmentFactory(order=first, tracking_code="1Z333", carrier="ups")
+    theirs = ShipmentFactory(order=second, tracking_code="1Z333", carrier="usps")
+    update = ShipmentData(tracking_code="1Z333", carrier="ups", order=OrderRef(order_number=second.order_number),
+                          events=[scan(ShipmentStatus.IN_TRANSIT, "t1")])  # fmt: skip
+
+    change = shipment_upsert(store=store, data=update, source=EventSource.API)
+
+    assert change.shipment_id == theirs.pk
+    assert Shipment.objects.get(pk=theirs.pk).status == ShipmentStatus.IN_TRANSIT
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "event_type", "edit"),
+    [
+        ("shopify", "fulfillments_create", "fulfillments/create", {"order_id": 42}),
+        ("shopify", "fulfillment_events_create_delivered", "fulfillment_events/create", {"order_id": 42}),
+        ("aftership", "06_delivered", "tracking_update", {"msg": {"order_id": "", "order_number": "#1002"}}),
+    ],
+    ids=["shopify-fulfillment", "shopify-fulfillment-event", "aftership"],
+)
+def test_a_webhook_naming_another_order_for_a_parcel_is_a_conflict(parcel_of_1001, source, name, event_type, edit):
+    store, _, other, parcel = parcel_of_1001
+    Order.objects.filter(pk=other.pk).update(external_id="42")
+    payload = signing.load_json(source, name)
+    for key, value in edit.items():
+        payload[key] = {**payload[key], **value} if isinstance(value, dict) else value
+    before = parcel_state(parcel)
+
+    with pytest.raises(ShipmentConflict):
+        for update in get_connector(source).updates(event_type, payload):
+            apply_update(store, update, source=source)
+
+    assert parcel_state(parcel) == before
+
+
 def test_a_shipment_for_an_order_not_seen_yet_is_not_ready():
     store = StoreFactory()
 
@@ -257,3 +382,101 @@ def test_a_ticket_with_a_helpdesk_id_is_recorded_once_and_linked_to_the_order_an
     assert (created, created_again, first.pk) == (True, False, second.pk)
     assert (first.order, first.customer) == (order, order.customer)
     assert Ticket.objects.count() == 1
+
+
+# --- One scan reported by two sources is one event ------------------------------------------------------------------
+
+
+def copy_of(status: str, at, key: str, **raw) -> TrackingEventData:
+    return TrackingEventData(status=status, occurred_at=at, dedupe_key=key, **raw)
+
+
+AT = NOW.replace(second=0, microsecond=0) - timedelta(hours=3)
+SHOPIFY_COPY = copy_of(ShipmentStatus.IN_TRANSIT, AT, "shopify:fulfillment_event:1", raw_status="in_transit")
+AFTERSHIP_COPY = copy_of(ShipmentStatus.IN_TRANSIT, AT + timedelta(seconds=37), "aftership:cp:1",
+                         raw_status="InTransit", raw_detail="InTransit_002", location="Louisville")  # fmt: skip
+
+
+def timeline(shipment: Shipment) -> list[tuple]:
+    return sorted(shipment.events.values_list("status", "occurred_at", "source", "raw_detail", "location"))
+
+
+def record(shipment: Shipment, event: TrackingEventData, source: str) -> int:
+    update = ShipmentData(tracking_code=shipment.tracking_code, carrier=shipment.carrier, events=[event])
+    return shipment_upsert(store=shipment.store, data=update, source=source).new_events
+
+
+@pytest.mark.parametrize("shopify_first", [True, False], ids=["shopify-first", "aftership-first"])
+def test_a_scan_two_sources_report_is_kept_once_as_the_carrier_trackers_copy_in_any_order(shopify_first):
+    shipment = ShipmentFactory(carrier="ups")
+    copies = [(SHOPIFY_COPY, EventSource.SHOPIFY), (AFTERSHIP_COPY, EventSource.AFTERSHIP)]
+    if not shopify_first:
+        copies.reverse()
+
+    added = [record(shipment, event, source) for event, source in copies]
+    redelivered = [record(shipment, event, source) for event, source in copies]  # either copy, again
+
+    assert (added, redelivered) == ([1, 0], [0, 0])
+    assert timeline(shipment) == [
+        (ShipmentStatus.IN_TRANSIT, AT + timedelta(seconds=37), EventSource.AFTERSHIP, "InTransit_002", "Louisville")
+    ]
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.last_event_at) == (ShipmentStatus.IN_TRANSIT, AT + timedelta(seconds=37))
+
+
+@pytest.mark.parametrize(
+    ("other", "source"),
+    [
+        (copy_of(ShipmentStatus.IN_TRANSIT, AT + timedelta(minutes=1), "a:next-minute"), EventSource.AFTERSHIP),
+        (copy_of(ShipmentStatus.OUT_FOR_DELIVERY, AT, "a:other-status"), EventSource.AFTERSHIP),
+        (copy_of(ShipmentStatus.IN_TRANSIT, AT + timedelta(seconds=20), "s:same-source"), EventSource.SHOPIFY),
+        (copy_of(ShipmentStatus.UNKNOWN, AT, "a:unknown"), EventSource.AFTERSHIP),
+    ],
+    ids=["next-minute", "other-status", "same-source", "unknown"],
+)
+def test_events_that_are_not_one_scan_are_all_kept(other, source):
+    shipment = ShipmentFactory(carrier="ups")
+    first = SHOPIFY_COPY if other.status != ShipmentStatus.UNKNOWN else copy_of(ShipmentStatus.UNKNOWN, AT, "s:u")
+
+    assert [record(shipment, first, EventSource.SHOPIFY), record(shipment, other, source)] == [1, 1]
+    assert shipment.events.count() == 2
+
+
+SHOPIFY_ANNOUNCE = [
+    ("shopify", "orders_create", "orders/create"),
+    ("shopify", "fulfillments_create", "fulfillments/create"),
+]
+SHOPIFY_SCANS = [("shopify", "fulfillments_update", "fulfillments/update")] + [
+    ("shopify", f"fulfillment_events_create_{status}", "fulfillment_events/create")
+    for status in ("in_transit", "delayed", "attempted_delivery", "out_for_delivery", "delivered")
+]
+AFTERSHIP_SCANS = [
+    ("aftership", name, "tracking_update")
+    for name in ("01_info_received", "02_in_transit", "03_exception", "04_attempt_fail", "05_out_for_delivery",
+                 "06_delivered")
+]  # fmt: skip
+
+
+def replay(deliveries: list[tuple[str, str, str]]) -> tuple:
+    """Apply fixtures as the webhooks do (connector, then apply_update) in a store of their own."""
+    store = StoreFactory()
+    for source, name, event_type in SHOPIFY_ANNOUNCE + deliveries:
+        for update in get_connector(source).updates(event_type, signing.load_json(source, name)):
+            apply_update(store, update, source=source)
+    shipment = Shipment.objects.get(store=store)
+    state = (shipment.status, shipment.first_scan_at, shipment.last_scan_at, shipment.delivered_at)
+    return state, sorted(shipment.events.values_list("status", "occurred_at", "source", "raw_status"))
+
+
+def test_shopify_and_aftership_replaying_one_parcel_give_each_scan_once_in_any_order():
+    deliveries = SHOPIFY_SCANS + AFTERSHIP_SCANS
+
+    state, events = replay(deliveries)
+
+    moments = [(status, at) for status, at, _, _ in events]
+    assert len(moments) == len(set(moments)), "a scan was stored twice"
+    relayed = {(status, at) for status, at, source, _ in events if source == EventSource.SHOPIFY}
+    assert relayed.isdisjoint((status, at) for status, at, source, _ in events if source == EventSource.AFTERSHIP)
+    assert state[0] == ShipmentStatus.DELIVERED
+    assert replay(list(reversed(deliveries))) == (state, events)
+    assert replay(AFTERSHIP_SCANS + SHOPIFY_SCANS + AFTERSHIP_SCANS) == (state, events)

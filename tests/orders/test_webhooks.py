@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -468,8 +469,70 @@ def test_an_oversized_body_is_refused_with_413(client, store):
     assert not InboundDelivery.objects.exists()
 
 
-def test_only_post_is_accepted(client, store):
-    assert client.get("/webhooks/shopify/").status_code == 405
+@pytest.mark.parametrize("path", ["/webhooks/shopify/", "/webhooks/stripe", "/webhooks/nope/"])
+@pytest.mark.parametrize("method", ["get", "put", "delete", "patch"])
+def test_only_post_is_accepted_and_any_other_method_is_answered_in_json(client, store, path, method):
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response["Allow"] == "POST"
+    assert response.json()["error"] == f"method {method.upper()} not allowed: webhooks are POSTed"
+    assert not InboundDelivery.objects.exists()
+
+
+def signed_delivery(source: str) -> tuple[bytes, dict]:
+    """A captured delivery of `source` and its signature headers."""
+    if source == "shopify":
+        body = signing.load("shopify", "orders_create")
+        return body, signing.shopify_headers(body, SHOPIFY_SECRET, topic="orders/create", webhook_id="w-1", shop=SHOP)
+    name, sign, secret = {
+        "easypost": ("01_tracker_created", signing.easypost_headers, EASYPOST_SECRET),
+        "aftership": ("02_in_transit", signing.aftership_headers, AFTERSHIP_SECRET),
+        "stripe": ("payment_intent_succeeded", signing.stripe_headers, STRIPE_SECRET),
+    }[source]
+    body = signing.load(source, name)
+    return body, sign(body, secret)
+
+
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize("slash", ["/", ""])
+@pytest.mark.parametrize("source", ["shopify", "easypost", "aftership", "stripe"])
+def test_a_webhook_url_is_answered_with_or_without_its_trailing_slash(client, store, settings, source, slash, debug):
+    # Providers do not POST again after a redirect: APPEND_SLASH's 301 (or its RuntimeError in DEBUG) lost them.
+    settings.DEBUG = debug
+
+    body, headers = signed_delivery(source)
+
+    response = client.post(f"/webhooks/{source}{slash}", body, content_type="application/json", **headers)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "received"
+    assert InboundDelivery.objects.get().source == source
+
+
+def test_twilio_callbacks_are_routed_with_or_without_their_trailing_slash(client):
+    from django.urls import resolve
+
+    for name in ("status", "inbound"):
+        assert resolve(f"/webhooks/twilio/{name}").func is resolve(f"/webhooks/twilio/{name}/").func
+
+
+def test_a_stale_stripe_signature_says_so_whichever_of_several_stores_signed_it(client, store):
+    StoreFactory(slug="other", stripe_webhook_secret="whsec_other_store")  # tried after `store`
+    body = signing.load("stripe", "payment_intent_succeeded")
+    stale = int(time.time()) - 1000
+
+    for secret in (STRIPE_SECRET, "whsec_other_store"):
+        headers = signing.stripe_headers(body, secret, timestamp=stale)
+        response = client.post("/webhooks/stripe/", body, content_type="application/json", **headers)
+
+        assert response.status_code == 401
+        assert "outside the 300 s tolerance" in response.json()["detail"], secret
+    wrong = signing.stripe_headers(body, "whsec_nobody", timestamp=stale)
+    response = client.post("/webhooks/stripe/", body, content_type="application/json", **wrong)
+    assert "wrong signing secret" in response.json()["detail"]
+    assert not InboundDelivery.objects.exists()
 
 
 # --- Nothing lost ------------------------------------------------------------------------------------------------
@@ -834,3 +897,24 @@ def test_without_redis_the_demo_applies_deliveries_in_process(client, store, par
 
     assert set(InboundDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED}
     assert Shipment.objects.get().status == ShipmentStatus.DELIVERED
+
+
+def test_a_fulfillment_naming_another_order_for_a_parcel_fails_its_delivery_and_moves_nothing(client, store, run_jobs):
+    post_shopify(client, "orders_create")
+    post_shopify(client, "fulfillments_create")
+    settle(run_jobs)
+    other = OrderFactory(store=store, external_id="777", order_number="1002")
+    body = json.loads(signing.load("shopify", "fulfillments_create"))
+    body |= {"id": 999, "order_id": 777, "name": "#1002.1"}  # the same tracking number as 1001's parcel
+    raw = json.dumps(body).encode()
+    headers = signing.shopify_headers(raw, SHOPIFY_SECRET, topic="fulfillments/create", webhook_id="w-2", shop=SHOP)
+
+    answer = client.post("/webhooks/shopify/", raw, content_type="application/json", **headers)
+    settle(run_jobs)
+
+    assert answer.status_code == 200  # stored: a person decides, in the admin's Inbound deliveries
+    delivery = InboundDelivery.objects.get(delivery_id__contains="w-2")
+    assert delivery.state == DeliveryState.FAILED
+    assert "belongs to a shipment of order 1001, not of order 1002" in delivery.error
+    assert Shipment.objects.get().order.order_number == "1001"
+    assert not other.shipments.exists()

@@ -315,6 +315,19 @@ def test_every_captured_payload_is_known_to_the_fuzzer():
 
 
 @pytest.mark.parametrize("source", SOURCES)
+def test_json_nested_too_deeply_is_refused_with_400_not_a_500(client, store, source):
+    # Found by hand: [[[[…]]]] 100,000 deep raised RecursionError in the JSON parser.
+    body = b"[" * 100_000 + b"]" * 100_000
+    name = next(name for src, name in CAPTURED if src == source)
+
+    response = client.post(f"/webhooks/{source}/", body, content_type="application/json",
+                           **signed_headers(source, name, body))  # fmt: skip
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "body"
+
+
+@pytest.mark.parametrize("source", SOURCES)
 def test_a_signed_body_with_a_nul_byte_is_refused_with_400_not_a_500(client, store, source):
     # Found by the fuzzer: PostgreSQL cannot store NUL in text, and the raw record is stored before the answer.
     body = b'{"id": "evt_1",\x00 "description": "tracker.updated"}'
@@ -377,11 +390,23 @@ def _set(payload: dict, path: str, value) -> dict:
         pytest.param(case, *rest, id=case)
         for case, *rest in [
             ("shopify_country_name_without_its_code", "shopify", "orders_create", "shipping_address.country_code",
-             None, "shipping_address.country"),
+             None, "shipping_address.country_code"),
             ("aftership_overlong_tracking_number", "aftership", "02_in_transit", "msg.tracking_number",
-             "1Z" + "9" * 90, "tracking_code"),
+             "1Z" + "9" * 90, "msg.tracking_number"),
             ("easypost_nul_in_a_scan_message", "easypost", "02_tracker_updated_in_transit",
              "result.tracking_details.0.message", "Arrived\u0000", None),
+            # Stored on SQLite, an order total over the column's 12 digits could no longer be read (decimal
+            # InvalidOperation in the API and admin) and every later delivery for the order failed.
+            ("shopify_total_over_12_digits", "shopify", "orders_create", "total_price", "1e30", "total_price"),
+            ("shopify_negative_total", "shopify", "orders_create", "total_price", "-5.00", "total_price"),
+            ("shopify_quantity_negative", "shopify", "orders_create", "line_items.0.quantity", -1,
+             "line_items[0].quantity"),
+            ("shopify_quantity_zero", "shopify", "orders_create", "line_items.0.quantity", 0, "line_items[0].quantity"),
+            ("shopify_quantity_over_the_column", "shopify", "orders_create", "line_items.0.quantity", 10**20,
+             "line_items[0].quantity"),
+            ("stripe_created_out_of_range", "stripe", "payment_intent_succeeded", "created", 10**20, "created"),
+            ("easypost_tracking_code_a_list", "easypost", "02_tracker_updated_in_transit", "result.tracking_code",
+             ["a"], "result.tracking_code"),
         ]
     ],
 )  # fmt: skip

@@ -146,6 +146,7 @@ def test_it_does_not_link_a_ticket_to_another_stores_order(other_order):
         format="json",
     )
 
-    assert response.status_code == 201
-    ticket = Ticket.objects.get()
-    assert (ticket.store, ticket.order) == (mine, None)
+    # Another store's order is no order of this one: refused as an unknown order, nothing recorded.
+    assert response.status_code == 400
+    assert response.json() == {"order_number": ["No such order."]}
+    assert not Ticket.objects.exists()

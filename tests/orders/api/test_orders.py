@@ -699,3 +699,19 @@ def test_it_rejects_bad_list_filters(api, params, errors):
 
     assert response.status_code == 400
     assert response.json() == errors
+
+
+@pytest.mark.parametrize("path", ["A%2FB", "A/B"])
+def test_an_order_number_holding_a_slash_can_be_read_back_and_updated(api, path):
+    # Platforms let a store choose its numbers (a Shopify name "SO/1001" arrives as "SO/1001"), so the API
+    # reads every order any door can store, rather than refusing "/" in its own door only.
+    created = api.post(ORDERS, {"order_number": "A/B", "total": "5.00"}, format="json")
+    assert created.status_code == 201, created.content
+
+    read = api.get(f"{ORDERS}{path}/")
+    patched = api.patch(f"{ORDERS}{path}/", {"total": "6.00"}, format="json")
+
+    assert read.status_code == 200, read.content
+    assert read.json()["order_number"] == "A/B"
+    assert patched.status_code == 200
+    assert Order.objects.get().total == Decimal("6.00")

@@ -86,11 +86,17 @@ def test_it_finds_or_creates_the_customer_by_email(api, store):
     assert Customer.objects.get().store == store
 
 
-def test_it_records_a_ticket_for_an_unknown_order_without_linking_it(api):
-    response = api.post(TICKETS, ticket_payload(order_number="9999"), format="json")
+@pytest.mark.parametrize("number", ["NOPE", "9999", "#"])
+def test_a_ticket_naming_an_unknown_order_is_refused_as_a_shipment_is(api, store, number):
+    OrderFactory(store=store, order_number="1001")
+    OrderFactory(store=StoreFactory(slug="other"), order_number=number.lstrip("#") or "x")  # another store's
+    before = db_state()
 
-    assert response.status_code == 201
-    assert (response.json()["order_number"], Ticket.objects.get().order) == (None, None)
+    response = api.post(TICKETS, ticket_payload(order_number=number), format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"order_number": ["No such order."]}
+    assert db_state() == before
 
 
 @pytest.mark.parametrize(
