@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 
 from cxhub import database
-from portal.views import branding
+from portal.branding import branding
 
 # Paths whose callers are programs get JSON, under the key their other errors use (DRF's "detail" for the API).
 JSON_ERROR_KEYS = {"/webhooks/": "error", "/api/": "detail"}

@@ -4,11 +4,16 @@
 hand is reset), so the list below is the single description of who may do what. A person can hold
 several roles. Superusers see everything.
 
-- CX manager: edits playbooks, detectors, caps, templates, return policies, exchange stock and FAQ
-  entries; sees everything else; decides approvals, returns and incidents; reads the KPIs.
-- Agent: sees orders, customers, shipments, tickets, exceptions, remedies, messages and returns; acts
-  on exceptions, decides approvals up to their own limit (their agent profile), processes returns.
-- Analyst: sees the same as an agent plus the configuration, changes nothing; reads and exports KPIs.
+- CX manager: edits playbooks, detectors, caps, templates, return policies, exchange stock, FAQ
+  entries, store branding and customers' preferences; sees everything else; decides approvals, returns
+  and incidents; reads the KPIs.
+- Agent: sees orders, customers, shipments, tickets, exceptions, remedies, messages and returns, the
+  configuration and the sweep runs (read-only, to see why the hub acted); acts on exceptions, decides
+  approvals up to their own limit (their agent profile), processes returns.
+- Analyst: sees what an agent sees, changes nothing; reads and exports KPIs.
+
+Deciding an approval needs `playbooks.decide_approval` only: the approval admin offers the decision form
+to whoever holds it (there is nothing else to change on an approval).
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ CONFIGURATION = [
     "orders.returnpolicy", "orders.returnreasonrule", "orders.exchangevariant", "portal.faqentry",
     "insights.kpisettings",
 ]  # fmt: skip
-# Plumbing: raw inbound deliveries, API tokens, sweep runs, CSV imports, agent profiles (limits are a manager's call).
+# When the detectors last swept and what they found: harmless, and part of why the hub acted.
+SWEEPS = ["playbooks.sweeprun"]
+# Plumbing: raw inbound deliveries, API tokens, CSV imports, agent profiles (limits are a manager's call).
 OPERATIONS = [
     "orders.inbounddelivery",
-    "playbooks.sweeprun",
     "playbooks.agentprofile",
     "orders.apitoken",
     "orders.orderimport",
@@ -51,13 +57,14 @@ def _model_perms(models: list[str], actions: list[str]) -> list[str]:
 
 ROLES: dict[str, list[str]] = {
     CX_MANAGER: [
-        *_model_perms(CASEWORK + CONFIGURATION + OPERATIONS, ["view"]),
+        *_model_perms(CASEWORK + CONFIGURATION + SWEEPS + OPERATIONS, ["view"]),
         *_model_perms(CONFIGURATION, ["add", "change", "delete"]),
         *_model_perms(["playbooks.agentprofile"], ["add", "change"]),
         "playbooks.change_exceptioncase",
         "notifications.change_message",  # outbox review
         "orders.change_inbounddelivery",  # reprocess failed deliveries
         "orders.change_store",  # branding, support links
+        "orders.change_customer",  # VIP flag, preferred channel, time zone, opt-outs
         "playbooks.decide_approval",
         "orders.process_returnrequest",
         "insights.view_kpis",
@@ -67,14 +74,14 @@ ROLES: dict[str, list[str]] = {
         "playbooks.change_carrierpause",  # lift a pause
     ],
     AGENT: [
-        *_model_perms(CASEWORK + CONFIGURATION, ["view"]),
+        *_model_perms(CASEWORK + CONFIGURATION + SWEEPS, ["view"]),
         "playbooks.change_exceptioncase",
         "notifications.change_message",
         "playbooks.decide_approval",
         "orders.process_returnrequest",
     ],
     ANALYST: [
-        *_model_perms(CASEWORK + CONFIGURATION + ["playbooks.sweeprun"], ["view"]),
+        *_model_perms(CASEWORK + CONFIGURATION + SWEEPS, ["view"]),
         "insights.view_kpis",
     ],
 }

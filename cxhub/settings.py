@@ -30,6 +30,7 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
+CSRF_FAILURE_VIEW = "portal.errors.csrf_failure"  # a branded page that says what to do, not Django's own
 
 INSTALLED_APPS = [
     "cxhub.apps.CXAdminConfig",

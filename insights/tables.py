@@ -32,6 +32,17 @@ CSV_UNITS = {PERCENT: " (%)", POINTS: " (percentage points)", DURATION: " (secon
 
 
 @dataclass(frozen=True)
+class Money:
+    """A MONEY cell: shown as "185.95 USD", written to CSV as 185.95 (the table has a currency column)."""
+
+    amount: Decimal
+    currency: str
+
+    def __str__(self) -> str:
+        return f"{self.amount:.2f} {self.currency}"
+
+
+@dataclass(frozen=True)
 class Column:
     label: str
     kind: str = TEXT
@@ -82,6 +93,8 @@ def display(value: Any, kind: str) -> str:
         return human_duration(value)
     if kind == DAY:
         return value.isoformat()
+    if kind == MONEY and not isinstance(value, Money):
+        return f"{value:.2f}"
     return str(value)
 
 
@@ -92,6 +105,8 @@ def csv_value(value: Any, kind: str) -> Any:
         return f"{100 * value:.2f}"
     if kind == DECIMAL:
         return f"{value:.2f}"
+    if kind == MONEY:
+        return f"{value.amount if isinstance(value, Money) else value:.2f}"
     if kind == DURATION:
         return f"{value.total_seconds():.1f}"
     if kind == DAY:
@@ -125,7 +140,7 @@ def human_duration(value: timedelta) -> str:
 
 
 def _money(amount: Decimal | None, currency: str) -> str | None:
-    return None if amount is None else f"{amount} {currency}"
+    return None if amount is None else str(Money(amount, currency))
 
 
 def kpi_tables(report: KpiReport) -> dict[str, KpiTable]:
@@ -176,8 +191,8 @@ def _summary(report: KpiReport) -> KpiTable:
         roi = _money(estimate.roi, estimate.currency)
         rows.append(
             [f"ROI estimate, {estimate.store.name}", roi or "Too few orders to tell",
-             f"tickets prevented x {estimate.cost_per_ticket} {estimate.currency} - "
-             f"{estimate.compensation} {estimate.currency} compensation paid"]
+             f"tickets prevented x {_money(estimate.cost_per_ticket, estimate.currency)} - "
+             f"{_money(estimate.compensation, estimate.currency)} compensation paid"]
         )  # fmt: skip
     return KpiTable("summary", "Key figures", [Column("KPI"), Column("Value"), Column("Based on")], rows)
 
@@ -246,12 +261,16 @@ def _roi(report: KpiReport) -> KpiTable:
     rows = []
     for e in report.roi:
         interval, roi_interval = e.tickets_prevented_interval, e.roi_interval
+
+        def money(amount: Decimal | None, currency: str = e.currency) -> Money | None:
+            return None if amount is None else Money(amount, currency)
+
         rows.append(
-            [e.store.name, e.currency, f"{e.cost_per_ticket}{' (default)' if e.cost_is_default else ''}",
+            [e.store.name, e.currency, f"{e.cost_per_ticket:.2f}{' (default)' if e.cost_is_default else ''}",
              e.tickets_prevented, interval.low if interval else None, interval.high if interval else None,
-             e.savings, e.compensation, e.roi, roi_interval[0] if roi_interval else None,
-             roi_interval[1] if roi_interval else None,
-             ", ".join(f"{amount} {currency}" for currency, amount in e.other_currencies.items())]
+             money(e.savings), money(e.compensation), money(e.roi), money(roi_interval[0] if roi_interval else None),
+             money(roi_interval[1] if roi_interval else None),
+             ", ".join(_money(amount, currency) for currency, amount in e.other_currencies.items())]
         )  # fmt: skip
     return KpiTable("roi", "ROI estimate per store", columns, rows)
 

@@ -100,6 +100,8 @@ class MessageTemplateForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         hint = " Placeholders such as {{ first_name }} are listed below."
         for name in ("subject", "body_text", "body_html"):
+            if name not in self.fields:  # a view-only page has no form fields
+                continue
             self.fields[name].help_text = f"{self.fields[name].help_text}{hint}"
 
     def clean(self) -> dict:

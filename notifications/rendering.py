@@ -17,10 +17,7 @@ Two strictness levels:
 
 from __future__ import annotations
 
-import re
 import types
-import zoneinfo
-from datetime import UTC, datetime, time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -32,6 +29,7 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from orders.carriers import carrier_name, carrier_tracking_url
+from orders.eta import shipment_eta
 
 if TYPE_CHECKING:
     from orders.models import Order, Shipment
@@ -47,7 +45,8 @@ PLACEHOLDERS: dict[str, str] = {
     "carrier_tracking_url": 'The carrier\'s own tracking page for the parcel, or "" if unknown.',
     "carrier": "The carrier of the parcel, e.g. USPS, UPS, FedEx.",
     "tracking_code": "The tracking number of the parcel (the one the message is about, else the order's newest).",
-    "eta": 'The carrier\'s estimated delivery day, e.g. "Fri 27 Nov", or "" when the carrier gave none.',
+    "eta": 'The carrier\'s estimated delivery day, e.g. "Fri 27 Nov" (as on the tracking page), or "" when the '
+    "carrier gave none or the day has passed: write `{% if eta %}…{% endif %}` around it.",
     "action": 'What the hub did about the problem, e.g. "upgraded your shipping to Express" (from the playbook).',
     "offer": 'The make-good offered, e.g. "a $10 credit" (from the playbook), or "".',
     "support_email": "The store's support email address.",
@@ -101,22 +100,13 @@ class SmsLength(NamedTuple):
 # --- Context -------------------------------------------------------------------------------------------------
 
 
-def _format_eta(value: datetime | None, tz_name: str) -> str:
-    """A carrier estimate as "Fri 27 Nov" in the customer's time zone.
-
-    Carriers often give a date only, which connectors store as midnight UTC: such a value is taken as
-    that date, not shifted into the previous evening of a US customer."""
-    if value is None:
+def _eta(shipment: Shipment | None, store_tz: str) -> str:
+    """The parcel's estimated delivery day, e.g. "Fri 27 Nov", exactly as its tracking page shows it
+    (`orders.eta`); "" when there is none or it has passed, so no message calls a past day a new ETA."""
+    if shipment is None:
         return ""
-    utc = value.astimezone(UTC)
-    if utc.timetz().replace(tzinfo=None) == time(0, 0):
-        day = utc.date()
-    else:
-        try:
-            day = value.astimezone(zoneinfo.ZoneInfo(tz_name or "UTC")).date()
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            day = utc.date()
-    return f"{day:%a} {day.day} {day:%b}"
+    eta = shipment_eta(estimate=shipment.carrier_estimated_delivery, status=shipment.status, tz_name=store_tz)
+    return eta.label if eta and not eta.passed else ""
 
 
 def message_context(*, order: Order, shipment: Shipment | None = None, extra: dict | None = None) -> dict[str, str]:
@@ -137,10 +127,7 @@ def message_context(*, order: Order, shipment: Shipment | None = None, extra: di
         "carrier_tracking_url": carrier_tracking_url(shipment.carrier, shipment.tracking_code) if shipment else "",
         "carrier": carrier_name(shipment.carrier) if shipment else "",
         "tracking_code": shipment.tracking_code if shipment else "",
-        "eta": _format_eta(
-            shipment.carrier_estimated_delivery if shipment else None,
-            (customer.timezone if customer else "") or store.timezone,
-        ),
+        "eta": _eta(shipment, store.timezone),
         "action": "",
         "offer": "",
         "support_email": store.support_email,
@@ -152,11 +139,6 @@ def message_context(*, order: Order, shipment: Shipment | None = None, extra: di
     for key, value in (extra or {}).items():
         context[str(key)] = "" if value is None else str(value)
     return {key: str(value) for key, value in context.items()}
-
-
-def safe_colour(value: str, default: str) -> str:
-    """A store colour fit for a style attribute: "#rrggbb" (or "#rgb"), else the default."""
-    return value if re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value or "") else default
 
 
 # --- Rendering -------------------------------------------------------------------------------------------------

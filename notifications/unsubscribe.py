@@ -22,8 +22,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from orders.models import Customer
-
-from .rendering import safe_colour
+from portal.branding import branding
 
 SALT = "cxhub.unsubscribe"
 TEMPLATE = "notifications/unsubscribe.html"
@@ -67,8 +66,8 @@ def _page(request: HttpRequest, customer: Customer | None, *, state: str, status
         "customer": customer,
         "store": store,
         "state": state,
-        "primary_colour": safe_colour(store.primary_colour if store else "", "#1f2937"),
-        "accent_colour": safe_colour(store.accent_colour if store else "", "#2563eb"),
+        # The tracking page's colours: the store's, adjusted so the button and links stay readable (WCAG AA).
+        "brand": branding(store),
     }
     return render(request, TEMPLATE, context, status=status)
 

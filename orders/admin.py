@@ -13,11 +13,13 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 
 from cxhub.dashboard import NO_SCAN_HOURS
 from cxhub.stores import store_defaults_give
@@ -90,7 +92,10 @@ class StoreForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        # A view-only page has no form fields: StoreAdmin shows the secrets masked instead.
         for name in SECRET_FIELDS:
+            if name not in self.fields:
+                continue
             field = self.fields[name]
             field.required = False
             current = getattr(self.instance, name, "")
@@ -119,6 +124,25 @@ class StoreAdmin(admin.ModelAdmin):
         ),
         ("Integrations", {"fields": ("shopify_domain", *SECRET_FIELDS)}),
     )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Store | None = None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        # A read-only page would print the secrets' values in clear: it shows them masked, as the form does.
+        return [
+            (title, {**options, "fields": [f for f in options["fields"] if f not in SECRET_FIELDS]
+                     + (["webhook_secrets"] if set(SECRET_FIELDS) & set(options["fields"]) else [])})
+            for title, options in fieldsets
+        ]  # fmt: skip
+
+    @admin.display(description="Webhook secrets")
+    def webhook_secrets(self, store: Store) -> str:
+        rows = [
+            (capfirst(Store._meta.get_field(name).verbose_name), mask_secret(getattr(store, name)))
+            for name in SECRET_FIELDS
+        ]
+        return format_html_join(mark_safe("<br>"), "{}: {}", rows)
 
     def save_model(self, request: HttpRequest, obj: Store, form: forms.ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -547,7 +571,8 @@ class InboundDeliveryAdmin(ReadOnlyAdmin):
     @admin.action(description="Reprocess the selected failed or waiting deliveries", permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = inbound_reprocess(queryset)
-        self.message_user(request, f"{count} deliveries queued for processing again.", messages.SUCCESS)
+        deliveries = f"{count} deliver{pluralize(count, 'y,ies')}"
+        self.message_user(request, f"{deliveries} queued for processing again.", messages.SUCCESS)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         return super().changelist_view(request, {**delivery_summary(), **(extra_context or {})})
@@ -605,4 +630,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, f"{count} tokens revoked.", messages.SUCCESS)
+        self.message_user(request, f"{count} token{pluralize(count)} revoked.", messages.SUCCESS)

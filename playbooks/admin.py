@@ -9,10 +9,12 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -21,8 +23,8 @@ from django.utils.html import format_html
 from cxhub.admin_runs import RunAdmin
 from orders.admin import OrderAdmin as BaseOrderAdmin
 from orders.admin import ReadOnlyAdmin, ReadOnlyInline
-from orders.carriers import carrier_name
-from orders.models import Order, Store
+from orders.carriers import ALIASES, CARRIERS, carrier_name, carrier_slug
+from orders.models import Order, Shipment, Store
 
 from .actions import ACTIONS, action_choices
 from .anomalies import (
@@ -34,6 +36,7 @@ from .anomalies import (
     incident_approve,
     incident_dismiss,
 )
+from .approvals import PERMISSION as DECIDE_APPROVAL
 from .approvals import approval_decide, approval_limit
 from .choices import ACTIVE_CASE_STATES, ApprovalDecision, IncidentState, PlaybookState
 from .dashboard import exceptions_overview
@@ -56,12 +59,24 @@ from .models import (
     SandboxRun,
     SweepRun,
 )
-from .params import resolve_params
+from .params import Param, resolve_params
 from .sandbox import SANDBOX_RUNS, sandbox_run_start
 
 
 def params_help(schema: dict) -> str:
     return "; ".join(f"{name} (default {p.default!r}): {p.help}" for name, p in schema.items()) or "No parameters."
+
+
+def params_check(form: forms.ModelForm, schema: dict[str, Param]) -> None:
+    """Check the form's JSON `params` against `schema`; what is wrong goes on the params field."""
+    if "params" not in form.cleaned_data:
+        return  # not valid JSON: the field has said so
+    if form.cleaned_data["params"] is None:  # `null`: the defaults
+        form.cleaned_data["params"] = {}
+    try:
+        resolve_params(schema, form.cleaned_data["params"])
+    except ValidationError as error:
+        form.add_error("params", error.messages)
 
 
 # --- Detectors --------------------------------------------------------------------------------------------------
@@ -77,13 +92,13 @@ class DetectorConfigForm(forms.ModelForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         kind = self.instance.kind or self.initial.get("kind")
-        if kind in DETECTORS:
+        if kind in DETECTORS and "params" in self.fields:  # a view-only page has no form fields
             self.fields["params"].help_text = params_help(DETECTORS[kind].params)
 
     def clean(self) -> dict:
         cleaned = super().clean()
         if cleaned.get("kind") in DETECTORS:
-            resolve_params(DETECTORS[cleaned["kind"]].params, cleaned.get("params") or {})
+            params_check(self, DETECTORS[cleaned["kind"]].params)
         return cleaned
 
 
@@ -104,10 +119,15 @@ class DetectorConfigAdmin(admin.ModelAdmin):
         return ", ".join(f"{k}={v}" for k, v in resolve_params(DETECTORS[config.kind].params, config.params).items())
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        # Every registered detector has a row to edit, with the defaults until a manager changes them.
-        DetectorConfig.objects.bulk_create(
-            [DetectorConfig(kind=kind) for kind in DETECTORS_PATHS], ignore_conflicts=True
-        )
+        # Every registered detector has a row to edit, with the defaults until a manager changes them. Only
+        # for those who may add rows (and only the missing ones): viewing the list writes nothing. A detector
+        # without a row runs on its defaults anyway.
+        if self.has_add_permission(request):
+            missing = set(DETECTORS_PATHS) - set(DetectorConfig.objects.values_list("kind", flat=True))
+            if missing:
+                DetectorConfig.objects.bulk_create(
+                    [DetectorConfig(kind=kind) for kind in sorted(missing)], ignore_conflicts=True
+                )
         return super().changelist_view(request, extra_context)
 
 
@@ -124,7 +144,7 @@ class PlaybookStepForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         if cleaned.get("action") in ACTIONS:
-            resolve_params(ACTIONS[cleaned["action"]].params, cleaned.get("params") or {})
+            params_check(self, ACTIONS[cleaned["action"]].params)
         return cleaned
 
 
@@ -144,6 +164,28 @@ class PlaybookForm(forms.ModelForm):
             "name", "store", "trigger", "state", "priority", "vip_only", "min_lifetime_value", "min_order_value",
             "max_order_value", "destination", "carriers", "first_exception_only", "holdout_percent",
         )  # fmt: skip
+
+    def clean_carriers(self) -> str:
+        """Carriers as the hub names them ("UPS, Canada Post" -> "ups,canada_post"): a carrier the hub
+        does not know (not a built-in one, on no shipment) is a typo that would make the playbook never act."""
+        names = [name.strip() for name in self.cleaned_data.get("carriers", "").split(",") if name.strip()]
+        slugs = list(dict.fromkeys(carrier_slug(name) for name in names))
+        known = set(CARRIERS) | set(ALIASES.values())
+        unknown = [slug for slug in slugs if slug not in known and not Shipment.objects.filter(carrier=slug).exists()]
+        if unknown:
+            raise ValidationError(
+                f"Unknown carrier(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}, "
+                "or any carrier the hub has seen on a shipment."
+            )
+        return ",".join(slugs)
+
+
+def playbook_has_acted(playbook: Playbook) -> bool:
+    """Whether an exception or an audit event names one of the playbook's versions."""
+    return (
+        ExceptionCase.objects.filter(playbook_version__playbook=playbook).exists()
+        or AuditEvent.objects.filter(playbook_version__playbook=playbook).exists()
+    )
 
 
 # The sandbox page lists the playbook's latest runs.
@@ -191,6 +233,25 @@ class PlaybookAdmin(admin.ModelAdmin):
     def sandbox_link(self, playbook: Playbook) -> str:
         return format_html('<a href="{}">Try it</a>', reverse("admin:playbooks_playbook_sandbox", args=[playbook.pk]))
 
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one at a time, through delete_view's check
+        return actions
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
+        playbook = self.get_object(request, unquote(object_id))
+        if playbook is not None and self.has_delete_permission(request, playbook) and playbook_has_acted(playbook):
+            # Deleting it would delete its versions and blank the version on every exception and audit event
+            # it acted on: the audit trail would lose who acted.
+            self.message_user(
+                request,
+                f"{playbook.name} has acted on exceptions, so it cannot be deleted: the audit trail records which "
+                "of its versions acted. Pause it instead (the Pause action, or set its state to paused).",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:playbooks_playbook_change", args=[playbook.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         version = playbook_record_version(form.instance, user=request.user)
@@ -208,7 +269,8 @@ class PlaybookAdmin(admin.ModelAdmin):
         for playbook in queryset:
             Playbook.objects.filter(pk=playbook.pk).update(state=state)
             playbook_record_version(playbook, user=request.user)
-        self.message_user(request, f"{queryset.count()} playbooks now {state}.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(request, f"{count} playbook{pluralize(count)} now {state}.", messages.SUCCESS)
 
     def get_urls(self) -> list:
         return [
@@ -402,6 +464,13 @@ class TypeFilter(admin.SimpleListFilter):
         return queryset.filter(kind=self.value()) if self.value() else queryset
 
 
+def case_title(case: ExceptionCase) -> str:
+    """ "Stalled in transit on USPS 9400…, order 1022": the type's label, never its code."""
+    label = DETECTORS[case.kind].label if case.kind in DETECTORS else case.kind
+    where = f"{carrier_name(case.shipment.carrier)} {case.shipment.tracking_code}, " if case.shipment else ""
+    return f"{label} on {where}order {case.order.order_number}"
+
+
 @admin.register(ExceptionCase)
 class ExceptionCaseAdmin(ReadOnlyAdmin):
     list_display = ("detected_at", "type_label", "state", "order_link", "shipment", "store", "carrier", "age",
@@ -447,6 +516,11 @@ class ExceptionCaseAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return [f.name for f in ExceptionCase._meta.fields if f.name != "facts"] + ["pretty_facts"]
 
+    def render_change_form(self, request: HttpRequest, context: dict, *args: object, **kwargs: object) -> HttpResponse:
+        if kwargs.get("obj"):
+            context["subtitle"] = case_title(kwargs["obj"])
+        return super().render_change_form(request, context, *args, **kwargs)
+
     @admin.display(description="Type", ordering="kind")
     def type_label(self, case: ExceptionCase) -> str:
         return DETECTORS[case.kind].label if case.kind in DETECTORS else case.kind
@@ -473,12 +547,12 @@ class ExceptionCaseAdmin(ReadOnlyAdmin):
     @admin.action(description="Resolve the selected exceptions", permissions=["change"])
     def resolve(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = sum(case_resolve(case, reason="Resolved by an agent.", user=request.user) for case in queryset)
-        self.message_user(request, f"{count} exceptions resolved.", messages.SUCCESS)
+        self.message_user(request, f"{count} exception{pluralize(count)} resolved.", messages.SUCCESS)
 
     @admin.action(description="Dismiss the selected exceptions (not a real problem)", permissions=["change"])
     def dismiss(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = sum(case_dismiss(case, user=request.user) for case in queryset)
-        self.message_user(request, f"{count} exceptions dismissed.", messages.SUCCESS)
+        self.message_user(request, f"{count} exception{pluralize(count)} dismissed.", messages.SUCCESS)
 
 
 @admin.register(Remedy)
@@ -490,6 +564,10 @@ class RemedyAdmin(ReadOnlyAdmin):
 
 
 class ApprovalForm(forms.ModelForm):
+    """The decision. It is taken while the form validates: `approval_decide` alone knows the rules (the
+    person's limit, what may be approved, a case closed meanwhile, somebody faster in another tab), and only
+    a refusal raised during validation can come back on the form, with nothing saved and nothing logged."""
+
     DECISIONS = [("approve", "Approve"), ("reject", "Reject")]
     choice = forms.ChoiceField(label="Your decision", choices=DECISIONS, widget=forms.RadioSelect)
     amount = forms.DecimalField(
@@ -502,17 +580,53 @@ class ApprovalForm(forms.ModelForm):
     why = forms.CharField(label="Reason", required=False, widget=forms.Textarea(attrs={"rows": 2}),
                           help_text="Required to reject. Goes in the audit trail.")  # fmt: skip
 
+    # Set by ApprovalAdmin.get_form: who decides.
+    user = None
+    # The service's names for what this form calls otherwise.
+    SERVICE_FIELDS = {"reason": "why", "approved_amount": "amount"}
+
     class Meta:
         model = Approval
         fields: tuple = ()
 
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if "choice" not in self.fields or self.errors:
+            return cleaned
+        try:
+            approval_decide(self.instance, user=self.user, approve=cleaned["choice"] == "approve",
+                            amount=cleaned.get("amount"), reason=cleaned.get("why", ""))  # fmt: skip
+        except PermissionDenied as exc:
+            raise ValidationError(str(exc) or "You may not decide on remedies.") from exc
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                raise
+            for name, errors in exc.error_dict.items():
+                name = self.SERVICE_FIELDS.get(name, name)
+                self.add_error(name if name in self.fields else None, errors)
+        return cleaned
+
 
 class PendingFilter(admin.SimpleListFilter):
+    """The queue opens on what waits for a decision, oldest due first."""
+
     title = "decision"
     parameter_name = "pending"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("yes", "Waiting"), ("overdue", "Past SLA"), ("no", "Decided")]
+        return [("yes", "Waiting"), ("overdue", "Past SLA"), ("approved", "Approved"), ("rejected", "Rejected"),
+                ("no", "Decided"), ("all", "All")]  # fmt: skip
+
+    def value(self) -> str:
+        return super().value() or "yes"
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         match self.value():
@@ -520,22 +634,31 @@ class PendingFilter(admin.SimpleListFilter):
                 return queryset.filter(decision=ApprovalDecision.PENDING)
             case "overdue":
                 return queryset.filter(decision=ApprovalDecision.PENDING, due_at__lt=timezone.now())
+            case "approved":
+                return queryset.filter(decision=ApprovalDecision.APPROVED)
+            case "rejected":
+                return queryset.filter(decision=ApprovalDecision.REJECTED)
             case "no":
                 return queryset.exclude(decision=ApprovalDecision.PENDING)
         return queryset
 
 
+# Pending first (whatever the decisions' names sort as), then the oldest due.
+PENDING_FIRST = Case(When(decision=ApprovalDecision.PENDING, then=Value(0)), default=Value(1))
+
+
 @admin.register(Approval)
 class ApprovalAdmin(admin.ModelAdmin):
     """The agents' queue: each request with the order, the exception and its facts, the remedy, the
-    amount and the cap it exceeds."""
+    amount and the cap it exceeds. Whoever may decide approvals gets the decision form while one waits;
+    a decided approval is read-only for everyone."""
 
     form = ApprovalForm
     list_display = ("due_in", "order_link", "exception", "remedy_action", "proposed_amount", "exceeded_caps",
                     "decision", "decided_by")  # fmt: skip
-    list_filter = (PendingFilter, "decision", "remedy__action", "remedy__case__store")
+    list_filter = (PendingFilter, "remedy__action", "remedy__case__store")
     list_select_related = ("remedy__case__order", "decided_by")
-    ordering = ("decision", "due_at")
+    ordering = (PENDING_FIRST.asc(), "due_at")
     readonly_fields = ("order_link", "exception", "facts", "remedy_action", "proposed_amount", "cap_arithmetic",
                        "exceeded_caps", "requested_at", "due_in", "decision", "decided_by", "decided_at",
                        "approved_amount", "reason")  # fmt: skip
@@ -546,20 +669,53 @@ class ApprovalAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Approval | None = None) -> bool:
+        # Deciding is the only change there is: for whoever may decide, while the approval waits.
+        allowed = request.user.has_perm(DECIDE_APPROVAL)
+        return allowed and (obj is None or obj.decision == ApprovalDecision.PENDING)
+
     def get_fields(self, request: HttpRequest, obj: Approval | None = None) -> list[str]:
         fields = list(self.readonly_fields)
-        if obj and obj.decision == ApprovalDecision.PENDING and request.user.has_perm("playbooks.decide_approval"):
+        if obj and self.has_change_permission(request, obj):
             fields += ["choice", "amount", "why"]
         return fields
 
+    def get_form(self, request: HttpRequest, obj: Approval | None = None, **kwargs: object) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, **kwargs)
+        form.user = request.user
+        return form
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict | None = None) -> HttpResponse:  # fmt: skip
+        if request.method == "POST" and object_id and request.user.has_perm(DECIDE_APPROVAL):
+            approval = self.get_object(request, unquote(object_id))
+            if approval is not None and approval.decision != ApprovalDecision.PENDING:
+                # Decided in another tab, or by somebody else, since this page was opened.
+                by = f" by {approval.decided_by}" if approval.decided_by else ""
+                decision = approval.get_decision_display().lower()
+                self.message_user(request, f"Not saved: this request was already {decision}{by}.", messages.ERROR)
+                return HttpResponseRedirect(request.path)
+        extra_context = {**(extra_context or {}), "show_save_and_continue": False}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request: HttpRequest, obj: Approval, form: forms.ModelForm, change: bool) -> None:
-        data = form.cleaned_data
-        try:
-            approval_decide(obj, user=request.user, approve=data["choice"] == "approve", amount=data.get("amount"),
-                            reason=data.get("why", ""))  # fmt: skip
-        except (PermissionDenied, ValidationError) as exc:
-            message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
-            self.message_user(request, f"Not saved: {message}", messages.ERROR)
+        pass  # ApprovalForm decided while it validated
+
+    def construct_change_message(self, request: HttpRequest, form: forms.ModelForm, formsets: list,
+                                 add: bool = False) -> str:  # fmt: skip
+        return self._verdict(form.instance)
+
+    def response_change(self, request: HttpRequest, obj: Approval) -> HttpResponse:
+        self.message_user(request, f"{self._verdict(obj)} ({obj.remedy.case.order}).", messages.SUCCESS)
+        return self.response_post_save_change(request, obj)
+
+    @staticmethod
+    def _verdict(approval: Approval) -> str:
+        remedy = approval.remedy
+        action = ACTIONS[remedy.action].label if remedy.action in ACTIONS else remedy.action
+        if approval.decision == ApprovalDecision.APPROVED:
+            return f"Approved {approval.approved_amount} {remedy.currency}: {action}"
+        return f"Rejected: {action}"
 
     @admin.display(description="SLA", ordering="due_at")
     def due_in(self, approval: Approval) -> str:
@@ -605,7 +761,9 @@ class ApprovalAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request: HttpRequest, context: dict, *args: object, **kwargs: object) -> HttpResponse:
         limit = approval_limit(request.user)
-        context["subtitle"] = f"Your approval limit: {'no limit' if limit is None else limit}"
+        approval = kwargs.get("obj")
+        about = f"{self.remedy_action(approval)} for {case_title(approval.remedy.case)}. " if approval else ""
+        context["subtitle"] = f"{about}Your approval limit: {'no limit' if limit is None else limit}"
         return super().render_change_form(request, context, *args, **kwargs)
 
 
@@ -756,7 +914,7 @@ class CarrierPauseAdmin(admin.ModelAdmin):
     @admin.action(description="Lift the selected pauses", permissions=["change"])
     def lift(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = carrier_pauses_lift(queryset, user=request.user)
-        self.message_user(request, f"{count} pauses lifted.", messages.SUCCESS)
+        self.message_user(request, f"{count} pause{pluralize(count)} lifted.", messages.SUCCESS)
 
 
 # --- The order page shows its exceptions and the audit trail ------------------------------------------------------

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from cxhub.jobs import enqueue
 
+from .actions import ACTIONS
 from .audit import audit
-from .choices import ApprovalDecision, AuditKind, CaseState, RemedyState
+from .choices import ACTIVE_CASE_STATES, ApprovalDecision, AuditKind, CaseState, RemedyState
 from .models import AgentProfile, Approval, ExceptionCase
 
 PERMISSION = "playbooks.decide_approval"
@@ -27,6 +28,9 @@ def approval_limit(user: AbstractBaseUser) -> Decimal | None:
     return None if user.is_superuser else Decimal("0")
 
 
+# Actions whose amount is a sum of money paid to the customer, which a person may approve in part. The
+
+
 def approval_decide(
     approval: Approval,
     *,
@@ -35,13 +39,19 @@ def approval_decide(
     amount: Decimal | None = None,
     reason: str = "",
 ) -> Approval:
-    """Approve (optionally for less) or reject. Raises PermissionDenied or ValidationError."""
+    """Approve (for less, where the action pays a sum: Action.pays_a_sum) or reject, while its exception is
+    live. Raises PermissionDenied or ValidationError, and then changes nothing."""
     if not user.has_perm(PERMISSION):
         raise PermissionDenied("You may not decide on remedies.")
     remedy = approval.remedy
     proposed = remedy.amount
     amount = remedy.amount if amount is None else Decimal(amount).quantize(Decimal("0.01"))
     if approve:
+        if not ACTIONS[remedy.action].pays_a_sum and amount != proposed:
+            raise ValidationError(
+                f"“{ACTIONS[remedy.action].label}” happens in full or not at all: approve the proposed {proposed} "
+                "or reject it. Only a sum of money (a refund, a coupon, store credit) can be approved for less."
+            )
         if amount <= 0 or amount > remedy.amount:
             raise ValidationError(f"Approve between 0.01 and the proposed {remedy.amount}.")
         limit = approval_limit(user)
@@ -50,6 +60,17 @@ def approval_decide(
     elif not reason.strip():
         raise ValidationError("Say why you reject it: the reason goes in the audit trail.")
     with transaction.atomic():
+        # Locked: a case closed meanwhile withdrew its approvals (engine.case_resolve, case_dismiss); one
+        # closing now waits for this decision, then withdraws the step if it has not run.
+        case = ExceptionCase.objects.select_for_update().only("state", "resolved_at").get(pk=remedy.case_id)
+        if case.state not in ACTIVE_CASE_STATES:
+            raise ValidationError(
+                f"This exception was {case.get_state_display().lower()} on "
+                f"{timezone.localtime(case.resolved_at):%Y-%m-%d %H:%M}: its remedies were withdrawn, so there "
+                "is nothing to approve or reject."
+                if case.resolved_at
+                else f"This exception is {case.get_state_display().lower()}: there is nothing to approve or reject."
+            )
         claimed = Approval.objects.filter(pk=approval.pk, decision=ApprovalDecision.PENDING).update(
             decision=ApprovalDecision.APPROVED if approve else ApprovalDecision.REJECTED,
             decided_by=user,

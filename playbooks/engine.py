@@ -14,6 +14,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -29,13 +30,22 @@ from cxhub.bulk import rows_update
 from cxhub.claims import ABANDONED_GIVE_UP, CLAIM_UNHELD_AFTER, claims_unheld, rows_claim
 from cxhub.jobs import enqueue, run_here
 from cxhub.memo import memo_forget, memo_scope, memoized
-from orders.models import Order, Shipment
+from orders.models import Order, Shipment, TrackingEvent
 
 from .actions import ACTIONS
 from .actions.base import ActionError
 from .audit import audit, audit_event, audits_record, jsonable
 from .caps import CapCheck, Ledger, cap_check, lock_cap
-from .choices import ACTIVE_CASE_STATES, ActorType, AuditKind, CaseState, Destination, PlaybookState, RemedyState
+from .choices import (
+    ACTIVE_CASE_STATES,
+    ActorType,
+    ApprovalDecision,
+    AuditKind,
+    CaseState,
+    Destination,
+    PlaybookState,
+    RemedyState,
+)
 from .detectors import DETECTORS
 from .detectors.base import Detector
 from .models import (
@@ -88,7 +98,32 @@ def sweep_candidates(detector: Detector, now: datetime, params: dict[str, Any]) 
         live = live.filter(shipment=OuterRef("pk"))
     else:
         live = live.filter(order=OuterRef("pk"), shipment__isnull=True)
-    return detector.matching(now, params).exclude(Exists(live))
+    candidates = detector.matching(now, params).exclude(Exists(live))
+    if once_per_subject:
+        return candidates
+    return candidates.exclude(Exists(closed_by_person_unchanged(detector)))
+
+
+# How a person closes a case: the audit event of its resolution or dismissal names them.
+PERSON_CLOSED = [AuditKind.RESOLVED, AuditKind.DISMISSED]
+
+
+def closed_by_person_unchanged(detector: Detector) -> QuerySet:
+    """The subject's cases of this type that a person resolved or dismissed, with nothing new known about the
+    subject since (for the subject as OuterRef("pk")). Such a case stands for the subject: a person looked at
+    these facts and closed it, so the same facts do not open it again (and message the customer, or plan
+    its remedies, twice). New facts do: for a parcel, a carrier event received after the case was closed;
+    for an order, a change to the order after it was closed (a payment, an address, a promise)."""
+    by_person = AuditEvent.objects.filter(case=OuterRef("pk"), kind__in=PERSON_CLOSED, actor_type=ActorType.USER)
+    closed = ExceptionCase.objects.filter(
+        kind=detector.kind, state__in=[CaseState.RESOLVED, CaseState.DISMISSED], resolved_at__isnull=False
+    )
+    if detector.subject == "shipment":
+        news = TrackingEvent.objects.filter(shipment=OuterRef("shipment"), received_at__gt=OuterRef("resolved_at"))
+        closed = closed.filter(shipment=OuterRef("pk")).exclude(Exists(news))
+    else:
+        closed = closed.filter(order=OuterRef("pk"), shipment__isnull=True, resolved_at__gte=OuterRef("updated_at"))
+    return closed.filter(Exists(by_person))
 
 
 def sweep_candidate_ids(detector: Detector, now: datetime, params: dict[str, Any]) -> QuerySet:
@@ -293,8 +328,10 @@ def _cases_resolve_cleared_batch(pks: list[int], *, now: datetime) -> int:
             ExceptionCase.objects.filter(pk__in=[case.pk for case in group]).update(
                 state=CaseState.RESOLVED, resolved_at=now, resolution=reason
             )
-        audits_record([audit_event(AuditKind.RESOLVED, reason, case=case) for reason, group in by_reason.items()
-                       for case in group])  # fmt: skip
+        events = [audit_event(AuditKind.RESOLVED, reason, case=case) for reason, group in by_reason.items()
+                  for case in group]  # fmt: skip
+        events += _cases_withdraw(cases, why="the exception resolved itself (its condition cleared)", now=now)
+        audits_record(events)
     return len(cases)
 
 
@@ -312,7 +349,8 @@ def case_resolve(
     user: Any = None,
     states: list[str] = ACTIVE_CASE_STATES,
 ) -> int:
-    """Resolve a live case (in one of `states`) once. Returns 1 if this call resolved it."""
+    """Resolve a live case (in one of `states`) once, withdrawing what it still had to do (_cases_withdraw).
+    Returns 1 if this call resolved it."""
     now = now or timezone.now()
     with transaction.atomic():
         updated = ExceptionCase.objects.filter(pk=case.pk, state__in=states).update(
@@ -320,18 +358,68 @@ def case_resolve(
         )
         if updated:
             audit(AuditKind.RESOLVED, reason, case=case, user=user)
+            who = "an agent" if user else "the system"
+            audits_record(_cases_withdraw([case], why=f"the exception was resolved by {who}", user=user, now=now))
     return updated
 
 
 def case_dismiss(case: ExceptionCase, *, user: Any) -> int:
-    """An agent says it was not a real problem. Returns 1 if this call dismissed it."""
+    """An agent says it was not a real problem, withdrawing what the case still had to do (_cases_withdraw).
+    Returns 1 if this call dismissed it."""
+    now = timezone.now()
     with transaction.atomic():
         updated = ExceptionCase.objects.filter(pk=case.pk, state__in=ACTIVE_CASE_STATES).update(
-            state=CaseState.DISMISSED, resolved_at=timezone.now(), resolution="Dismissed by an agent."
+            state=CaseState.DISMISSED, resolved_at=now, resolution="Dismissed by an agent."
         )
         if updated:
             audit(AuditKind.DISMISSED, "Dismissed by an agent: not a real problem.", case=case, user=user)
+            audits_record(_cases_withdraw([case], why="the exception was dismissed", user=user, now=now))
     return updated
+
+
+# The steps of a closed case that are withdrawn: not started yet (a step running is left to finish: its
+# provider call may have happened already).
+WITHDRAWN_REMEDY_STATES = [RemedyState.PLANNED, RemedyState.NEEDS_APPROVAL, RemedyState.APPROVED]
+
+
+def _cases_withdraw(cases: list[ExceptionCase], *, why: str, user: Any = None, now: datetime) -> list[AuditEvent]:
+    """A closed case does nothing more: its steps not started yet are rejected and their pending approvals
+    decided as withdrawn (out of the Waiting queue, and nobody can approve them any more). Call in the
+    closing transaction; returns the audit events to record, one per step withdrawn."""
+    if not cases:
+        return []
+    pending = list(
+        Remedy.objects.filter(case__in=[case.pk for case in cases], state__in=WITHDRAWN_REMEDY_STATES)
+        .select_for_update(of=("self",))
+        .select_related("case")
+        .order_by("pk")
+    )
+    if not pending:
+        return []
+    pks = [remedy.pk for remedy in pending]
+    reason = f"Withdrawn: {why}."
+    Remedy.objects.filter(pk__in=pks).update(state=RemedyState.REJECTED)
+    asked = set(
+        Approval.objects.filter(remedy__in=pks, decision=ApprovalDecision.PENDING).values_list("remedy_id", flat=True)
+    )
+    Approval.objects.filter(remedy__in=asked).update(
+        decision=ApprovalDecision.REJECTED, decided_by=user, decided_at=now, reason=reason
+    )
+    return [
+        audit_event(
+            AuditKind.REJECTED,
+            f"{ACTIONS[remedy.action].label}"
+            + (f" ({remedy.amount} {remedy.currency})" if remedy.amount else "")
+            + (", waiting for approval," if remedy.pk in asked else "")
+            + f" will not run: {why}.",
+            remedy=remedy,
+            user=user,
+            actor_type=ActorType.USER if user else ActorType.SYSTEM,
+            withdrawn=True,
+            approval_withdrawn=remedy.pk in asked,
+        )
+        for remedy in pending
+    ]
 
 
 # --- Playbooks -------------------------------------------------------------------------------------------
@@ -457,6 +545,60 @@ class CasePlan:
     playbook: Playbook | None
     held_out: bool = False
     remedies: list[PlannedRemedy] = field(default_factory=list)
+    # Steps not planned, with why: a message the customer already got about this subject.
+    skipped: list[str] = field(default_factory=list)
+
+
+# Steps that message the customer: the same message about the same parcel (or order) is sent once.
+MESSAGE_ACTIONS = ("notify", "survey")
+# Remedies that count as done for a subject: about to run, running or done (as the caps count money).
+DONE_OR_UNDER_WAY = [RemedyState.APPROVED, RemedyState.EXECUTING, RemedyState.DONE]
+# What a cap check lists when the same remedy was already given for the subject: a person decides.
+REPEAT = "already_given_for_this_subject"
+
+
+def can_recur(kind: str) -> bool:
+    """Whether a case of this type may be opened again on the same subject (once the earlier one closed)."""
+    detector = DETECTORS[kind]
+    return detector.resolves_when_cleared and not detector.resolves_when_acted
+
+
+def earlier_remedies(cases: list[ExceptionCase]) -> dict[int, list[Remedy]]:
+    """For each case of a type that can recur, what earlier cases of its type on its subject (the parcel, or the
+    order) gave or are giving: one query for the batch. A case opened again must not message the customer
+    twice, nor give the same remedy again without a person seeing the first."""
+    recurring = [case for case in cases if case.pk and can_recur(case.kind)]
+    found: dict[int, list[Remedy]] = {case.pk: [] for case in recurring}
+    if not recurring:
+        return found
+    subjects = Q()
+    for case in recurring:
+        if case.shipment_id:
+            subjects |= Q(case__kind=case.kind, case__shipment_id=case.shipment_id)
+        else:
+            subjects |= Q(case__kind=case.kind, case__order_id=case.order_id, case__shipment__isnull=True)
+    remedies = list(
+        Remedy.objects.filter(subjects, state__in=DONE_OR_UNDER_WAY)
+        .exclude(case__in=[case.pk for case in recurring])
+        .select_related("case")
+        .order_by("case__detected_at", "position")
+    )
+    for case in recurring:
+        found[case.pk] = [
+            remedy
+            for remedy in remedies
+            if (remedy.case.kind, _subject(remedy.case)) == (case.kind, _subject(case))
+            and remedy.case.detected_at < case.detected_at
+        ]
+    return found
+
+
+def _subject(case: ExceptionCase) -> tuple[str, int]:
+    return ("shipment", case.shipment_id) if case.shipment_id else ("order", case.order_id)
+
+
+def _same_message(remedy: Remedy, action: str, params: dict[str, Any]) -> bool:
+    return remedy.action == action and remedy.params.get("template") == params.get("template")
 
 
 def plan_case(case: ExceptionCase, *, ledger: Ledger, at: datetime, playbook: Playbook | None = None) -> CasePlan:
@@ -465,9 +607,21 @@ def plan_case(case: ExceptionCase, *, ledger: Ledger, at: datetime, playbook: Pl
     return plan_case_under(playbook_for(case, include_drafts_of=playbook), case, ledger=ledger, at=at)
 
 
-def plan_case_under(playbook: Playbook | None, case: ExceptionCase, *, ledger: Ledger, at: datetime) -> CasePlan:
+def plan_case_under(
+    playbook: Playbook | None,
+    case: ExceptionCase,
+    *,
+    ledger: Ledger,
+    at: datetime,
+    earlier: Sequence[Remedy] = (),
+) -> CasePlan:
     """The plan for a case under `playbook` (None: no playbook matched). Each amount is checked against the
-    caps with what the ledger holds, then recorded in it, so the next case of a batch sees it spent."""
+    caps with what the ledger holds, then recorded in it, so the next case of a batch sees it spent.
+
+    A case opened again on the same subject (`earlier`: what earlier cases of its type on it gave, which the
+    live batch reads with earlier_remedies) does not send a message the customer already got about it, and a
+    remedy already given for it needs a person, whatever the caps, with the earlier one in the arithmetic.
+    The sandbox passes none: it tries a playbook on past cases, not on what was given for each subject."""
     if playbook is None:
         return CasePlan(None)
     if in_holdout(playbook, case.order):
@@ -476,8 +630,28 @@ def plan_case_under(playbook: Playbook | None, case: ExceptionCase, *, ledger: L
     for step in playbook.steps.all():
         action = ACTIONS[step.action]
         params = resolve_params(action.params, step.params)
+        if step.action in MESSAGE_ACTIONS and (sent := [r for r in earlier if _same_message(r, step.action, params)]):
+            plan.skipped.append(
+                f"Step {step.position} ({action.label}, {params.get('template')}) not planned: the customer "
+                f"already got this message about the same {'parcel' if case.shipment_id else 'order'} "
+                f"(exception #{sent[0].case_id})."
+            )
+            continue
         amount = action.estimate(case, params).quantize(Decimal("0.01"))
         check = cap_check(case=case, action=step.action, amount=amount, at=at, ledger=ledger)
+        given = [r for r in earlier if r.action == step.action] if action.costs_money else []
+        if given:
+            check = CapCheck(
+                False,
+                [*check.exceeded, REPEAT],
+                {
+                    **check.details,
+                    REPEAT: [
+                        {"exception": r.case_id, "amount": r.amount, "state": r.state, "executed_at": r.executed_at}
+                        for r in given
+                    ],
+                },
+            )
         if check.allowed:
             ledger.commit(case=case, action=step.action, amount=amount, at=at)
         plan.remedies.append(
@@ -558,9 +732,12 @@ def _plan_batch(case_ids: list[int]) -> list[ExceptionCase]:
     )
     chosen = {case.pk: playbook_for(case) for case in cases}
     _lock_caps(cases, chosen)
+    earlier = earlier_remedies([case for case in cases if chosen[case.pk]])
     ledger, audits, claims, acting, waiting = Ledger(), [], defaultdict(list), [], []
     for case in cases:
-        plan = plan_case_under(chosen[case.pk], case, ledger=ledger, at=now)
+        plan = plan_case_under(chosen[case.pk], case, ledger=ledger, at=now, earlier=earlier.get(case.pk, []))
+        audits += [audit_event(AuditKind.PLANNED, why, case=case, actor_type=ActorType.PLAYBOOK, skipped=True)
+                   for why in plan.skipped]  # fmt: skip
         if plan.playbook is None:
             audits.append(audit_event(AuditKind.NO_PLAYBOOK, "No active playbook matches this exception: it waits "
                                       "for an agent.", case=case))  # fmt: skip
@@ -651,10 +828,18 @@ def _remedy_records(remedy: Remedy, planned: PlannedRemedy, *, now: datetime) ->
         due_at=now + timezone.timedelta(hours=settings.APPROVAL_SLA_HOURS),
         exceeded=planned.check.exceeded,
     )
+    caps = [name for name in planned.check.exceeded if name != REPEAT]
+    why = [f"is above {', '.join(caps)}"] if caps else []
+    if given := planned.check.details.get(REPEAT):
+        why.append(
+            "repeats what was already given for this "
+            + ("parcel" if remedy.case.shipment_id else "order")
+            + ": "
+            + "; ".join(f"{g['amount']} {remedy.currency}, {g['state']}, exception #{g['exception']}" for g in given)
+        )
     return approval, audit_event(
         AuditKind.CAP_EXCEEDED,
-        f"{planned.description} ({planned.amount} {remedy.currency}) is above {', '.join(planned.check.exceeded)}: "
-        "an agent must approve it.",
+        f"{planned.description} ({planned.amount} {remedy.currency}) {' and '.join(why)}: an agent must approve it.",
         remedy=remedy,
         actor_type=ActorType.PLAYBOOK,
         step=planned.position,
@@ -786,7 +971,8 @@ class _StepsRun:
             audit_event(
                 AuditKind.EXECUTED,
                 f"{action.describe(remedy.case, remedy.params, remedy.amount)}"
-                + (f" ({remedy.amount} {remedy.currency})." if remedy.amount else "."),
+                # A sum paid is in its description already ("Refunded 12.00 USD").
+                + (f" ({remedy.amount} {remedy.currency})." if remedy.amount and not action.pays_a_sum else "."),
                 remedy=remedy,
                 actor_type=ActorType.PLAYBOOK,
                 result=result,

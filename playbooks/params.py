@@ -2,43 +2,92 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+NUMBER_NAMES = {int: "whole number", float: "number", Decimal: "number", bool: "true or false", str: "text"}
+
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter: its type (int, float, bool, str or Decimal), default and a help text."""
+    """One parameter: its type (int, float, bool, str or Decimal), default and a help text; optionally a
+    minimum, and the values it may take (`choices`: the values, or a callable that returns them)."""
 
     type: type
     default: Any
     help: str
     minimum: float | None = None
+    choices: Iterable[str] | Callable[[], Iterable[str]] | None = None
+
+    def allowed(self) -> list[str] | None:
+        if self.choices is None:
+            return None
+        return list(self.choices() if callable(self.choices) else self.choices)
 
     def clean(self, name: str, value: Any) -> Any:
-        try:
-            if self.type is bool:
-                if not isinstance(value, bool):
-                    raise TypeError
-                cleaned: Any = value
-            elif self.type is Decimal:
-                cleaned = Decimal(str(value))
-            else:
-                cleaned = self.type(value)
-        except (TypeError, ValueError, InvalidOperation) as exc:
-            raise ValidationError({name: f"{value!r} is not a valid {self.type.__name__}."}) from exc
-        if self.minimum is not None and cleaned < self.minimum:
-            raise ValidationError({name: f"Must be at least {self.minimum}."})
+        """The value as its type. Raises ValidationError with a message that names the parameter (one
+        message, not keyed by it: a parameter is not a form field)."""
+        expected = NUMBER_NAMES.get(self.type, self.type.__name__)
+        invalid = ValidationError(f"{name}: {value!r} is not a valid {expected}.")
+        # JSON gives bools, numbers, strings, lists and objects: only the matching kind is converted.
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise invalid
+            return value
+        if self.type is str:
+            if not isinstance(value, str):
+                raise invalid
+            cleaned: Any = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+                raise invalid
+            try:
+                if self.type is Decimal:
+                    cleaned = Decimal(str(value).strip())
+                elif self.type is int and isinstance(value, float):
+                    if not value.is_integer():
+                        raise invalid
+                    cleaned = int(value)
+                else:
+                    cleaned = self.type(value)
+                finite = cleaned.is_finite() if isinstance(cleaned, Decimal) else math.isfinite(cleaned)
+            except (TypeError, ValueError, InvalidOperation, OverflowError) as exc:
+                raise invalid from exc
+            if not finite:
+                raise invalid
+            if self.minimum is not None and cleaned < self.minimum:
+                raise ValidationError(f"{name}: must be at least {self.minimum} (not {value!r}).")
+        allowed = self.allowed()
+        if allowed is not None and cleaned not in allowed:
+            raise ValidationError(f"{name}: {value!r} is not one of {', '.join(allowed)}.")
         return cleaned
 
 
 def resolve_params(schema: dict[str, Param], given: dict[str, Any] | None) -> dict[str, Any]:
-    """Defaults overlaid with what was given, each value cleaned. Unknown names are an error."""
-    given = given or {}
+    """Defaults overlaid with what was given, each value cleaned. Raises ValidationError (every problem,
+    one message each) when `given` is not a JSON object, names unknown parameters or has invalid values."""
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise ValidationError(
+            'Parameters must be a JSON object of names and values, e.g. {"name": value}, or {} for the defaults.'
+        )
+    errors = []
     unknown = sorted(set(given) - set(schema))
     if unknown:
-        raise ValidationError(f"Unknown parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(schema))}.")
-    return {name: param.clean(name, given.get(name, param.default)) for name, param in schema.items()}
+        known = ", ".join(sorted(schema)) or "none"
+        errors.append(ValidationError(f"Unknown parameter(s): {', '.join(unknown)}. Known: {known}."))
+    resolved = {}
+    for name, param in schema.items():
+        try:
+            resolved[name] = param.clean(name, given.get(name, param.default))
+        except ValidationError as exc:
+            errors.append(exc)
+    if errors:
+        raise ValidationError(errors)
+    return resolved

@@ -47,8 +47,12 @@ def order_situations(order: Order, shipments: Iterable[Shipment], live_cases: It
     situations: set[str] = {SHIPMENT_SITUATIONS[s.status] for s in moving if s.status in SHIPMENT_SITUATIONS}
     if not moving or order.fulfillment_status == FulfillmentStatus.PARTIAL:
         situations.add(OrderSituation.UNFULFILLED)
+    returning = {s.pk for s in moving if s.status == ShipmentStatus.RETURNED_TO_SENDER}
     for case in live_cases:
-        if case.kind in DELAY_CASE_KINDS:
+        if case.kind == "carrier_disruption" and case.shipment_id in returning:
+            # Going back to the store is not a delay: "my order is delayed" answers would mislead.
+            situations.add(OrderSituation.DELIVERY_PROBLEM)
+        elif case.kind in DELAY_CASE_KINDS:
             situations.add(OrderSituation.DELAYED)
         elif case.kind in DELIVERY_PROBLEM_CASE_KINDS:
             situations.add(OrderSituation.DELIVERY_PROBLEM)

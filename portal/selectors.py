@@ -19,6 +19,7 @@ from cxhub.cache import cache_call
 from orders.choices import FINAL_SHIPMENT_STATUSES, ShipmentStatus
 from orders.models import LineItem, Order, Shipment, Store, TrackingEvent
 from playbooks.choices import ACTIVE_CASE_STATES, RemedyState
+from playbooks.detectors import DETECTORS
 from playbooks.models import ExceptionCase, Remedy
 
 HISTORY_DAYS = 90
@@ -66,26 +67,40 @@ class TrackingFacts:
     items: list[LineItem]
     shipments: list[Shipment]  # oldest first
     events: dict[int, list[TrackingEvent]]  # per shipment pk, newest first
-    live_cases: list[ExceptionCase]  # oldest first, each with its done remedies (`case.remedies.all()`)
+    # Live problem cases (not milestones), oldest first, each with its done remedies (`case.remedies.all()`).
+    live_cases: list[ExceptionCase]
 
 
 # The columns the page reads: the rest (payment, customer, webhook secrets, raw carrier words) stay in the database.
+# Not the street: the page shows the city, region and country only.
 ORDER_FIELDS = ("id", "store", "order_number", "placed_at", "cancelled_at", "fulfillment_status", "is_international",
-                "ship_line1", "ship_city", "ship_region", "ship_country")  # fmt: skip
+                "currency", "ship_city", "ship_region", "ship_country")  # fmt: skip
 STORE_FIELDS = ("name", "logo_url", "primary_colour", "accent_colour", "support_email", "support_phone", "support_url",
                 "timezone")  # fmt: skip
 SHIPMENT_FIELDS = ("id", "order", "carrier", "tracking_code", "status", "first_scan_at", "carrier_estimated_delivery",
                    "created_at")  # fmt: skip
 EVENT_FIELDS = ("id", "shipment", "status", "message", "location", "occurred_at")
-CASE_FIELDS = ("id", "order", "kind", "state", "detected_at")
+CASE_FIELDS = ("id", "order", "shipment", "kind", "state", "detected_at")
 REMEDY_FIELDS = ("id", "case", "position", "action", "params", "amount", "state")
 
-# The order, with its store's columns, its feedback and whether a case is live, in one row.
+
+def problem_kinds() -> list[str]:
+    """The exception kinds that are problems the customer may hear about: not the informational ones
+    (milestones, post-delivery care, exchanges), which the playbook acts on once and resolves, and which
+    say nothing is wrong."""
+    return sorted(d.kind for d in DETECTORS.all() if not d.resolves_when_acted)
+
+
+# The order, with its store's columns, its feedback and whether a problem case is live, in one row.
 _ORDER = CompiledQuery(
     lambda order_id: (
         Order.objects.only(*ORDER_FIELDS)
         .annotate(
-            has_live_cases=Exists(ExceptionCase.objects.filter(order=OuterRef("pk"), state__in=ACTIVE_CASE_STATES)),
+            has_live_cases=Exists(
+                ExceptionCase.objects.filter(
+                    order=OuterRef("pk"), state__in=ACTIVE_CASE_STATES, kind__in=problem_kinds()
+                )
+            ),
             feedback_rating=F("delivery_feedback__rating"),
             **{f"store_{name}": F(f"store__{name}") for name in STORE_FIELDS},
         )
@@ -126,11 +141,13 @@ def tracking_facts(order_id: int) -> TrackingFacts | None:
     if order.has_live_cases:
         done = Remedy.objects.filter(state=RemedyState.DONE).only(*REMEDY_FIELDS).order_by("position")
         live_cases = list(
-            ExceptionCase.objects.filter(order_id=order_id, state__in=ACTIVE_CASE_STATES)
+            ExceptionCase.objects.filter(order_id=order_id, state__in=ACTIVE_CASE_STATES, kind__in=problem_kinds())
             .only(*CASE_FIELDS)
             .prefetch_related(Prefetch("remedies", queryset=done))
             .order_by("detected_at")
         )
+        for case in live_cases:
+            case.order = order  # what the remedies' descriptions read (the currency), without a query each
     return TrackingFacts(
         order=order,
         feedback_rating=order.feedback_rating,

@@ -9,30 +9,32 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date
 
 from django import forms
 from django.conf import settings
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from cxhub.cache import cache_call
 from orders.carriers import carrier_name, carrier_tracking_url
 from orders.choices import ShipmentStatus
+from orders.eta import Eta, shipment_eta
 from orders.models import Order, Shipment, Store, TrackingEvent
-from orders.services import store_get_default
 from playbooks.actions import ACTIONS
 from playbooks.models import ExceptionCase
 
+from .branding import branding
 from .faq import faq_for, order_situations
 from .forms import FeedbackForm, LookupForm, NotReceivedForm
 from .links import order_from_token, order_id_from_token, tracking_token
-from .selectors import EtaRange, TrackingFacts, etas_from_history, tracking_facts
+from .selectors import STORE_FIELDS, EtaRange, TrackingFacts, etas_from_history, tracking_facts
 from .services import feedback_record, not_received_claim
 
 LOOKUP_WINDOW_SECONDS = 10 * 60
@@ -50,7 +52,22 @@ EXCEPTION_HEADLINES = {
     "address_problem": "We need to check your delivery address.",
     "late_to_ship": "Your order is taking longer to ship than we promised.",
     "delivered_not_received": "You told us your parcel didn't arrive.",
+    "failed_payment": "Your payment didn't go through.",
 }
+# What the customer reads under a headline when the notice is not only about what the store did.
+EXCEPTION_DETAILS = {
+    # As the payment_failed message says it (notifications.defaults).
+    "failed_payment": "We're holding your order until the payment is sorted. It's often a card that expired or a "
+    "bank being careful. Reply to our message or contact us and we'll help you finish it. We'll never ask "
+    "for your card number by email.",
+}
+# A carrier disruption that is a parcel on its way back: not a delay, and not coming as it is.
+RETURNING_HEADLINE = "Your parcel is being returned to us."
+RETURNING_DETAIL = (
+    "The carrier couldn't complete the delivery and is sending the parcel back. Once it reaches us, we'll "
+    "be in touch about what happens next."
+)
+DEFAULT_HEADLINE = "There's a problem with your delivery. We're on it."
 # Remedies the customer never sees (internal bookkeeping).
 INTERNAL_ACTIONS = frozenset({"helpdesk_note", "survey"})
 
@@ -66,38 +83,6 @@ STATUS_LABELS = {
     ShipmentStatus.CANCELLED: "Cancelled",
     ShipmentStatus.UNKNOWN: "Status unknown",
 }
-
-
-# --- Branding ------------------------------------------------------------------------------------------
-
-
-def _luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast(a: str, b: str) -> float:
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-DEFAULT_PRIMARY = "#1f2937"
-DEFAULT_ACCENT = "#2563eb"
-
-
-def branding(store: Store | None) -> dict[str, str]:
-    """The store's colours as CSS values, adjusted so text stays readable (WCAG AA, 4.5:1)."""
-    primary = getattr(store, "primary_colour", "") or DEFAULT_PRIMARY
-    accent = getattr(store, "accent_colour", "") or DEFAULT_ACCENT
-    try:
-        on_primary = "#ffffff" if contrast(primary, "#ffffff") >= contrast(primary, "#111111") else "#111111"
-        # Links and buttons sit on white: a pale accent falls back to the primary, then to dark grey.
-        link = next(c for c in (accent, primary, DEFAULT_PRIMARY) if contrast(c, "#ffffff") >= 4.5)
-    except (ValueError, IndexError):
-        primary, accent, on_primary, link = DEFAULT_PRIMARY, DEFAULT_ACCENT, "#ffffff", DEFAULT_ACCENT
-    on_link = "#ffffff" if contrast(link, "#ffffff") >= 4.5 else "#111111"
-    return {"primary": primary, "on_primary": on_primary, "accent": accent, "link": link, "on_link": on_link}
 
 
 # --- Lookup ----------------------------------------------------------------------------------------------
@@ -119,20 +104,26 @@ def _hit(key: str) -> int:
         return 1
 
 
-def _failures_key(order_number: str) -> str:
-    return "portal:lookup:fail:" + hashlib.sha256(order_number.lower().encode()).hexdigest()
+def _failures_key(store: Store, order_number: str) -> str:
+    # Per store: the same order number in another store is another order (and another customer).
+    return f"portal:lookup:fail:{store.pk}:" + hashlib.sha256(order_number.lower().encode()).hexdigest()
 
 
 def _normalize_postal(value: str) -> str:
     return "".join(value.split()).lower()
 
 
-def find_order(order_number: str, contact: str) -> Order | None:
-    """The order with this number whose customer email or delivery postal code is `contact`."""
+def find_order(store: Store, order_number: str, contact: str) -> Order | None:
+    """The store's order with this number whose customer email or delivery postal code is `contact`.
+
+    Only `store`'s orders: stores number their orders independently (two stores both have a 1001), so
+    a number and a postal code alone do not tell whose order it is."""
     contact_email = contact.strip().lower()
     contact_postal = _normalize_postal(contact)
     candidates = (
-        Order.objects.filter(Q(order_number__iexact=order_number) | Q(order_number__iexact=f"#{order_number}"))
+        Order.objects.filter(
+            Q(order_number__iexact=order_number) | Q(order_number__iexact=f"#{order_number}"), store=store
+        )
         .select_related("customer")
         .order_by("-placed_at")[:20]
     )
@@ -146,39 +137,62 @@ def find_order(order_number: str, contact: str) -> Order | None:
     return None
 
 
-def _lookup_page(request: HttpRequest, form: LookupForm, *, error: str = "", status: int = 200) -> HttpResponse:
-    store = store_get_default()
-    context = {"form": form, "error": error, "store": store, "brand": branding(store), "purpose": "track"}
+def lookup_form(request: HttpRequest, data: QueryDict | None = None) -> LookupForm:
+    """The lookup form for this request: scoped to `?store=<slug>`, else to the hub's only store, else
+    with a choice of shop. An unknown slug just shows the choice: it says nothing about what exists."""
+    stores = list(Store.objects.only("slug", *STORE_FIELDS).order_by("name", "pk"))
+    slug = request.GET.get("store", "")
+    scope = next((s for s in stores if slug and s.slug == slug), None)
+    if scope is None and len(stores) == 1:
+        scope = stores[0]
+    return LookupForm(data, stores=stores, scope=scope)
+
+
+LOOKUP_URLS = {"track": "portal:lookup", "return": "returns:lookup"}
+
+
+def lookup_page(
+    request: HttpRequest, form: LookupForm, *, purpose: str, error: str = "", status: int = 200
+) -> HttpResponse:
+    """The lookup page (tracking or returns), branded for the form's store when it has one."""
+    store = form.scope
+    action = reverse(LOOKUP_URLS[purpose])
+    if store is not None and request.GET.get("store") == store.slug:
+        action += "?" + urlencode({"store": store.slug})
+    context = {"form": form, "error": error, "store": store, "brand": branding(store), "purpose": purpose,
+               "action": action}  # fmt: skip
     return render(request, "portal/lookup.html", context, status=status)
 
 
 def lookup_attempt(request: HttpRequest) -> tuple[LookupForm, Order | None, str, int]:
     """Check a posted lookup under the rate limits: (form, order or None, error for the visitor, status).
 
-    Shared by tracking and returns, so both count against the same limits."""
+    Shared by tracking and returns, so both count against the same limits. The failure limit is per
+    store and order number: guesses at one store's order 1001 never lock out another store's."""
+    form = lookup_form(request, request.POST)
     if _hit(f"portal:lookup:ip:{_client_ip(request)}") > MAX_LOOKUPS_PER_IP:
-        return LookupForm(request.POST), None, TOO_MANY_MESSAGE, 429
-    form = LookupForm(request.POST)
+        return form, None, TOO_MANY_MESSAGE, 429
     if not form.is_valid():
         return form, None, "", 200
-    order_number = form.cleaned_data["order_number"]
-    failures_key = _failures_key(order_number)
+    store, order_number = form.cleaned_data["store"], form.cleaned_data["order_number"]
+    failures_key = _failures_key(store, order_number)
     if (cache_call("get", failures_key) or 0) >= MAX_FAILURES_PER_ORDER_NUMBER:
         return form, None, TOO_MANY_MESSAGE, 429
-    order = find_order(order_number, form.cleaned_data["contact"])
+    order = find_order(store, order_number, form.cleaned_data["contact"])
     if order is None:
         _hit(failures_key)
         return form, None, NOT_FOUND_MESSAGE, 200
     return form, order, "", 200
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def lookup(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        return _lookup_page(request, LookupForm())
+        return lookup_page(request, lookup_form(request), purpose="track")
     form, order, error, status = lookup_attempt(request)
     if order is None:
-        return _lookup_page(request, form, error=error, status=status)
+        return lookup_page(request, form, purpose="track", error=error, status=status)
     return redirect("portal:tracking", token=tracking_token(order))
 
 
@@ -214,28 +228,50 @@ class ShipmentView:
     status: str
     delivered: bool
     events: list[TimelineEntry]
-    carrier_eta: date | None = None
+    carrier_eta: Eta | None = None  # the carrier's estimated day (orders.eta), also when it has passed
     history_eta: EtaRange | None = None
 
 
 @dataclass
 class Notice:
     headline: str
+    detail: str = ""
     done: list[str] = field(default_factory=list)
 
 
 def masked_address(order: Order) -> list[str]:
-    """Enough for the customer to recognise their address, too little to learn anyone's."""
-    street = f"{order.ship_line1.strip()[0]}…" if order.ship_line1.strip() else ""
+    """Enough for the customer to recognise their address, too little to learn anyone's: the city,
+    region and country, nothing of the street."""
     place = ", ".join(p for p in [order.ship_city, order.ship_region, order.ship_country] if p)
-    return [p for p in [street, place] if p]
+    return [place] if place else []
 
 
-def _notices(live_cases: list[ExceptionCase]) -> list[Notice]:
+def address_heading(order: Order, shipments: list[Shipment]) -> str:
+    moving = [s for s in shipments if s.status != ShipmentStatus.CANCELLED]
+    if order.cancelled_at is None and moving and all(s.status == ShipmentStatus.DELIVERED for s in moving):
+        return "Delivered to"
+    if order.cancelled_at is not None or any(s.status == ShipmentStatus.RETURNED_TO_SENDER for s in moving):
+        return "Delivery address"
+    return "Delivering to"
+
+
+def _headline(case: ExceptionCase, shipment_statuses: dict[int, str]) -> tuple[str, str]:
+    if (
+        case.kind == "carrier_disruption"
+        and shipment_statuses.get(case.shipment_id) == ShipmentStatus.RETURNED_TO_SENDER
+    ):
+        return RETURNING_HEADLINE, RETURNING_DETAIL
+    return EXCEPTION_HEADLINES.get(case.kind, DEFAULT_HEADLINE), EXCEPTION_DETAILS.get(case.kind, "")
+
+
+def _notices(live_cases: list[ExceptionCase], shipments: list[Shipment]) -> list[Notice]:
+    """One notice per thing that went wrong, with what the store already did about it. `live_cases` are
+    problem cases only (the selector leaves milestones out: they are news, not problems)."""
+    statuses = {s.pk: s.status for s in shipments}
     notices: dict[str, Notice] = {}
     for case in live_cases:
-        headline = EXCEPTION_HEADLINES.get(case.kind, "There's a problem with your delivery. We're on it.")
-        notice = notices.setdefault(headline, Notice(headline))
+        headline, detail = _headline(case, statuses)
+        notice = notices.setdefault(headline, Notice(headline, detail))
         for remedy in case.remedies.all():
             if remedy.action in INTERNAL_ACTIONS or remedy.action not in ACTIONS:
                 continue
@@ -249,6 +285,7 @@ def _not_found(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/not_found.html", {"brand": branding(None)}, status=404)
 
 
+@never_cache
 def tracking(request: HttpRequest, token: str) -> HttpResponse:
     order_id = order_id_from_token(token)
     facts = tracking_facts(order_id) if order_id is not None else None
@@ -263,6 +300,7 @@ def _tracking_page(
     token: str,
     *,
     feedback_form: FeedbackForm | None = None,
+    not_received_form: NotReceivedForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     order = facts.order
@@ -277,9 +315,9 @@ def _tracking_page(
                 status=STATUS_LABELS.get(s.status, s.get_status_display()),
                 delivered=s.status == ShipmentStatus.DELIVERED,
                 events=timeline(facts.events[s.pk]),
-                carrier_eta=timezone.localtime(s.carrier_estimated_delivery).date()
-                if s.carrier_estimated_delivery and s.status != ShipmentStatus.DELIVERED
-                else None,
+                carrier_eta=shipment_eta(
+                    estimate=s.carrier_estimated_delivery, status=s.status, tz_name=store.timezone
+                ),
                 history_eta=history.get(s.pk),
             )
             for s in facts.shipments
@@ -292,17 +330,25 @@ def _tracking_page(
             "token": token,
             "items": facts.items,
             "shipments": views,
-            "notices": _notices(facts.live_cases),
+            "notices": _notices(facts.live_cases, facts.shipments),
+            "payment_failed": any(case.kind == "failed_payment" for case in facts.live_cases),
             "faqs": faq_for(order, order_situations(order, facts.shipments, facts.live_cases)),
             "address": masked_address(order),
+            "address_heading": address_heading(order, facts.shipments),
             "any_delivered": any_delivered,
             "done": request.GET.get("done", ""),
         }
         if any_delivered:
+            if feedback_form is None and facts.feedback_rating:
+                # "You can change it below": with the earlier answer already chosen.
+                feedback_form = FeedbackForm(initial={"rating": facts.feedback_rating})
             context |= {
                 "feedback_rating": facts.feedback_rating,
                 "feedback_fields": form_fields("portal/_feedback_fields.html", FeedbackForm, feedback_form),
-                "not_received_fields": form_fields("portal/_not_received_fields.html", NotReceivedForm),
+                "not_received_fields": form_fields(
+                    "portal/_not_received_fields.html", NotReceivedForm, not_received_form
+                ),
+                "not_received_errors": bool(not_received_form is not None and not_received_form.errors),
             }
         return render(request, "portal/tracking.html", context, status=status)
 
@@ -321,12 +367,19 @@ def form_fields(template_name: str, form_class: type[forms.Form], bound: forms.F
     return _empty_form_fields(template_name, form_class)
 
 
-@require_http_methods(["POST"])
+# The tracking page's forms post to these. A GET (a reload after an error, a shared or bookmarked address)
+# has nothing to do there: it goes to the tracking page rather than a blank "method not allowed".
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
 def feedback(request: HttpRequest, token: str) -> HttpResponse:
     """ "Did everything arrive OK?" — only once something was delivered."""
     order = order_from_token(token)
     if order is None:
         return _not_found(request)
+    if request.method == "GET":
+        return redirect("portal:tracking", token=token)
     if not order.shipments.filter(status=ShipmentStatus.DELIVERED).exists():
         return redirect("portal:tracking", token=token)
     form = FeedbackForm(request.POST)
@@ -339,14 +392,20 @@ def feedback(request: HttpRequest, token: str) -> HttpResponse:
     return redirect(reverse("portal:tracking", args=[token]) + "?done=feedback#after-delivery")
 
 
-@require_http_methods(["POST"])
+@never_cache
+@require_http_methods(["GET", "POST"])
 def not_received(request: HttpRequest, token: str) -> HttpResponse:
     """ "I didn't receive it" on a delivered parcel: a claim the playbook takes over."""
     order = order_from_token(token)
     if order is None:
         return _not_found(request)
-    form = NotReceivedForm(request.POST)
-    if not order.shipments.filter(status=ShipmentStatus.DELIVERED).exists() or not form.is_valid():
+    if request.method == "GET" or not order.shipments.filter(status=ShipmentStatus.DELIVERED).exists():
         return redirect("portal:tracking", token=token)
+    form = NotReceivedForm(request.POST)
+    if not form.is_valid():
+        facts = tracking_facts(order.pk)
+        if facts is None:
+            return _not_found(request)
+        return _tracking_page(request, facts, token, not_received_form=form, status=400)
     not_received_claim(order=order, note=form.cleaned_data["note"])
     return redirect(reverse("portal:tracking", args=[token]) + "?done=claim#after-delivery")

@@ -24,7 +24,9 @@ def policy_seed(store: Store) -> bool:
         defaults={
             "window_days": 30,
             "store_credit_bonus_percent": 10,
-            "return_address": f"{store.name} Returns\n",
+            # The label prints the store's name above this. No address is better than an invented one: CX
+            # managers fill it in (the demo stores get a demo address in returns/demo.py).
+            "return_address": "",
             "instructions": "Pack the items with their tags in any box or bag. Drop the parcel off at any post "
             "office and show the QR code: no printer needed.",
         },

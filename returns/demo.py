@@ -11,10 +11,26 @@ from django.utils.text import slugify
 
 from orders.choices import ReturnResolution, ShipmentStatus
 from orders.demo import BRANDS
-from orders.models import ExchangeVariant, Order, ReturnRequest, Shipment, Store
+from orders.models import ExchangeVariant, Order, ReturnPolicy, ReturnRequest, Shipment, Store
 
 from .eligibility import order_eligibility
 from .services import ReturnLine, return_mark_in_transit, return_mark_received, return_request_create
+
+# Where the demo brands' returns go, as printed on the label under the store's name (made-up addresses).
+DEMO_RETURN_ADDRESSES = {
+    "northwind": "Returns Department\n2150 Harbor Way, Unit 4\nOakland, CA 94607\nUnited States",
+    "lumen": "Returns Department\n88 Mill Street, Dock B\nPortland, OR 97214\nUnited States",
+}
+
+
+def return_address_seed(store: Store) -> bool:
+    """Give a demo store's policy its demo return address, unless CX already wrote one (or the old default,
+    the bare "<store> Returns" line, which printed no street). Returns whether it changed."""
+    address = DEMO_RETURN_ADDRESSES.get(store.slug)
+    if not address:
+        return False
+    unset = {"", f"{store.name} Returns\n", f"{store.name} Returns"}
+    return bool(ReturnPolicy.objects.filter(store=store, return_address__in=unset).update(return_address=address))
 
 
 def exchange_stock_seed(store: Store, products: list[tuple[str, str, list[str], str]]) -> int:
@@ -34,7 +50,10 @@ def returns_seed_demo(*, per_store: int = 4, seed: int = 7) -> int:
     created = 0
     for brand in BRANDS:
         store = Store.objects.filter(slug=brand["slug"]).first()
-        if store is None or ReturnRequest.objects.filter(store=store).exists():
+        if store is None:
+            continue
+        return_address_seed(store)
+        if ReturnRequest.objects.filter(store=store).exists():
             continue
         exchange_stock_seed(store, brand["products"])
         delivered = Shipment.objects.filter(order=OuterRef("pk"), status=ShipmentStatus.DELIVERED)
@@ -46,7 +65,9 @@ def returns_seed_demo(*, per_store: int = 4, seed: int = 7) -> int:
             item = next((i for i in eligibility.items if i.eligible), None)
             if item is None:
                 continue
-            resolution = rng.choice([r for r, _ in eligibility.resolutions])
+            # An exchange only for an item with another variant in stock (a one-size item has none).
+            choices = [r for r, _ in eligibility.resolutions if r != ReturnResolution.EXCHANGE or item.exchange_options]
+            resolution = rng.choice(choices)
             line = ReturnLine(
                 line_item_id=item.line_item.pk,
                 quantity=1,

@@ -6,6 +6,7 @@ same answers again when the form comes back: one set of rules, in one place.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,6 +35,8 @@ class ItemEligibility:
     # Reason -> last moment a return for that reason may start.
     deadlines: dict[str, datetime] = field(default_factory=dict)
     exchange_options: list[ExchangeVariant] = field(default_factory=list)
+    # The end of the policy's normal window (reasons with a window of their own may end later or earlier).
+    normal_deadline: datetime | None = None
 
     @property
     def eligible(self) -> bool:
@@ -45,8 +48,17 @@ class ItemEligibility:
 
     @property
     def deadline(self) -> datetime | None:
-        """The usual deadline (the latest one, when reasons differ)."""
-        return max(self.deadlines.values(), default=None)
+        """The deadline to show: the normal window's end while a reason under it is open, else the earliest
+        open reason's. Never the longest reason's (damaged: 60 days), which holds for that reason only."""
+        if self.normal_deadline in self.deadlines.values():
+            return self.normal_deadline
+        return min(self.deadlines.values(), default=None)
+
+    @property
+    def other_deadlines(self) -> list[tuple[str, datetime]]:
+        """(reason label, deadline) for the open reasons whose deadline is not `deadline`, e.g. damaged items."""
+        shown = self.deadline
+        return [(label, self.deadlines[value]) for value, label in self.reasons if self.deadlines[value] != shown]
 
 
 @dataclass
@@ -96,10 +108,47 @@ def order_eligibility(order: Order, *, now: datetime) -> OrderEligibility:
     items = []
     for line_item in line_items:
         item = ItemEligibility(line_item, returnable_quantity=max(0, line_item.quantity - already.get(line_item.pk, 0)))
-        item.exchange_options = [v for v in variants.get(line_item.title, []) if v.sku != line_item.sku]
+        item.exchange_options = _other_variants(line_item, variants.get(line_item.title, []))
         item.why_not = _why_not(item, policy, rules, delivered_at, now)
         items.append(item)
     return OrderEligibility(order, policy, rules, delivered_at, items)
+
+
+def _other_variants(line_item: LineItem, variants: list[ExchangeVariant]) -> list[ExchangeVariant]:
+    """The product's variants in exchange stock other than the one bought, smallest size first.
+
+    Sources identify the bought variant differently: Shopify's line SKU is the variant's own SKU, while
+    the demo (and many CSV exports) give the product's SKU and name the variant ("US 10") beside it. So a
+    stock variant is the bought one when its SKU equals the line's or its title equals the line's variant.
+    A product whose only variant is the one bought (a one-size beanie) offers no exchange."""
+    bought_sku = line_item.sku.strip().casefold()
+    bought_title = _normalized(line_item.variant)
+    others = [
+        v
+        for v in variants
+        if not (bought_sku and v.sku.strip().casefold() == bought_sku)
+        and not (bought_title and _normalized(v.title) == bought_title)
+    ]
+    return sorted(others, key=lambda v: variant_sort_key(v.title))
+
+
+def _normalized(title: str) -> str:
+    return " ".join(title.casefold().split())
+
+
+# Letter sizes in the order people wear them, so "S, M, L, XL" do not sort as "L, M, S, XL".
+LETTER_SIZES = {size: rank for rank, size in enumerate(["xxs", "xs", "s", "m", "l", "xl", "xxl", "xxxl"])}
+
+
+def variant_sort_key(title: str) -> tuple:
+    """Natural order for variant titles: "US 8" < "US 9" < "US 10" (not text order), "S / Moss" < "M / Moss".
+
+    Numbers compare as numbers; a leading letter size compares by its rank; the rest as text."""
+    text = _normalized(title)
+    first = re.split(r"[\s/,]+", text, maxsplit=1)[0]
+    # re.split with a capturing group alternates text and digits, so parts at the same index share a type.
+    parts = [int(p) if i % 2 else p for i, p in enumerate(re.split(r"(\d+)", text))]
+    return (LETTER_SIZES.get(first, len(LETTER_SIZES)), parts)
 
 
 def _why_not(
@@ -121,6 +170,7 @@ def _why_not(
         return "This order was cancelled."
     if delivered_at is None:
         return "You can return this once it has been delivered."
+    item.normal_deadline = delivered_at + timedelta(days=policy.window_days)
     for reason, rule in rules.items():
         if not rule.accepted:
             continue

@@ -32,5 +32,5 @@ def photo_problem(photo: File) -> str:
     if photo.size > settings.RETURN_PHOTO_MAX_BYTES:
         return f"That photo is too large: up to {settings.RETURN_PHOTO_MAX_BYTES // (1024 * 1024)} MB please."
     if photo_content_type(photo) is None:
-        return "That file is not a photo: send a JPEG, PNG, WebP or HEIC image."
+        return "That file is not a photo: send a JPEG, PNG, GIF, WebP or HEIC image."
     return ""

@@ -14,14 +14,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from orders.choices import ReturnResolution, ReturnState
 from orders.models import Order, ReturnRequest
-from orders.services import store_get_default
-from portal.forms import LookupForm
+from portal.branding import branding
 from portal.links import order_from_token, tracking_token
-from portal.views import branding, lookup_attempt
+from portal.views import lookup_attempt, lookup_form, lookup_page
 
 from .eligibility import order_eligibility, policy_for
 from .forms import ReturnStartForm
@@ -34,18 +34,18 @@ def _page(request: HttpRequest, template: str, store, context: dict, status: int
 
 
 def _not_found(request: HttpRequest) -> HttpResponse:
-    return _page(request, "portal/not_found.html", None, {}, status=404)
+    return _page(request, "returns/not_found.html", None, {}, status=404)
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def lookup(request: HttpRequest) -> HttpResponse:
-    store = store_get_default()
+    """The tracking page's lookup (same store scoping, same limits), leading to the order's return form."""
     if request.method == "GET":
-        return _page(request, "portal/lookup.html", store, {"form": LookupForm(), "purpose": "return"})
+        return lookup_page(request, lookup_form(request), purpose="return")
     form, order, error, status = lookup_attempt(request)
     if order is None:
-        context = {"form": form, "error": error, "purpose": "return"}
-        return _page(request, "portal/lookup.html", store, context, status=status)
+        return lookup_page(request, form, purpose="return", error=error, status=status)
     return redirect("returns:start", token=tracking_token(order))
 
 
@@ -54,6 +54,11 @@ def start(request: HttpRequest, token: str) -> HttpResponse:
     order = order_from_token(token)
     if order is None:
         return _not_found(request)
+    with timezone.override(order.store.timezone or "UTC"):  # deadlines are the store's calendar days
+        return _start(request, order, token)
+
+
+def _start(request: HttpRequest, order: Order, token: str) -> HttpResponse:
     eligibility = order_eligibility(order, now=timezone.now())
     if request.method == "POST" and _too_large(request, eligibility):
         context = {"order": order, "token": token, "eligibility": eligibility, "too_large": True,
@@ -111,6 +116,14 @@ FINAL_STEP = {
 }
 
 
+# How the status page says what the customer asked for: "Items from order 1132, for an exchange."
+RESOLUTION_PHRASES = {
+    ReturnResolution.REFUND: "for a refund to your original payment",
+    ReturnResolution.STORE_CREDIT: "for store credit",
+    ReturnResolution.EXCHANGE: "for an exchange",
+}
+
+
 def steps(request: ReturnRequest) -> list[dict]:
     """The timeline: each step done (with its time), current, or still to come."""
     final_state, final_label = FINAL_STEP[request.resolution]
@@ -132,6 +145,15 @@ def sender_name(order: Order) -> str:
     return f"{parts[0]} {parts[-1][0]}." if len(parts) > 1 else parts[0]
 
 
+def label_address(store_name: str, return_address: str) -> list[str]:
+    """The label's "To" lines: the store's name, then the policy's return address line by line (without
+    repeating the name when the address starts with it)."""
+    lines = [line.strip() for line in return_address.splitlines() if line.strip()]
+    if lines and lines[0].casefold() == store_name.strip().casefold():
+        lines = lines[1:]
+    return [store_name, *lines]
+
+
 def _qr_svg(payload: str) -> str:
     # segno escapes nothing it is not given; the payload is our own code (letters, digits, ':' and '-').
     return mark_safe(segno.make(payload, error="m").svg_inline(scale=5, border=2, dark="#111111", omitsize=True))
@@ -149,6 +171,12 @@ def _return_for(token: str) -> ReturnRequest | None:
     )
 
 
+def _awaiting_drop_off(ret: ReturnRequest) -> bool:
+    """The label is issued and the parcel has not been handed over yet: the only time a QR code or a
+    printable label makes sense."""
+    return bool(ret.drop_off_code) and ret.state == ReturnState.LABEL_ISSUED
+
+
 def status(request: HttpRequest, token: str) -> HttpResponse:
     ret = _return_for(token)
     if ret is None:
@@ -160,8 +188,9 @@ def status(request: HttpRequest, token: str) -> HttpResponse:
             "order": order,
             "token": token,
             "steps": steps(ret),
+            "resolution_phrase": RESOLUTION_PHRASES[ret.resolution],
             "items": list(ret.items.all()),
-            "qr": _qr_svg(ret.drop_off_code) if ret.drop_off_code and ret.state == ReturnState.LABEL_ISSUED else "",
+            "qr": _qr_svg(ret.drop_off_code) if _awaiting_drop_off(ret) else "",
             "policy": policy_for(order.store_id),
             "tracking_token": tracking_token(order),
         }
@@ -169,17 +198,21 @@ def status(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def label(request: HttpRequest, token: str) -> HttpResponse:
-    """A printable label for those who want one: addresses, tracking number, the same QR code."""
+    """A printable label for those who want one: addresses, tracking number, the same QR code. Only while
+    the parcel is still to be dropped off: once it is on its way (or the return is over) a label telling
+    the customer to tape it to the parcel is wrong, so the link leads to the return's page instead."""
     ret = _return_for(token)
-    if ret is None or not ret.drop_off_code:
+    if ret is None:
         return _not_found(request)
+    if not _awaiting_drop_off(ret):
+        return redirect("returns:status", token=token)
     order = ret.order
     context = {
         "ret": ret,
         "order": order,
         "token": token,
         "qr": _qr_svg(ret.drop_off_code),
-        "policy": policy_for(order.store_id),
+        "to_lines": label_address(order.store.name, policy_for(order.store_id).return_address),
         # A prepaid return needs no sender address: the return number identifies it, so a forwarded link
         # shows no more than the tracking page does.
         "sender": sender_name(order),

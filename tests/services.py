@@ -179,12 +179,14 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     os.environ["PUBLIC_BASE_URL"] = "http://testserver"
     # Uploads (return photos) go to a throwaway folder, never into the checkout.
     os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="cxhub-test-media-")
+    # Where WhiteNoise looks for collected static files (it warns at every start when the folder is missing).
+    os.environ["STATIC_ROOT"] = tempfile.mkdtemp(prefix="cxhub-test-static-")
     return (yield)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     while _servers:
         _servers.pop().stop()
-    media = os.environ.get("MEDIA_ROOT", "")
-    if "cxhub-test-media-" in media:
-        shutil.rmtree(media, ignore_errors=True)
+    for folder, prefix in (("MEDIA_ROOT", "cxhub-test-media-"), ("STATIC_ROOT", "cxhub-test-static-")):
+        if prefix in os.environ.get(folder, ""):
+            shutil.rmtree(os.environ[folder], ignore_errors=True)

@@ -28,8 +28,8 @@ from django.utils.module_loading import import_string
 from django.utils.safestring import mark_safe
 
 from notifications.choices import TRANSACTIONAL_KINDS
-from notifications.rendering import safe_colour
 from notifications.unsubscribe import unsubscribe_url
+from portal.branding import branding
 
 from .base import Channel, ChannelError
 
@@ -89,8 +89,7 @@ def branded_html(
         "subject": subject,
         "content": mark_safe(html or text_as_html(text)),  # rendered by the sandbox, autoescaped
         "preheader": first_line[:140],
-        "primary_colour": safe_colour(store.primary_colour, "#1f2937"),
-        "accent_colour": safe_colour(store.accent_colour, "#2563eb"),
+        "brand": branding(store),
         "transactional": is_transactional(kind),
         "unsubscribe_url": "" if is_transactional(kind) else unsubscribe,
         "preview": preview,

@@ -24,6 +24,9 @@ class Action:
     kind: ClassVar[str]  # stored on steps and remedies; never renamed
     label: ClassVar[str]
     costs_money: ClassVar[bool] = False
+    # The remedy pays a sum of money (a refund, a coupon): it may be approved for less than proposed, and its
+    # description says how much. Other costs (a replacement, an upgraded shipping) happen in full or not at all.
+    pays_a_sum: ClassVar[bool] = False
     params: ClassVar[dict[str, Param]] = {}
 
     def estimate(self, case: ExceptionCase, params: dict[str, Any]) -> Decimal:

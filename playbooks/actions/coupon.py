@@ -20,13 +20,14 @@ class CouponAction(Action):
     kind = "coupon"
     label = "Coupon for the next order"
     costs_money = True
+    pays_a_sum = True
     params = {"amount": Param(Decimal, Decimal("10.00"), "The coupon's value, in the order's currency.", 0)}
 
     def estimate(self, case: ExceptionCase, params: dict[str, Any]) -> Decimal:
         return resolve_params(self.params, params)["amount"].quantize(CENT, rounding=ROUND_HALF_UP)
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
-        return f"A {amount} coupon for your next order"
+        return f"A {amount:,.2f} {case.order.currency} coupon for your next order"
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         if remedy.amount <= 0:

@@ -23,6 +23,26 @@ if TYPE_CHECKING:
 
 CHANNELS = ("auto", "sms", "email")
 
+# What sending each kind of message did, in words a customer and an agent both read well.
+MESSAGE_DESCRIPTIONS: dict[str, str] = {
+    MessageKind.ORDER_CONFIRMED: "Sent you a confirmation of your order",
+    MessageKind.SHIPPED: "Let you know your order has shipped",
+    MessageKind.OUT_FOR_DELIVERY: "Let you know your parcel is out for delivery",
+    MessageKind.DELIVERED: "Let you know your parcel was delivered",
+    MessageKind.DELAY: "Sent you a message about the delay",
+    MessageKind.DELAY_REMEDY: "Sent you a message about the delay and what we're doing about it",
+    MessageKind.LOST_MAYBE: "Let you know your parcel may be lost and what we're doing about it",
+    MessageKind.LATE_TO_SHIP: "Let you know your order is taking longer to ship",
+    MessageKind.FAILED_ATTEMPT: "Sent you a message about the missed delivery",
+    MessageKind.ADDRESS_FIX: "Asked you to check your delivery address",
+    MessageKind.PAYMENT_FAILED: "Let you know your payment didn't go through",
+    MessageKind.POST_DELIVERY_SURVEY: "Asked how the delivery went",
+    MessageKind.EXCHANGE_ON_THE_WAY: "Let you know your exchange is on its way",
+    MessageKind.RETURN_UPDATE: "Sent you an update on your return",
+    MessageKind.HELP_REPLY: "Replied to your message",
+    MessageKind.TEST: "Sent a test message",
+}
+
 
 def send_message(remedy: Remedy, *, template: str, channel: str) -> dict[str, Any]:
     """Queue the message of kind `template` to the order's customer, once for this remedy."""
@@ -58,7 +78,8 @@ def _what_we_did(remedy: Remedy) -> dict[str, str]:
             code = earlier.result.get("code") or earlier.result.get("reference", "")
             offer = f"{earlier.amount} {earlier.currency} ({code})"
         elif action.kind not in ("notify", "survey", "helpdesk_note", "escalate"):
-            actions.append(action.describe(remedy.case, earlier.params, earlier.amount).lower())
+            line = action.describe(remedy.case, earlier.params, earlier.amount)
+            actions.append(line[:1].lower() + line[1:])  # mid-sentence, but "USD" stays in capitals
     return {"action": " and ".join(actions), "offer": offer}
 
 
@@ -73,14 +94,24 @@ class NotifyAction(MessageAction):
     kind = "notify"
     label = "Notify the customer"
     params = {
-        "template": Param(str, "delay", "The kind of message to send, e.g. delay, failed_attempt, address_fix."),
+        "template": Param(
+            str,
+            "delay",
+            "The kind of message to send, e.g. delay, failed_attempt, address_fix.",
+            choices=MessageKind.values,
+        ),
         "channel": Param(
-            str, "auto", "auto (time-sensitive by SMS, the rest by email, or the customer's choice), sms or email."
+            str,
+            "auto",
+            "auto (time-sensitive by SMS, the rest by email, or the customer's choice), sms or email.",
+            choices=CHANNELS,
         ),
     }
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
-        return f"Sent a {resolve_params(self.params, params)['template']} message"
+        # Customers read this on the tracking page ("What we've done so far"), agents in the admin: words
+        # for what the message said, never the kind's slug.
+        return MESSAGE_DESCRIPTIONS.get(resolve_params(self.params, params)["template"], "Sent you a message")
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         params = resolve_params(self.params, remedy.params)

@@ -20,6 +20,7 @@ class RefundAction(Action):
     kind = "refund"
     label = "Refund (part of) the order"
     costs_money = True
+    pays_a_sum = True
     params = {
         "percent": Param(
             Decimal, Decimal("100"), "Share of the order total to refund, 0 to 100 (never more than the total).", 0
@@ -37,7 +38,7 @@ class RefundAction(Action):
         return min(amount, total).quantize(CENT, rounding=ROUND_HALF_UP)
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
-        return f"Refunded {amount}"
+        return f"Refunded {amount:,.2f} {case.order.currency}"
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         total = remedy.case.order.total

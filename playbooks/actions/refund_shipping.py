@@ -17,13 +17,14 @@ class RefundShippingAction(Action):
     kind = "refund_shipping"
     label = "Refund the shipping"
     costs_money = True
+    pays_a_sum = True
     params = {}
 
     def estimate(self, case: ExceptionCase, params: dict[str, Any]) -> Decimal:
         return case.order.shipping_total
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
-        return f"Refunded {amount} of shipping"
+        return f"Refunded {amount:,.2f} {case.order.currency} of shipping"
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         if remedy.amount <= 0:

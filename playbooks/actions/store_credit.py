@@ -20,13 +20,14 @@ class StoreCreditAction(Action):
     kind = "store_credit"
     label = "Store credit"
     costs_money = True
+    pays_a_sum = True
     params = {"amount": Param(Decimal, Decimal("10.00"), "The credit's value, in the order's currency.", 0)}
 
     def estimate(self, case: ExceptionCase, params: dict[str, Any]) -> Decimal:
         return resolve_params(self.params, params)["amount"].quantize(CENT, rounding=ROUND_HALF_UP)
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
-        return f"Added {amount} of store credit to your account"
+        return f"Added {amount:,.2f} {case.order.currency} of store credit to your account"
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         if remedy.amount <= 0:

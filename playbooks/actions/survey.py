@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from playbooks.params import Param, resolve_params
 
-from .notify import MessageAction, send_message
+from .notify import CHANNELS, MessageAction, send_message
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -19,7 +19,7 @@ TEMPLATE = "post_delivery_survey"
 class SurveyAction(MessageAction):
     kind = "survey"
     label = "Ask how the delivery went"
-    params = {"channel": Param(str, "auto", "auto (the customer's preferred channel), sms or email.")}
+    params = {"channel": Param(str, "auto", "auto (the customer's preferred channel), sms or email.", choices=CHANNELS)}
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
         return "Asked how the delivery went"

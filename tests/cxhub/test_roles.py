@@ -11,7 +11,13 @@ from django.urls import reverse
 from cxhub.roles import AGENT, ANALYST, CX_MANAGER, ROLES
 from playbooks.approvals import approval_decide
 from playbooks.models import Approval
-from tests.factories import AgentProfileFactory, ApprovalFactory, ExceptionCaseFactory, PlaybookFactory
+from tests.factories import (
+    AgentProfileFactory,
+    ApprovalFactory,
+    CustomerFactory,
+    ExceptionCaseFactory,
+    PlaybookFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +123,36 @@ def test_the_admin_index_shows_each_role_only_its_sections(client, login):
     assert "/admin/playbooks/exceptioncase/" in index and "/admin/orders/order/" in index
     assert "/admin/orders/inbounddelivery/" not in index and "/admin/orders/apitoken/" not in index
     assert "/admin/playbooks/playbook/add/" not in index
+
+
+def test_a_cx_manager_edits_a_customers_vip_flag_channel_time_zone_and_opt_outs(client, login):
+    login(CX_MANAGER)
+    customer = CustomerFactory(is_vip=False, preferred_channel="email", timezone="")
+    url = reverse("admin:orders_customer_change", args=[customer.pk])
+    page = client.get(url).content.decode()
+
+    response = client.post(
+        url,
+        {"is_vip": "on", "preferred_channel": "sms", "timezone": "America/Chicago",
+         "sms_opted_out_at_0": "", "sms_opted_out_at_1": "", "email_opted_out_at_0": "2026-03-01",
+         "email_opted_out_at_1": "10:00:00", "orders-TOTAL_FORMS": "0", "orders-INITIAL_FORMS": "0"},
+    )  # fmt: skip
+
+    assert 'name="is_vip"' in page
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert (customer.is_vip, customer.preferred_channel, customer.timezone) == (True, "sms", "America/Chicago")
+    assert customer.email_opted_out_at is not None and customer.sms_opted_out_at is None
+
+
+@pytest.mark.parametrize("role", [AGENT, ANALYST], ids=["agent", "analyst"])
+def test_agents_and_analysts_see_the_same_things_sweep_runs_included_and_customers_read_only(client, login, role):
+    user = login(role)
+    customer = CustomerFactory()
+
+    assert status(client, "admin:playbooks_sweeprun_changelist") == 200
+    assert (
+        'name="is_vip"' not in client.get(reverse("admin:orders_customer_change", args=[customer.pk])).content.decode()
+    )
+    views = {p for p in user.get_all_permissions() if p.split(".")[1].startswith("view_")} - {"insights.view_kpis"}
+    assert views == {p for p in ROLES[AGENT] if p.split(".")[1].startswith("view_")}

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from insights.tables import TABLE_SLUGS, kpi_tables
+from insights.tables import MONEY, TABLE_SLUGS, Money, csv_value, display, kpi_tables
 from playbooks.choices import CaseState, RemedyState
 from tests.factories import (
     DeliveryFeedbackFactory,
@@ -281,3 +281,21 @@ def test_the_page_costs_the_same_number_of_queries_whatever_the_number_of_orders
 
     assert few == many
     assert many <= 25
+
+
+def test_money_is_shown_with_two_decimals_and_the_currency(admin_client, kpi_data):
+    response = admin_client.get(URL, {"store": "acme"})
+
+    roi = response.context["tables"]["roi"]
+    [row] = roi.display_rows()
+    shown = dict(zip([column.label for column in roi.columns], row, strict=True))
+    assert (shown["Support cost saved"], shown["Compensation paid"], shown["ROI estimate"]) == (
+        "32.00 USD", "20.00 USD", "12.00 USD")  # fmt: skip
+    assert (shown["ROI low"], shown["ROI high"]) == ("-17.86 USD", "42.19 USD")
+    [based_on] = [detail for kpi, _, detail in response.context["tables"]["summary"].rows if kpi.startswith("ROI")]
+    assert based_on == "tickets prevented x 4.00 USD - 20.00 USD compensation paid"
+
+
+def test_a_long_decimal_sum_is_shown_to_the_cent():
+    assert display(Money(Decimal("185.950000000000"), "USD"), MONEY) == "185.95 USD"
+    assert csv_value(Money(Decimal("185.950000000000"), "USD"), MONEY) == "185.95"

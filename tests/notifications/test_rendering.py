@@ -48,7 +48,8 @@ def refusal(template: MessageTemplate) -> dict[str, list[str]]:
 
 
 @pytest.mark.django_db
-def test_placeholders_are_filled_from_the_order_its_customer_store_and_newest_shipment():
+def test_placeholders_are_filled_from_the_order_its_customer_store_and_newest_shipment(time_machine):
+    time_machine.move_to(datetime(2026, 11, 23, 15, 0, tzinfo=UTC), tick=False)  # before the estimate
     store = StoreFactory(
         name="Northwind",
         support_email="care@northwind.example",
@@ -125,15 +126,18 @@ def test_a_message_about_one_parcel_of_a_split_order_names_that_parcel():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("estimate", "customer_tz", "expected"),
+    ("estimate", "store_tz", "expected"),
     [
         (datetime(2026, 11, 27, 0, 0, tzinfo=UTC), "America/Los_Angeles", "Fri 27 Nov"),  # a date-only estimate
         (datetime(2026, 11, 27, 3, 0, tzinfo=UTC), "America/Los_Angeles", "Thu 26 Nov"),  # evening of the 26th there
         (datetime(2026, 11, 27, 23, 0, tzinfo=UTC), "Australia/Sydney", "Sat 28 Nov"),
     ],
 )
-def test_the_eta_is_the_carriers_estimated_day_where_the_customer_lives(estimate, customer_tz, expected):
-    order = OrderFactory(customer=CustomerFactory(timezone=customer_tz))
+def test_the_eta_is_the_carriers_estimated_day_in_the_stores_zone(time_machine, estimate, store_tz, expected):
+    time_machine.move_to(datetime(2026, 11, 23, 15, 0, tzinfo=UTC), tick=False)
+    # The customer's own zone does not move the day: the tracking page (which never reads the customer)
+    # shows the same day (orders.eta).
+    order = OrderFactory(store=StoreFactory(timezone=store_tz), customer=CustomerFactory(timezone="Asia/Tokyo"))
     ShipmentFactory(order=order, carrier_estimated_delivery=estimate)
 
     assert message_context(order=order)["eta"] == expected

@@ -216,7 +216,7 @@ def test_failed_deliveries_are_reprocessed_by_a_bulk_action(admin_client, run_jo
     )
     run_jobs()
 
-    assert "1 deliveries queued" in response.content.decode()
+    assert "1 delivery queued" in response.content.decode()
     failed.refresh_from_db()
     done.refresh_from_db()
     assert failed.state == "ignored"  # reprocessed: a topic the hub does not act on
@@ -278,3 +278,24 @@ def test_editing_a_store_adds_nothing_to_what_its_managers_kept(admin_client):
     assert admin_client.post(url, form).status_code == 302
 
     assert not store.message_templates.exists() and not store.caps.exists()
+
+
+@pytest.mark.parametrize("role", ["Agent", "Analyst"], ids=["agent", "analyst"])
+def test_a_view_only_store_page_shows_the_webhook_secrets_masked_never_in_clear(client, django_user_model, role):
+    from django.contrib.auth.models import Group
+
+    from cxhub.roles import roles_setup
+
+    roles_setup()
+    user = django_user_model.objects.create_user(role.lower(), is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    store = StoreFactory(shopify_webhook_secret="shpss_supersecretvalue1234", stripe_webhook_secret="whsec_short")
+
+    response = client.get(reverse("admin:orders_store_change", args=[store.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200 and 'name="_save"' not in page
+    assert "shpss_supersecretvalue1234" not in page and "whsec_short" not in page
+    assert "Shopify webhook secret: set, ending …1234" in page
+    assert "Stripe webhook secret: set" in page and "Easypost webhook secret: not set" in page

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from notifications.choices import MessageKind
 from notifications.models import Message
 from playbooks.actions import ACTIONS, ACTIONS_PATHS
 from playbooks.actions.base import Action, ActionError
@@ -167,15 +168,18 @@ def test_it_tells_the_customer_what_the_store_already_did(case):
                            body_text="We've {{ action }}. Here is {{ offer }}.")  # fmt: skip
     RemedyFactory(case=case, position=1, action="expedite", params={"service_level": "Express"},
                   amount=Decimal("12.00"), state="done")  # fmt: skip
-    RemedyFactory(case=case, position=2, action="coupon", amount=Decimal("10.00"), state="done",
+    RemedyFactory(case=case, position=2, action="refund_shipping", amount=Decimal("5.00"), state="done")
+    RemedyFactory(case=case, position=3, action="coupon", amount=Decimal("10.00"), state="done",
                   result={"code": "COUP-ABC"})  # fmt: skip
     remedy = RemedyFactory(
-        case=case, position=3, action="notify", params={"template": "delay_remedy", "channel": "email"}
+        case=case, position=4, action="notify", params={"template": "delay_remedy", "channel": "email"}
     )
 
     ACTIONS["notify"].execute(remedy)
 
-    assert Message.objects.get().body_text == "We've upgraded the shipping to express. Here is 10.00 USD (COUP-ABC)."
+    assert Message.objects.get().body_text == (
+        "We've upgraded the shipping to Express and refunded 5.00 USD of shipping. Here is 10.00 USD (COUP-ABC)."
+    )
 
 
 def test_it_records_why_no_message_went_when_the_order_has_no_customer():
@@ -195,8 +199,32 @@ def test_it_refuses_an_unknown_channel_for_good(case):
 
 
 def test_it_describes_the_notification_by_its_template(case):
-    assert ACTIONS["notify"].describe(case, {"template": "delay"}, Decimal("0.00")) == "Sent a delay message"
+    describe = ACTIONS["notify"].describe
+    assert describe(case, {"template": "delay"}, Decimal("0.00")) == "Sent you a message about the delay"
+    assert describe(case, {"template": "lost_maybe"}, Decimal("0.00")) == (
+        "Let you know your parcel may be lost and what we're doing about it"
+    )
     assert ACTIONS["notify"].estimate(case, {}) == Decimal("0.00")
+
+
+@pytest.mark.parametrize("kind", MessageKind.values)
+def test_it_describes_every_message_kind_in_words_never_its_slug(kind, case):
+    text = ACTIONS["notify"].describe(case, {"template": kind}, Decimal("0.00"))
+    assert text[0].isupper() and "_" not in text and text != "Sent you a message"  # its own words, no slug
+
+
+@pytest.mark.parametrize(
+    ("kind", "amount", "expected"),
+    [
+        ("refund", "1234.50", "Refunded 1,234.50 EUR"),
+        ("refund_shipping", "5.00", "Refunded 5.00 EUR of shipping"),
+        ("coupon", "10.00", "A 10.00 EUR coupon for your next order"),
+        ("store_credit", "6.00", "Added 6.00 EUR of store credit to your account"),
+    ],
+)
+def test_it_describes_money_in_the_orders_currency(kind, amount, expected, case):
+    case.order.currency = "EUR"
+    assert ACTIONS[kind].describe(case, {}, Decimal(amount)) == expected
 
 
 def test_it_sends_the_post_delivery_survey(case):
@@ -289,7 +317,7 @@ def test_it_refunds_the_approved_shipping_amount(case):
     assert (record.provider, record.operation) == ("local", "refund")
     assert record.payload == {"amount": "3.00", "currency": "USD", "reason": "shipping refund"}
     assert result == {"reference": record.reference, "amount": "3.00"}
-    assert ACTIONS["refund_shipping"].describe(case, {}, Decimal("5.00")) == "Refunded 5.00 of shipping"
+    assert ACTIONS["refund_shipping"].describe(case, {}, Decimal("5.00")) == "Refunded 5.00 USD of shipping"
 
 
 def test_it_has_nothing_to_refund_when_shipping_was_free():
@@ -341,7 +369,7 @@ def test_it_refunds_the_approved_amount_not_the_estimate(case):
     assert (record.provider, record.operation) == ("local", "refund")
     assert record.payload == {"amount": "25.00", "currency": "USD", "reason": "refund"}
     assert result == {"reference": record.reference, "amount": "25.00"}
-    assert ACTIONS["refund"].describe(case, {}, Decimal("25.00")) == "Refunded 25.00"
+    assert ACTIONS["refund"].describe(case, {}, Decimal("25.00")) == "Refunded 25.00 USD"
 
 
 @pytest.mark.parametrize("amount", ["0.00", "59.01"])
@@ -369,7 +397,7 @@ def test_it_creates_a_coupon_worth_the_approved_amount_and_returns_its_code(case
     assert (record.provider, record.operation) == ("local", "coupon")
     assert record.payload == {"amount": "8.00", "currency": "USD"}
     assert result == {"reference": record.reference, "code": record.reference, "amount": "8.00"}
-    assert ACTIONS["coupon"].describe(case, {}, Decimal("10.00")) == "A 10.00 coupon for your next order"
+    assert ACTIONS["coupon"].describe(case, {}, Decimal("10.00")) == "A 10.00 USD coupon for your next order"
 
 
 def test_it_adds_store_credit_worth_the_approved_amount(case):
@@ -382,7 +410,9 @@ def test_it_adds_store_credit_worth_the_approved_amount(case):
     assert record.payload == {"amount": "6.00", "currency": "USD"}
     assert result == {"reference": record.reference, "amount": "6.00"}
     assert ACTIONS["store_credit"].estimate(case, {}) == Decimal("10.00")
-    assert ACTIONS["store_credit"].describe(case, {}, Decimal("6.00")) == "Added 6.00 of store credit to your account"
+    assert (
+        ACTIONS["store_credit"].describe(case, {}, Decimal("6.00")) == "Added 6.00 USD of store credit to your account"
+    )
 
 
 @pytest.mark.parametrize("kind", ["coupon", "store_credit"])

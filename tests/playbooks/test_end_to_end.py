@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from cxhub.roles import AGENT, roles_setup
 from notifications.defaults import templates_seed
 from notifications.models import Message
 from playbooks.choices import AuditKind, CaseState, RemedyState
@@ -91,10 +92,9 @@ def test_an_agent_approves_from_the_admin_queue_with_the_full_why_in_front_of_th
     approval = Approval.objects.get()
     assert approval.remedy.action == "reship" and approval.exceeded == ["max_auto_amount", "max_per_customer_30d"]
 
+    roles_setup()
     user = UserFactory(username="sam")
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["decide_approval", "view_approval", "change_approval"])
-    )
+    user.groups.add(Group.objects.get(name=AGENT))  # the real role, as setup_roles gives it
     AgentProfileFactory(user=user, approval_limit=Decimal("200.00"))
     client.force_login(user)
     url = reverse("admin:playbooks_approval_change", args=[approval.pk])

@@ -101,6 +101,11 @@ def test_a_slipped_shipment_gets_a_notice_and_a_coupon_within_caps(store, ship_s
     assert Message.objects.get().idempotency_key == f"remedy:{Remedy.objects.get(action='notify').pk}"
     kinds = list(AuditEvent.objects.filter(case=case).order_by("id").values_list("kind", flat=True))
     assert kinds == [AuditKind.DETECTED, AuditKind.PLANNED, AuditKind.PLANNED, AuditKind.EXECUTED, AuditKind.EXECUTED]
+    executed = AuditEvent.objects.filter(case=case, kind=AuditKind.EXECUTED).order_by("id")
+    assert [event.message for event in executed] == [
+        "Sent you a message about the delay.",
+        f"A 10.00 {case.order.currency} coupon for your next order.",
+    ]
 
 
 def test_a_second_sweep_finds_nothing_new(store, ship_slip_playbook, run_jobs):

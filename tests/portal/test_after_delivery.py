@@ -99,3 +99,53 @@ def test_i_didnt_receive_it_opens_one_claim_that_the_playbook_takes_over(client,
     case = ExceptionCase.objects.get(kind="delivered_not_received")
     assert case.playbook_version.playbook.name == "Delivered but not received: instant replacement"
     assert "We're on it" in client.get(url(order, "tracking") + "?done=claim").content.decode()
+
+
+def test_a_comment_over_2000_characters_is_refused_with_its_error_shown(client, order):
+    response = client.post(url(order, "feedback"), {"rating": "4", "comment": "x" * 2001})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Keep it to 2000 characters or fewer (it has 2001)." in page
+    assert not DeliveryFeedback.objects.exists()
+
+
+def test_a_note_over_2000_characters_is_refused_with_its_error_shown_and_no_claim(client, order):
+    response = client.post(url(order, "not_received"), {"note": "y" * 2001})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Keep it to 2000 characters or fewer (it has 2001)." in page
+    assert "<details open>" in page  # the form with the error is not hidden away
+    assert not Ticket.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["feedback", "not_received"])
+def test_a_get_of_a_form_address_leads_to_the_tracking_page(client, order, name):
+    response = client.get(url(order, name))
+
+    assert response.status_code == 302 and response.url == url(order, "tracking")
+    assert not DeliveryFeedback.objects.exists() and not Ticket.objects.exists()
+
+
+def test_a_failed_csrf_check_gets_a_friendly_page(order):
+    strict = Client(enforce_csrf_checks=True)
+
+    response = strict.post(url(order, "feedback"), {"rating": "5"})
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "CSRF verification failed" not in page
+    assert "Reload the page" in page and "try again" in page and "cookies" in page
+    assert f'href="{url(order, "feedback")}"' in page
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_earlier_rating_is_chosen_when_the_page_offers_to_change_it(client, order):
+    client.post(url(order, "feedback"), {"rating": "4"})
+
+    page = client.get(url(order, "tracking")).content.decode()
+
+    assert "You can change it below" in page
+    assert 'value="4" id="id_rating_3" checked' in page or ('value="4"' in page and "checked" in page)
+    assert page.count("checked") == 1

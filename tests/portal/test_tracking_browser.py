@@ -215,3 +215,30 @@ def test_the_lookup_faq_and_survey_work_with_javascript_off(browser, live_server
         screenshot(page, "survey-thanks")
     finally:
         context.close()
+
+
+NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+
+
+def test_nothing_scrolls_sideways_on_a_320_pixel_phone(browser, live_server):
+    order, _ = delivered_order()
+    StoreFactory(name="Another shop with a rather long name for a narrow screen")  # the lookup asks for the shop
+    context = browser.new_context(viewport={"width": 320, "height": 640})
+    try:
+        page = context.new_page()
+        page.viewport_name = "phone-320"
+        page.goto(f"{live_server.url}/track/")
+        assert page.get_by_label("Shop").is_visible()
+        assert page.evaluate(NO_SIDEWAYS_SCROLL)
+        screenshot(page, "lookup-choose-shop")
+
+        page.goto(f"{live_server.url}/track/{tracking_token(order)}/")
+        page.locator("#after-delivery details").get_by_text("I didn't receive it").click()
+        for label in ("Anything to add? (optional)", "Tell us more (optional)"):
+            box = page.get_by_label(label).bounding_box()
+            card = page.locator("#after-delivery").bounding_box()
+            assert box["x"] >= card["x"] and box["x"] + box["width"] <= card["x"] + card["width"]
+        assert page.evaluate(NO_SIDEWAYS_SCROLL)
+        screenshot(page, "after-delivery")
+    finally:
+        context.close()
