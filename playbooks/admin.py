@@ -411,17 +411,14 @@ class AgeFilter(admin.SimpleListFilter):
         return queryset.filter(detected_at__lt=timezone.now() - timedelta(days=days)) if days else queryset
 
 
-class CategoryFilter(admin.SimpleListFilter):
-    """Problems by default: milestones are good news, not work for agents."""
+class DefaultedFilter(admin.SimpleListFilter):
+    """A filter that starts on `default` rather than on everything (so it has no "All" of Django's own:
+    its lookups list one where it makes sense)."""
 
-    title = "category"
-    parameter_name = "category"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("problems", "Problems"), ("milestones", "Milestones and care"), ("all", "All")]
+    default: str
 
     def value(self) -> str:
-        return super().value() or "problems"
+        return super().value() or self.default
 
     def choices(self, changelist):
         for lookup, title in self.lookup_choices:
@@ -430,6 +427,17 @@ class CategoryFilter(admin.SimpleListFilter):
                 "query_string": changelist.get_query_string({self.parameter_name: lookup}),
                 "display": title,
             }
+
+
+class CategoryFilter(DefaultedFilter):
+    """Problems by default: milestones are good news, not work for agents."""
+
+    title = "category"
+    parameter_name = "category"
+    default = "problems"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("problems", "Problems"), ("milestones", "Milestones and care"), ("all", "All")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         informational = [d.kind for d in DETECTORS.all() if d.resolves_when_acted]
@@ -607,26 +615,16 @@ class ApprovalForm(forms.ModelForm):
         return cleaned
 
 
-class PendingFilter(admin.SimpleListFilter):
+class PendingFilter(DefaultedFilter):
     """The queue opens on what waits for a decision, oldest due first."""
 
     title = "decision"
     parameter_name = "pending"
+    default = "yes"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("yes", "Waiting"), ("overdue", "Past SLA"), ("approved", "Approved"), ("rejected", "Rejected"),
                 ("no", "Decided"), ("all", "All")]  # fmt: skip
-
-    def value(self) -> str:
-        return super().value() or "yes"
-
-    def choices(self, changelist):
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == lookup,
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         match self.value():

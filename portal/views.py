@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -371,41 +373,48 @@ def form_fields(template_name: str, form_class: type[forms.Form], bound: forms.F
 # has nothing to do there: it goes to the tracking page rather than a blank "method not allowed".
 
 
-@never_cache
-@require_http_methods(["GET", "POST"])
-def feedback(request: HttpRequest, token: str) -> HttpResponse:
-    """ "Did everything arrive OK?" — only once something was delivered."""
+def _after_delivery_post(
+    request: HttpRequest,
+    token: str,
+    form_class: type[forms.Form],
+    act: Callable[[Order, dict[str, Any]], object],
+    done: str,
+    page_form: str,
+) -> HttpResponse:
+    """A form of the page's after-delivery section: `act` on the order once something was delivered; a form
+    with errors comes back on the page (status 400), with what the visitor typed (the page's `page_form`)."""
     order = order_from_token(token)
     if order is None:
         return _not_found(request)
-    if request.method == "GET":
+    if request.method == "GET" or not order.shipments.filter(status=ShipmentStatus.DELIVERED).exists():
         return redirect("portal:tracking", token=token)
-    if not order.shipments.filter(status=ShipmentStatus.DELIVERED).exists():
-        return redirect("portal:tracking", token=token)
-    form = FeedbackForm(request.POST)
+    form = form_class(request.POST)
     if not form.is_valid():
         facts = tracking_facts(order.pk)
         if facts is None:
             return _not_found(request)
-        return _tracking_page(request, facts, token, feedback_form=form, status=400)
-    feedback_record(order=order, rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"])
-    return redirect(reverse("portal:tracking", args=[token]) + "?done=feedback#after-delivery")
+        return _tracking_page(request, facts, token, status=400, **{page_form: form})
+    act(order, form.cleaned_data)
+    return redirect(reverse("portal:tracking", args=[token]) + f"?done={done}#after-delivery")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def feedback(request: HttpRequest, token: str) -> HttpResponse:
+    """ "Did everything arrive OK?" — only once something was delivered."""
+
+    def record(order: Order, data: dict[str, Any]) -> None:
+        feedback_record(order=order, rating=data["rating"], comment=data["comment"])
+
+    return _after_delivery_post(request, token, FeedbackForm, record, "feedback", page_form="feedback_form")
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def not_received(request: HttpRequest, token: str) -> HttpResponse:
     """ "I didn't receive it" on a delivered parcel: a claim the playbook takes over."""
-    order = order_from_token(token)
-    if order is None:
-        return _not_found(request)
-    if request.method == "GET" or not order.shipments.filter(status=ShipmentStatus.DELIVERED).exists():
-        return redirect("portal:tracking", token=token)
-    form = NotReceivedForm(request.POST)
-    if not form.is_valid():
-        facts = tracking_facts(order.pk)
-        if facts is None:
-            return _not_found(request)
-        return _tracking_page(request, facts, token, not_received_form=form, status=400)
-    not_received_claim(order=order, note=form.cleaned_data["note"])
-    return redirect(reverse("portal:tracking", args=[token]) + "?done=claim#after-delivery")
+
+    def claim(order: Order, data: dict[str, Any]) -> None:
+        not_received_claim(order=order, note=data["note"])
+
+    return _after_delivery_post(request, token, NotReceivedForm, claim, "claim", page_form="not_received_form")
