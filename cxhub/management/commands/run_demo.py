@@ -156,6 +156,7 @@ class Command(BaseCommand):
             f"  Other roles:            manager / {DEMO_PASSWORD} (CX manager, approves up to 500), "
             f"analyst / {DEMO_PASSWORD} (read-only, KPIs)",
             f"  Open exceptions:        {base}/admin/playbooks/exceptioncase/?state__exact=acting",
+            f"  Customer pages:         {base}/track/?store=northwind   {base}/returns/?store=lumen",
             f"  API docs:               {base}/api/docs/",
             f"  Webhooks:               {base}/webhooks/<provider>/   secrets demo-<store>-<provider>, "
             "e.g. demo-northwind-easypost",
