@@ -42,6 +42,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_requested(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM: stop, once. A second signal (Ctrl-C pressed twice, `timeout` forwarding its own
+    SIGTERM) is ignored, so it cannot cut the shutdown short and leave the web server or worker running."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the whole hub for a demo: Redis, migrations, demo data, web server, worker and scheduler."
 
@@ -54,7 +62,8 @@ class Command(BaseCommand):
         self.children: list[subprocess.Popen] = []
         # `kill`, a supervisor or an IDE stops the demo with SIGTERM: shut down what it started, as for Ctrl-C
         # (the children run in their own sessions, so nothing else stops them).
-        signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt
+        signal.signal(signal.SIGTERM, stop_requested)
+        signal.signal(signal.SIGINT, stop_requested)
         mail_dir = Path(settings.BASE_DIR) / ".run" / "mail"
         env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"), "PYTHONUNBUFFERED": "1"}
         # Demo emails are written to files rather than flooding the terminal (SMS needs Twilio settings).
