@@ -18,7 +18,7 @@ from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from cxhub.admin_runs import RunAdmin
 from orders.admin import OrderAdmin as BaseOrderAdmin
@@ -26,6 +26,7 @@ from orders.admin import ReadOnlyAdmin, ReadOnlyInline
 from orders.carriers import ALIASES, CARRIERS, carrier_name, carrier_slug
 from orders.models import Order, Shipment, Store
 
+from . import why
 from .actions import ACTIONS, action_choices
 from .anomalies import (
     WAVE_KINDS,
@@ -550,7 +551,8 @@ class ExceptionCaseAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Facts")
     def pretty_facts(self, case: ExceptionCase) -> str:
-        return format_html("<p>{}</p><pre>{}</pre>", case.explanation, json.dumps(case.facts, indent=2))
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", why.fact_rows(case.facts))
+        return format_html('<p>{}</p><table class="cx-why">{}</table>', case.explanation, rows)
 
     @admin.action(description="Resolve the selected exceptions", permissions=["change"])
     def resolve(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -657,8 +659,8 @@ class ApprovalAdmin(admin.ModelAdmin):
     list_filter = (PendingFilter, "remedy__action", "remedy__case__store")
     list_select_related = ("remedy__case__order", "decided_by")
     ordering = (PENDING_FIRST.asc(), "due_at")
-    readonly_fields = ("order_link", "exception", "facts", "remedy_action", "proposed_amount", "cap_arithmetic",
-                       "exceeded_caps", "requested_at", "due_in", "decision", "decided_by", "decided_at",
+    readonly_fields = ("order_link", "customer", "exception", "facts", "remedy_action", "proposed_amount",
+                       "cap_arithmetic", "requested_at", "due_in", "decision", "decided_by", "decided_at",
                        "approved_amount", "reason")  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -736,9 +738,23 @@ class ApprovalAdmin(admin.ModelAdmin):
         case = approval.remedy.case
         return f"{DETECTORS[case.kind].label if case.kind in DETECTORS else case.kind}: {case.explanation}"
 
-    @admin.display(description="Facts")
+    @admin.display(description="What the hub saw")
     def facts(self, approval: Approval) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(approval.remedy.case.facts, indent=2))
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", why.fact_rows(approval.remedy.case.facts))
+        return format_html('<table class="cx-why">{}</table>', rows) if rows else "—"
+
+    @admin.display(description="Customer")
+    def customer(self, approval: Approval) -> str:
+        summary = why.customer_summary(approval)
+        if summary is None:
+            return "—"
+        currency = approval.remedy.currency
+        given = format_html_join("", "<li>{}</li>", ((line,) for line in summary.given_30d))
+        return format_html(
+            "<p>{}{} · {} order{} with the store, {} {} in all</p><p>Given in the last 30 days: {}</p>",
+            summary.name, " (VIP)" if summary.is_vip else "", summary.orders, pluralize(summary.orders),
+            summary.spent, currency, format_html("<ul>{}</ul>", given) if given else "nothing",
+        )  # fmt: skip
 
     @admin.display(description="Remedy")
     def remedy_action(self, approval: Approval) -> str:
@@ -751,11 +767,32 @@ class ApprovalAdmin(admin.ModelAdmin):
 
     @admin.display(description="Above")
     def exceeded_caps(self, approval: Approval) -> str:
-        return ", ".join(approval.exceeded)
+        return why.caps_exceeded(approval.exceeded)
 
-    @admin.display(description="Cap arithmetic")
+    @admin.display(description="Why it waits for you")
     def cap_arithmetic(self, approval: Approval) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(approval.remedy.cap_check, indent=2))
+        remedy = approval.remedy
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (line.label, line.limit, "—" if line.before is None else line.before, line.with_this,
+                 format_html("<strong>over by {}</strong>", line.with_this - line.limit) if line.over else "within")
+                for line in why.cap_lines(remedy)
+            ),
+        )  # fmt: skip
+        table = (
+            format_html(
+                '<table class="cx-why"><tr><th>Cap ({})</th><th>Limit</th><th>Before</th><th>With this remedy</th>'
+                "<th></th></tr>{}</table>",
+                remedy.currency,
+                rows,
+            )
+            if rows
+            else ""
+        )
+        notes = format_html_join("", "<p>{}</p>", ((reason,) for reason in why.other_reasons(remedy)))
+        return format_html("{}{}", table, notes) or "—"
 
     def render_change_form(self, request: HttpRequest, context: dict, *args: object, **kwargs: object) -> HttpResponse:
         limit = approval_limit(request.user)

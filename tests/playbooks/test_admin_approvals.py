@@ -13,7 +13,7 @@ from cxhub.roles import AGENT, ANALYST, CX_MANAGER, roles_setup
 from orders.carriers import carrier_name
 from playbooks.choices import ApprovalDecision, AuditKind, RemedyState
 from playbooks.models import Approval, AuditEvent, Remedy
-from tests.factories import AgentProfileFactory, ApprovalFactory
+from tests.factories import AgentProfileFactory, ApprovalFactory, RemedyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -197,3 +197,40 @@ def test_approval_and_exception_pages_are_titled_in_words_not_codes(client, role
     title = f"Ship-slip: no carrier scan after the label on {where}"
     assert approval_page.context["subtitle"] == f"Coupon for the next order for {title}. Your approval limit: 100.00"
     assert case_page.context["subtitle"] == title
+
+
+STALLED = {"days_since_last_scan": 8.5, "last_scan_at": "2026-11-29T05:56:38.577415+00:00",
+           "rules": ["transit_time", "no_recent_scan"]}  # fmt: skip
+ABOVE_TWO_CAPS = {
+    "allowed": False, "exceeded": ["max_auto_amount", "max_per_customer_30d"], "amount": "188.00", "vip": False,
+    "vip_multiplier": "1", "max_auto_amount": "60.00", "customer_spent_30d": "10.00",
+    "max_per_customer_30d": "120.00", "store_spent_today": "0", "daily_budget": "1000.00",
+}  # fmt: skip
+
+
+def test_the_page_says_why_in_words_the_caps_the_facts_and_the_customer(client, role_user):
+    client.force_login(role_user(AGENT, limit="500.00"))
+    approval = ApprovalFactory(
+        remedy__action="reship",
+        remedy__amount=Decimal("188.00"),
+        remedy__case__facts=STALLED,
+        remedy__cap_check=ABOVE_TWO_CAPS,
+        exceeded=["max_auto_amount", "max_per_customer_30d"],
+    )
+    order = approval.remedy.case.order
+    earlier = RemedyFactory(case__order=order, action="coupon", amount=Decimal("10.00"), state=RemedyState.DONE,
+                            executed_at=timezone.now() - timedelta(days=3))  # fmt: skip
+
+    page = client.get(change_url(approval)).content.decode()
+    queue = client.get(reverse("admin:playbooks_approval_changelist")).content.decode()
+
+    assert "<th>Paid automatically per remedy</th><td>60.00</td><td>—</td><td>188.00</td>" in page
+    assert "<strong>over by 128.00</strong>" in page
+    assert "<th>One customer in 30 days</th><td>120.00</td><td>10.00</td><td>198.00</td>" in page
+    assert "<th>The store today</th><td>1000.00</td><td>0</td><td>188.00</td><td>within</td>" in page
+    assert "<th>Days since last scan</th><td>8.5</td>" in page
+    assert "<th>Rules</th><td>transit_time, no_recent_scan</td>" in page
+    assert "max_auto_amount" not in page and "2026-11-29T05" not in page
+    assert order.customer.first_name in page and "1 order with the store" in page
+    assert f"Coupon for the next order: 10.00 USD (order {earlier.case.order.order_number}" in page
+    assert "Paid automatically per remedy, One customer in 30 days" in queue
