@@ -677,7 +677,9 @@ class ApprovalAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Approval | None = None) -> list[str]:
         fields = list(self.readonly_fields)
         if obj and self.has_change_permission(request, obj):
-            fields += ["choice", "amount", "why"]
+            # Only a sum of money may be approved for less: for a replacement there is no amount to choose.
+            pays_a_sum = obj.remedy.action in ACTIONS and ACTIONS[obj.remedy.action].pays_a_sum
+            fields += ["choice", "amount", "why"] if pays_a_sum else ["choice", "why"]
         return fields
 
     def get_form(self, request: HttpRequest, obj: Approval | None = None, **kwargs: object) -> type[forms.ModelForm]:

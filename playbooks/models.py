@@ -103,7 +103,10 @@ class ExceptionCase(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} on {self.shipment or self.order}"
+        from .detectors import DETECTORS
+
+        label = DETECTORS[self.kind].label if self.kind in DETECTORS else self.kind
+        return f"{label} on {self.shipment or self.order}"
 
 
 class Playbook(models.Model):
@@ -245,7 +248,9 @@ class Remedy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.action} for {self.case}"
+        from .actions import ACTIONS
+
+        return f"{ACTIONS[self.action].label if self.action in ACTIONS else self.action} for {self.case}"
 
 
 class Approval(models.Model):

@@ -114,7 +114,7 @@ def customer_summary(approval: Approval, *, now: datetime | None = None) -> Cust
         name=f"{customer.first_name} {customer.last_name}".strip() or customer.email or "—",
         is_vip=customer.is_vip,
         orders=totals["orders"],
-        spent=totals["spent"] or Decimal(0),
+        spent=(totals["spent"] or Decimal(0)).quantize(Decimal("0.01")),  # SQLite sums decimals as floats
         given_30d=[
             f"{ACTIONS[r.action].label if r.action in ACTIONS else r.action}: {r.amount} {r.currency} "
             f"(order {r.case.order.order_number}, {timezone.localtime(r.executed_at):%a %-d %b})"
