@@ -231,8 +231,13 @@ def test_it_is_branded_from_the_store(order):
     html = page(order).text
     assert "--primary: #123456;" in html and "--accent: #b91c1c;" in html
     assert '<img src="https://cdn.example.com/acme.png" alt="Acme Linen">' in html
+    assert '<link rel="icon" href="https://cdn.example.com/acme.png">' in html
     assert 'href="https://help.acme.example"' in html and "mailto:help@example.com" in html
     assert 'href="tel:+14155550100"' in html
+
+
+def test_without_a_logo_the_page_asks_for_no_icon_that_would_404(order):
+    assert '<link rel="icon" href="data:,">' in page(order).text
 
 
 def test_it_keeps_link_text_readable_when_the_accent_is_pale(order):
