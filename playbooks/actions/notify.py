@@ -111,7 +111,8 @@ class NotifyAction(MessageAction):
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
         # Customers read this on the tracking page ("What we've done so far"), agents in the admin: words
         # for what the message said, never the kind's slug.
-        return MESSAGE_DESCRIPTIONS.get(resolve_params(self.params, params)["template"], "Sent you a message")
+        template = params.get("template", self.params["template"].default)  # described even when params are wrong
+        return MESSAGE_DESCRIPTIONS.get(template, "Sent you a message")
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         params = resolve_params(self.params, remedy.params)
