@@ -9,7 +9,10 @@ Nothing here touches the database: the pages are rendered with the default brand
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
@@ -51,3 +54,18 @@ def _json(request: HttpRequest, error: str, status: int) -> JsonResponse | None:
 
 def _page(status: int) -> HttpResponse:
     return HttpResponse(loader.get_template(f"{status}.html").render({"brand": branding(None)}), status=status)
+
+
+def post_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For the doors programs POST to (webhooks, callbacks): another method gets a JSON 405 naming what
+    to do, with `Allow: POST`, where Django's require_POST answers with an empty HTML body."""
+
+    @functools.wraps(view)
+    def only_post(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "POST":
+            answer = JsonResponse({"error": f"method {request.method} not allowed: POST here"}, status=405)
+            answer["Allow"] = "POST"
+            return answer
+        return view(request, *args, **kwargs)
+
+    return only_post

@@ -12,10 +12,10 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from cxhub.errors import post_only
 from orders.validators import normalize_phone
 
 from .inbound import (
@@ -58,7 +58,7 @@ def _twiml(response: MessagingResponse | None = None) -> HttpResponse:
 
 
 @csrf_exempt
-@require_POST
+@post_only
 def twilio_status(request: HttpRequest) -> HttpResponse:
     """A status callback for a message the hub sent (named by its public id in `m`, else by its sid)."""
     if not _signed_by_twilio(request):
@@ -74,7 +74,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
-@require_POST
+@post_only
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     """A customer's SMS to the hub's number: STOP/START/HELP keywords, or a message for the CX team."""
     if not _signed_by_twilio(request):

@@ -8,16 +8,14 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from cxhub.errors import post_only
+
 from .ingest import inbound_receive
 
 
 @csrf_exempt
+@post_only
 def receive_webhook(request: HttpRequest, source: str) -> JsonResponse:
-    if request.method != "POST":
-        # JSON like every other answer of this door (require_POST's 405 has an empty text/html body).
-        answer = JsonResponse({"error": f"method {request.method} not allowed: webhooks are POSTed"}, status=405)
-        answer["Allow"] = "POST"
-        return answer
     declared = request.META.get("CONTENT_LENGTH") or "0"
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     if declared.isdigit() and int(declared) > limit:

@@ -417,3 +417,11 @@ def test_it_refuses_an_inbound_message_with_a_bad_signature_and_stores_nothing(c
 )
 def test_it_recognises_keywords_only_as_the_whole_message(body, keyword):
     assert inbound_keyword(body) == keyword
+
+
+@pytest.mark.parametrize("path", ["/webhooks/twilio/status/", "/webhooks/twilio/inbound/"])
+def test_a_get_is_answered_with_a_json_405_naming_post(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert response.json() == {"error": "method GET not allowed: POST here"}

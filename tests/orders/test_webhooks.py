@@ -477,7 +477,7 @@ def test_only_post_is_accepted_and_any_other_method_is_answered_in_json(client, 
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
     assert response["Allow"] == "POST"
-    assert response.json()["error"] == f"method {method.upper()} not allowed: webhooks are POSTed"
+    assert response.json()["error"] == f"method {method.upper()} not allowed: POST here"
     assert not InboundDelivery.objects.exists()
 
 
