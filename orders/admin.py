@@ -354,7 +354,10 @@ class OrderAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     inlines = [LineItemInline, ShipmentInline, TicketInline]
     fieldsets = (
-        (None, {"fields": ("store", "order_number", "external_id", "customer", "placed_at", "cancelled_at")}),
+        (
+            None,
+            {"fields": ("store", "order_number", "external_id", "customer", "placed_at", "cancelled_at", "elsewhere")},
+        ),
         (
             "Money",
             {
@@ -385,10 +388,25 @@ class OrderAdmin(ReadOnlyAdmin):
         ),
         ("Tracking timeline", {"fields": ("timeline",)}),
     )
-    readonly_fields = ("shipping_address", "timeline")
+    readonly_fields = ("shipping_address", "timeline", "elsewhere")
+    # What the other apps hold about an order, by their admin's name (orders imports none of them).
+    ABOUT_THE_ORDER = [
+        ("playbooks", "exceptioncase", "Exceptions"),
+        ("playbooks", "auditevent", "Audit trail"),
+        ("notifications", "message", "Messages to the customer"),
+        ("orders", "returnrequest", "Returns"),
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(num_shipments=Count("shipments"))
+
+    @admin.display(description="About this order")
+    def elsewhere(self, order: Order) -> str:
+        links = (
+            (reverse(f"admin:{app}_{model}_changelist") + f"?order__id__exact={order.pk}", label)
+            for app, model, label in self.ABOUT_THE_ORDER
+        )
+        return format_html_join(" · ", '<a href="{}">{}</a>', links)
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view(partial(order_import_view, model_admin=self))

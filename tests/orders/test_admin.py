@@ -120,6 +120,18 @@ def test_the_order_page_shows_items_shipments_and_the_timeline_newest_first(admi
     assert page.index("Delivered, front porch") < page.index("Arrived at Reno hub")
 
 
+def test_the_order_page_links_to_its_exceptions_audit_trail_messages_and_returns(admin_client, order_with_everything):
+    order = order_with_everything
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+
+    for name in ["playbooks_exceptioncase", "playbooks_auditevent", "notifications_message", "orders_returnrequest"]:
+        url = reverse(f"admin:{name}_changelist") + f"?order__id__exact={order.pk}"
+        assert f'href="{url.replace("&", "&amp;")}"' in page
+        listing = admin_client.get(url)
+        assert listing.status_code == 200, name  # a lookup the admin refuses would redirect with ?e=1
+        assert listing.context["cl"].queryset.exclude(order=order).count() == 0
+
+
 def test_orders_from_integrations_cannot_be_edited_or_added(admin_client, order_with_everything):
     response = admin_client.get(reverse("admin:orders_order_change", args=[order_with_everything.pk]))
 
