@@ -325,6 +325,9 @@ def _tracking_page(
             for s in facts.shipments
         ]
         any_delivered = any(v.delivered for v in views)
+        # A split order: one parcel delivered, another still on its way (not cancelled, not coming back).
+        gone = (ShipmentStatus.CANCELLED, ShipmentStatus.RETURNED_TO_SENDER)
+        still_coming = any(not v.delivered and v.shipment.status not in gone for v in views)
         context = {
             "order": order,
             "store": store,
@@ -338,6 +341,7 @@ def _tracking_page(
             "address": masked_address(order),
             "address_heading": address_heading(order, facts.shipments),
             "any_delivered": any_delivered,
+            "still_coming": still_coming,
             "done": request.GET.get("done", ""),
         }
         if any_delivered:

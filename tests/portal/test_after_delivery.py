@@ -37,6 +37,17 @@ def test_it_asks_how_it_went_once_something_was_delivered(client, order):
     assert 'name="rating"' in page and "csrfmiddlewaretoken" in page
 
 
+def test_a_split_order_waits_for_its_last_parcel_before_asking_how_it_went(client, order):
+    ShipmentFactory(order=order, status=ShipmentStatus.IN_TRANSIT)
+    ShipmentFactory(order=order, status=ShipmentStatus.RETURNED_TO_SENDER)  # not coming: nothing to wait for
+
+    page = client.get(url(order, "tracking")).content.decode()
+
+    assert "Part of your order has arrived" in page and "Did everything arrive OK?" not in page
+    assert 'name="rating"' not in page
+    assert "I didn't receive it" in page and "Return or exchange an item" in page
+
+
 def test_it_does_not_ask_before_delivery(client):
     order = OrderFactory()
     ShipmentFactory(order=order, status=ShipmentStatus.IN_TRANSIT)
