@@ -194,13 +194,15 @@ RECENT_SANDBOX_RUNS = 10
 
 
 class SandboxForm(forms.Form):
-    since = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="The day after the last day.")
+    """The days to try the playbook on, both included (as the KPI page's period)."""
+
+    since = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To (included)", widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if cleaned.get("since") and cleaned.get("until") and cleaned["until"] <= cleaned["since"]:
-            raise ValidationError("The end must be after the start.")
+        if cleaned.get("since") and cleaned.get("until") and cleaned["until"] < cleaned["since"]:
+            raise ValidationError("The last day must not be before the first.")
         return cleaned
 
 
@@ -286,12 +288,13 @@ class PlaybookAdmin(admin.ModelAdmin):
             raise PermissionDenied
         playbook = get_object_or_404(Playbook, pk=pk)
         today = timezone.localdate()
-        last_30_days = {"since": today - timedelta(days=30), "until": today + timedelta(days=1)}
+        last_30_days = {"since": today - timedelta(days=29), "until": today}
         form = SandboxForm(request.POST or None, initial=last_30_days)
         if request.method == "POST" and form.is_valid():
             tz = timezone.get_current_timezone()
             since = timezone.datetime.combine(form.cleaned_data["since"], timezone.datetime.min.time(), tzinfo=tz)
-            until = timezone.datetime.combine(form.cleaned_data["until"], timezone.datetime.min.time(), tzinfo=tz)
+            last_day = form.cleaned_data["until"]
+            until = timezone.datetime.combine(last_day + timedelta(days=1), timezone.datetime.min.time(), tzinfo=tz)
             run = sandbox_run_start(playbook, since=since, until=until, user=request.user)
             return HttpResponseRedirect(reverse("admin:playbooks_sandboxrun_change", args=[run.pk]))
         context = {

@@ -93,7 +93,7 @@ def test_the_try_it_page_offers_the_last_30_days_and_runs_nothing_by_itself(admi
     response = admin_client.get(try_page(draft))
 
     form = response.context["form"]
-    assert (form["since"].value(), form["until"].value()) == (dt.date(2026, 10, 19), dt.date(2026, 11, 19))
+    assert (form["since"].value(), form["until"].value()) == (dt.date(2026, 10, 20), dt.date(2026, 11, 18))
     assert not SandboxRun.objects.exists()
     assert 'method="post"' in response.content.decode()
 
@@ -104,7 +104,7 @@ def test_a_run_is_queued_and_its_page_follows_it_until_a_worker_has_planned_ever
     stalled_parcels(store, 3)
     before = side_effects()
 
-    response = admin_client.post(try_page(draft), {"since": "2026-11-11", "until": "2026-11-19"})
+    response = admin_client.post(try_page(draft), {"since": "2026-11-11", "until": "2026-11-18"})  # both included
 
     run = SandboxRun.objects.get()
     assert response.status_code == 302 and response["Location"] == page_of(run)
@@ -148,7 +148,7 @@ def test_the_try_it_page_lists_the_playbooks_latest_runs(admin_client, store, dr
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ({"since": "2026-11-19", "until": "2026-11-19"}, "__all__"),
+        ({"since": "2026-11-19", "until": "2026-11-18"}, "__all__"),
         ({"since": "yesterday", "until": "2026-11-19"}, "since"),
         ({"until": "2026-11-19"}, "since"),
     ],
@@ -159,6 +159,15 @@ def test_a_bad_period_is_a_form_error_and_nothing_is_queued(admin_client, draft,
     assert response.status_code == 200
     assert field in response.context["form"].errors
     assert not SandboxRun.objects.exists()
+
+
+def test_a_single_day_is_a_period_from_its_start_to_the_next_day(admin_client, draft):
+    admin_client.post(try_page(draft), {"since": "2026-11-18", "until": "2026-11-18"})
+
+    run = SandboxRun.objects.get()
+    day = dt.datetime(2026, 11, 18, tzinfo=dt.UTC)
+    assert (run.since, run.until) == (day, day + dt.timedelta(days=1))
+    assert run.period == "18 Nov 2026 to 18 Nov 2026"
 
 
 def test_an_unknown_playbook_or_run_is_a_404(admin_client):
