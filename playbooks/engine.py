@@ -34,6 +34,7 @@ from orders.models import Order, Shipment, TrackingEvent
 
 from .actions import ACTIONS
 from .actions.base import ActionError
+from .actions.notify import MessageAction
 from .audit import audit, audit_event, audits_record, jsonable
 from .caps import CapCheck, Ledger, cap_check, lock_cap
 from .choices import (
@@ -555,7 +556,6 @@ class CasePlan:
 
 
 # Steps that message the customer: the same message about the same parcel (or order) is sent once.
-MESSAGE_ACTIONS = ("notify", "survey")
 # Remedies that count as done for a subject: about to run, running or done (as the caps count money).
 DONE_OR_UNDER_WAY = [RemedyState.APPROVED, RemedyState.EXECUTING, RemedyState.DONE]
 # What a cap check lists when the same remedy was already given for the subject: a person decides.
@@ -602,8 +602,9 @@ def _subject(case: ExceptionCase) -> tuple[str, int]:
     return ("shipment", case.shipment_id) if case.shipment_id else ("order", case.order_id)
 
 
-def _same_message(remedy: Remedy, action: str, params: dict[str, Any]) -> bool:
-    return remedy.action == action and remedy.params.get("template") == params.get("template")
+def _same_message(remedy: Remedy, action: MessageAction, params: dict[str, Any]) -> bool:
+    sent = ACTIONS.get(remedy.action)
+    return isinstance(sent, MessageAction) and sent.message_kind(remedy.params) == action.message_kind(params)
 
 
 def plan_case(case: ExceptionCase, *, ledger: Ledger, at: datetime, playbook: Playbook | None = None) -> CasePlan:
@@ -635,9 +636,9 @@ def plan_case_under(
     for step in playbook.steps.all():
         action = ACTIONS[step.action]
         params = resolve_params(action.params, step.params)
-        if step.action in MESSAGE_ACTIONS and (sent := [r for r in earlier if _same_message(r, step.action, params)]):
+        if isinstance(action, MessageAction) and (sent := [r for r in earlier if _same_message(r, action, params)]):
             plan.skipped.append(
-                f"Step {step.position} ({action.label}, {params.get('template')}) not planned: the customer "
+                f"Step {step.position} ({action.label}, {action.message_kind(params)}) not planned: the customer "
                 f"already got this message about the same {'parcel' if case.shipment_id else 'order'} "
                 f"(exception #{sent[0].case_id})."
             )

@@ -19,12 +19,13 @@ from django.db.models import Q, prefetch_related_objects
 
 from cxhub.memo import memo_scope
 from cxhub.runs import Progress, Runner
+from notifications.policy import channel_order
 
+from .actions import ACTIONS
+from .actions.notify import MessageAction
 from .caps import SimulatedLedger
 from .engine import plan_case
 from .models import ExceptionCase, Playbook, SandboxRun
-
-MESSAGE_ACTIONS = {"notify", "survey"}
 
 # The admin's sandbox runs on a worker, with a progress bar: a long period or a busy store has tens of thousands
 # of exceptions, more than a web request should wait for (cxhub/runs.py).
@@ -113,8 +114,13 @@ def _simulate(report: SandboxReport, playbook: Playbook, case: ExceptionCase, le
         return
     for remedy in plan.remedies:
         report.actions[remedy.action] += 1
-        if remedy.action in MESSAGE_ACTIONS:
-            report.messages_by_channel[remedy.params.get("channel", "auto")] += 1
+        action = ACTIONS[remedy.action]
+        if isinstance(action, MessageAction):
+            # The channel the message would go by first ("auto" is not one): as the outbox picks it.
+            preferred = case.order.customer.preferred_channel if case.order.customer else ""
+            kind = action.message_kind(remedy.params)
+            channel = channel_order(kind=kind, requested=remedy.params.get("channel", "auto"), preferred=preferred)[0]
+            report.messages_by_channel[channel] += 1
         if not remedy.check.allowed:
             report.approvals_needed += 1
             report.approval_amount += remedy.amount

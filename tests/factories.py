@@ -375,7 +375,7 @@ class SandboxRunFactory(factory.django.DjangoModelFactory):
             "exceptions": 1,
             "matched": 1,
             "held_out": 0,
-            "messages_by_channel": {"auto": 1},
+            "messages_by_channel": {"email": 1},
             "actions": {"notify": 1, "coupon": 1},
             "compensation_by_action": {"coupon": "10.00"},
             "compensation_total": "10.00",

@@ -86,6 +86,10 @@ def _what_we_did(remedy: Remedy) -> dict[str, str]:
 class MessageAction(Action):
     """An action that messages the order's customer."""
 
+    def message_kind(self, params: dict[str, Any]) -> str:
+        """The kind of message (notifications.choices.MessageKind) a step with these params sends."""
+        raise NotImplementedError
+
     def prepare(self, remedies: list[Remedy]) -> None:
         customers_quiet_note(remedy.case.order.customer_id for remedy in remedies)
 
@@ -108,11 +112,14 @@ class NotifyAction(MessageAction):
         ),
     }
 
+    def message_kind(self, params: dict[str, Any]) -> str:
+        return params.get("template", self.params["template"].default)
+
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
         # Customers read this on the tracking page ("What we've done so far"), agents in the admin: words
         # for what the message said, never the kind's slug.
-        template = params.get("template", self.params["template"].default)  # described even when params are wrong
-        return MESSAGE_DESCRIPTIONS.get(template, "Sent you a message")
+        # Described from the template alone, even when another parameter is wrong.
+        return MESSAGE_DESCRIPTIONS.get(self.message_kind(params), "Sent you a message")
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         params = resolve_params(self.params, remedy.params)

@@ -21,6 +21,9 @@ class SurveyAction(MessageAction):
     label = "Ask how the delivery went"
     params = {"channel": Param(str, "auto", "auto (the customer's preferred channel), sms or email.", choices=CHANNELS)}
 
+    def message_kind(self, params: dict[str, Any]) -> str:
+        return TEMPLATE
+
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
         return "Asked how the delivery went"
 

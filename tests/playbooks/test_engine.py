@@ -570,6 +570,20 @@ def test_the_sandbox_reports_what_a_live_run_on_the_same_data_does(store, run_jo
     assert report.approvals_needed == Approval.objects.count()
 
 
+def test_the_sandbox_counts_messages_by_the_channel_they_would_go_by_never_auto(store, run_jobs):
+    playbook = PlaybookFactory(trigger="no_first_scan", state=PlaybookState.DRAFT, holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="notify", params={"template": "delay"})
+    PlaybookStepFactory(playbook=playbook, position=2, action="notify", params={"template": "late_to_ship"})
+    slipped_shipment(store, customer=CustomerFactory(store=store))
+    slipped_shipment(store, customer=CustomerFactory(store=store, preferred_channel="email"))
+    sweep_and_act(run_jobs)
+
+    report = playbook_sandbox(playbook, since=NOW - dt.timedelta(days=1), until=NOW + dt.timedelta(days=1))
+
+    # A delay is time-sensitive (SMS first), being late to ship is not; a customer's preference comes first.
+    assert report.messages_by_channel == {"sms": 1, "email": 3}
+
+
 def test_the_sandbox_reads_what_its_cases_share_once_however_many_there_are(store):
     """The playbook, its steps, the caps and the spend before the period: read once, not once per case."""
     playbook = PlaybookFactory(trigger="no_first_scan", state=PlaybookState.DRAFT, holdout_percent=0)
