@@ -168,10 +168,10 @@ class EasyPostConnector(Connector):
         return ""
 
     def event_type(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
-        return _text(require(payload, "description"), "description")
+        return text(require(payload, "description"), "description")
 
     def delivery_id(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
-        return _text(require(payload, "id"), "id")
+        return text(require(payload, "id"), "id")
 
     def parse(self, event_type: str, payload: Mapping[str, Any]) -> list[Update]:
         if event_type not in TRACKER_EVENTS:
@@ -182,15 +182,15 @@ class EasyPostConnector(Connector):
         kind = tracker.get("object")
         if kind not in (None, "Tracker"):
             raise PayloadError("result.object", f'must be "Tracker", not {kind!r}')
-        tracking_code = _text(require(payload, "result.tracking_code"), "result.tracking_code")
+        tracking_code = text(require(payload, "result.tracking_code"), "result.tracking_code")
         if not tracking_code:
             raise PayloadError("result.tracking_code")
         estimate = optional(payload, "result.est_delivery_date")
-        service = _text(optional(payload, "result.carrier_detail.service"), "result.carrier_detail.service")
+        service = text(optional(payload, "result.carrier_detail.service"), "result.carrier_detail.service")
         return [
             ShipmentData(
                 tracking_code=tracking_code,
-                carrier=carrier_slug(_text(optional(payload, "result.carrier"), "result.carrier")),
+                carrier=carrier_slug(text(optional(payload, "result.carrier"), "result.carrier")),
                 order=None,
                 service_level=service or None,
                 carrier_estimated_delivery=(
@@ -215,8 +215,8 @@ def _events(tracker: Mapping[str, Any]) -> list[TrackingEventData]:
     name = "updated_at" if tracker.get("updated_at") not in (None, "") else "created_at"
     occurred_at = _timestamp(tracker.get(name), f"result.{name}")
     status, detail = (
-        _text(tracker.get("status"), "result.status"),
-        _text(tracker.get("status_detail"), "result.status_detail"),
+        text(tracker.get("status"), "result.status"),
+        text(tracker.get("status_detail"), "result.status_detail"),
     )
     return [_event(status, detail, "", "", occurred_at)]
 
@@ -225,16 +225,14 @@ def _scan(detail: Any, field: str) -> TrackingEventData:
     if not isinstance(detail, Mapping):
         raise PayloadError(field, "must be a TrackingDetail object")
     occurred_at = _timestamp(detail.get("datetime"), f"{field}.datetime")
-    message = _text(detail.get("message"), f"{field}.message") or _text(
-        detail.get("description"), f"{field}.description"
-    )
+    message = text(detail.get("message"), f"{field}.message") or text(detail.get("description"), f"{field}.description")
     where = detail.get("tracking_location")
     if where is not None and not isinstance(where, Mapping):
         raise PayloadError(f"{field}.tracking_location", "must be a TrackingLocation object")
     location = _location(where, f"{field}.tracking_location") if where else ""
     status, status_detail = (
-        _text(detail.get("status"), f"{field}.status"),
-        _text(detail.get("status_detail"), f"{field}.status_detail"),
+        text(detail.get("status"), f"{field}.status"),
+        text(detail.get("status_detail"), f"{field}.status_detail"),
     )
     return _event(status, status_detail, message, location, occurred_at)
 
@@ -265,7 +263,7 @@ def dedupe_key(occurred_at: datetime, status: str, status_detail: str, message: 
 def _location(where: Mapping[str, Any], field: str) -> str:
     """Format a TrackingLocation as "City, ST, Country zip", leaving out what the carrier did not say."""
     city, state, country, zip_code = (
-        _text(where.get(key), f"{field}.{key}") for key in ("city", "state", "country", "zip")
+        text(where.get(key), f"{field}.{key}") for key in ("city", "state", "country", "zip")
     )
     place = ", ".join(part for part in (city, state, country) if part)
     return " ".join(part for part in (place, zip_code) if part)
@@ -287,7 +285,3 @@ def _timestamp(value: Any, field: str) -> datetime:
     except OverflowError as exc:
         raise PayloadError(field, f"is out of range ({value!r})") from exc
     return parsed
-
-
-def _text(value: Any, field: str) -> str:
-    return text(value, field)

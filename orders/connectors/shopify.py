@@ -232,7 +232,7 @@ def _order(topic: str, payload: Mapping[str, Any]) -> OrderData:
         order_number=_order_number(payload),
         placed_at=_time(payload, "created_at"),
         updated_at=_time(payload, "updated_at"),
-        currency=_text(optional(payload, "currency"), "currency") or None,
+        currency=text(optional(payload, "currency"), "currency") or None,
         subtotal=_money(payload, "subtotal_price"),
         shipping_total=_money(payload, "total_shipping_price_set.shop_money.amount"),
         tax_total=_money(payload, "total_tax"),
@@ -249,17 +249,17 @@ def _order(topic: str, payload: Mapping[str, Any]) -> OrderData:
 
 def _order_number(payload: Mapping[str, Any]) -> str:
     """order_number (1001), else the name ("#1001") without its "#": the hub stores numbers bare."""
-    number = _text(optional(payload, "order_number"), "order_number")
+    number = text(optional(payload, "order_number"), "order_number")
     if number:
         return number
-    name = _text(optional(payload, "name"), "name").removeprefix("#").strip()
+    name = text(optional(payload, "name"), "name").removeprefix("#").strip()
     if not name:
         raise PayloadError("order_number", "or name is required")
     return name
 
 
 def _financial_status(payload: Mapping[str, Any]) -> str | None:
-    raw = _text(optional(payload, "financial_status"), "financial_status").lower()
+    raw = text(optional(payload, "financial_status"), "financial_status").lower()
     return financial_status_map.get(raw) if raw else None
 
 
@@ -279,23 +279,23 @@ def _customer(payload: Mapping[str, Any]) -> CustomerData | None:
     # The order's own email/phone are what the customer typed at checkout for this order; the customer
     # record's may be older. The shipping address phone is the one checkout asks for most often.
     email = (
-        _text(optional(payload, "email"), "email")
-        or _text(optional(payload, "contact_email"), "contact_email")
-        or _text(optional(customer, "email"), "customer.email")
+        text(optional(payload, "email"), "email")
+        or text(optional(payload, "contact_email"), "contact_email")
+        or text(optional(customer, "email"), "customer.email")
     )
     phone = (
-        _text(optional(payload, "phone"), "phone")
-        or _text(optional(customer, "phone"), "customer.phone")
-        or _text(optional(payload, "shipping_address.phone"), "shipping_address.phone")
+        text(optional(payload, "phone"), "phone")
+        or text(optional(customer, "phone"), "customer.phone")
+        or text(optional(payload, "shipping_address.phone"), "shipping_address.phone")
     )
-    external_id = _text(optional(customer, "id"), "customer.id")
+    external_id = text(optional(customer, "id"), "customer.id")
     if not (email or phone or external_id):
         return None
     return CustomerData(
         email=email.lower(),
         phone=phone,
-        first_name=_text(optional(customer, "first_name"), "customer.first_name") or None,
-        last_name=_text(optional(customer, "last_name"), "customer.last_name") or None,
+        first_name=text(optional(customer, "first_name"), "customer.first_name") or None,
+        last_name=text(optional(customer, "last_name"), "customer.last_name") or None,
         external_id=external_id,
     )
 
@@ -304,24 +304,24 @@ def _address(payload: Mapping[str, Any]) -> AddressData | None:
     address = _object(payload, "shipping_address")
     if address is None:
         return None
-    name = _text(optional(address, "name"), "shipping_address.name") or " ".join(
+    name = text(optional(address, "name"), "shipping_address.name") or " ".join(
         part
         for part in (
-            _text(optional(address, "first_name"), "shipping_address.first_name"),
-            _text(optional(address, "last_name"), "shipping_address.last_name"),
+            text(optional(address, "first_name"), "shipping_address.first_name"),
+            text(optional(address, "last_name"), "shipping_address.last_name"),
         )
         if part
     )
     return AddressData(
         name=name,
-        line1=_text(optional(address, "address1"), "shipping_address.address1"),
-        line2=_text(optional(address, "address2"), "shipping_address.address2"),
-        city=_text(optional(address, "city"), "shipping_address.city"),
-        region=_text(optional(address, "province_code"), "shipping_address.province_code")
-        or _text(optional(address, "province"), "shipping_address.province"),
-        postal_code=_text(optional(address, "zip"), "shipping_address.zip"),
-        country=_text(optional(address, "country_code"), "shipping_address.country_code")
-        or _text(optional(address, "country"), "shipping_address.country"),
+        line1=text(optional(address, "address1"), "shipping_address.address1"),
+        line2=text(optional(address, "address2"), "shipping_address.address2"),
+        city=text(optional(address, "city"), "shipping_address.city"),
+        region=text(optional(address, "province_code"), "shipping_address.province_code")
+        or text(optional(address, "province"), "shipping_address.province"),
+        postal_code=text(optional(address, "zip"), "shipping_address.zip"),
+        country=text(optional(address, "country_code"), "shipping_address.country_code")
+        or text(optional(address, "country"), "shipping_address.country"),
     )
 
 
@@ -336,7 +336,7 @@ def _line_items(payload: Mapping[str, Any]) -> list[LineItemData] | None:
         path = f"line_items[{i}]"
         if not isinstance(item, Mapping):
             raise PayloadError(path, "must be an object")
-        title = _text(optional(item, "title"), f"{path}.title") or _text(optional(item, "name"), f"{path}.name")
+        title = text(optional(item, "title"), f"{path}.title") or text(optional(item, "name"), f"{path}.name")
         if not title:
             raise PayloadError(f"{path}.title")
         quantity = optional(item, "quantity", 1)
@@ -351,9 +351,9 @@ def _line_items(payload: Mapping[str, Any]) -> list[LineItemData] | None:
                 title=title,
                 quantity=quantity,
                 unit_price=_money(item, "price", f"{path}.price") or Decimal("0.00"),
-                sku=_text(optional(item, "sku"), f"{path}.sku"),
-                variant=_text(optional(item, "variant_title"), f"{path}.variant_title"),
-                external_id=_text(optional(item, "id"), f"{path}.id"),
+                sku=text(optional(item, "sku"), f"{path}.sku"),
+                variant=text(optional(item, "variant_title"), f"{path}.variant_title"),
+                external_id=text(optional(item, "id"), f"{path}.id"),
             )
         )
     return result
@@ -381,8 +381,8 @@ def _fulfillment(payload: Mapping[str, Any]) -> ShipmentData:
             message="Shipping label created",
         )
     ]
-    status = _text(optional(payload, "status"), "status").lower()
-    shipment_status = _text(optional(payload, "shipment_status"), "shipment_status")
+    status = text(optional(payload, "status"), "status").lower()
+    shipment_status = text(optional(payload, "shipment_status"), "shipment_status")
     if status == "cancelled":
         events.append(
             TrackingEventData(
@@ -406,7 +406,7 @@ def _fulfillment(payload: Mapping[str, Any]) -> ShipmentData:
         )
     return ShipmentData(
         tracking_code=tracking_code,
-        carrier=carrier_slug(_text(optional(payload, "tracking_company"), "tracking_company")),
+        carrier=carrier_slug(text(optional(payload, "tracking_company"), "tracking_company")),
         order=OrderRef(external_id=order_id),
         external_id=fulfillment_id,
         # Fulfillment.service is the fulfillment service that shipped it ("manual", a 3PL app's
@@ -418,19 +418,19 @@ def _fulfillment(payload: Mapping[str, Any]) -> ShipmentData:
 
 
 def _tracking_number(payload: Mapping[str, Any]) -> str:
-    number = _text(optional(payload, "tracking_number"), "tracking_number")
+    number = text(optional(payload, "tracking_number"), "tracking_number")
     if number:
         return number
     numbers = optional(payload, "tracking_numbers", [])
     if not isinstance(numbers, list):
         raise PayloadError("tracking_numbers", "must be a list")
-    return next((code for i, n in enumerate(numbers) if (code := _text(n, f"tracking_numbers[{i}]"))), "")
+    return next((code for i, n in enumerate(numbers) if (code := text(n, f"tracking_numbers[{i}]"))), "")
 
 
 def _fulfillment_event(payload: Mapping[str, Any]) -> ShipmentData:
     event_id = _id(payload, "id")
     fulfillment_id = _id(payload, "fulfillment_id")
-    raw_status = _text(require(payload, "status"), "status")
+    raw_status = text(require(payload, "status"), "status")
     occurred_at = _time(payload, "happened_at") or _time(payload, "created_at")
     if occurred_at is None:
         raise PayloadError("happened_at")
@@ -448,10 +448,10 @@ def _fulfillment_event(payload: Mapping[str, Any]) -> ShipmentData:
                 occurred_at=occurred_at,
                 dedupe_key=f"shopify:fulfillment_event:{event_id}",
                 raw_status=raw_status,
-                message=_text(optional(payload, "message"), "message"),
+                message=text(optional(payload, "message"), "message"),
                 location=", ".join(
                     part
-                    for part in (_text(optional(payload, key), key) for key in ("city", "province", "country"))
+                    for part in (text(optional(payload, key), key) for key in ("city", "province", "country"))
                     if part
                 ),
             )
@@ -460,10 +460,6 @@ def _fulfillment_event(payload: Mapping[str, Any]) -> ShipmentData:
 
 
 # -- field helpers ----------------------------------------------------------------------------------
-
-
-def _text(value: Any, field: str) -> str:
-    return text(value, field)
 
 
 def _id(payload: Mapping[str, Any], field: str) -> str:

@@ -118,10 +118,10 @@ class StripeConnector(Connector):
         return ""
 
     def event_type(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
-        return _text(require(payload, "type"), "type")
+        return text(require(payload, "type"), "type")
 
     def delivery_id(self, headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
-        return _text(require(payload, "id"), "id")
+        return text(require(payload, "id"), "id")
 
     def paths_for(self, event_type: str) -> Mapping[str, str]:
         if event_type == INVOICE_PAYMENT_FAILED:
@@ -136,7 +136,7 @@ class StripeConnector(Connector):
         obj = require(payload, "data.object")
         if not isinstance(obj, Mapping):
             raise PayloadError("data.object", "must be an object")
-        object_id = _text(require(payload, "data.object.id"), "data.object.id")
+        object_id = text(require(payload, "data.object.id"), "data.object.id")
         occurred_at = _occurred_at(payload)
         if event_type == CHARGE_FAILED:
             return [_charge_failed(obj, object_id, occurred_at)]
@@ -184,7 +184,7 @@ def _payment_intent(
     intent: Mapping[str, Any], intent_id: str, occurred_at: datetime | None, *, succeeded: bool
 ) -> PaymentData:
     _expect_object(intent, "payment_intent")
-    currency = _text(intent.get("currency"), "data.object.currency")
+    currency = text(intent.get("currency"), "data.object.currency")
     failure_code = failure_message = ""
     if not succeeded:
         failure_code, failure_message = _error(intent.get("last_payment_error"), "data.object.last_payment_error")
@@ -202,7 +202,7 @@ def _payment_intent(
 
 def _charge_failed(charge: Mapping[str, Any], charge_id: str, occurred_at: datetime | None) -> PaymentData:
     _expect_object(charge, "charge")
-    currency = _text(charge.get("currency"), "data.object.currency")
+    currency = text(charge.get("currency"), "data.object.currency")
     payment_intent = _expandable_id(charge.get("payment_intent"), "data.object.payment_intent")
     return PaymentData(
         order=_order_ref([_metadata(charge, "data.object.metadata")], payment_reference=payment_intent or charge_id),
@@ -210,15 +210,15 @@ def _charge_failed(charge: Mapping[str, Any], charge_id: str, occurred_at: datet
         external_id=charge_id,
         amount=_amount(charge.get("amount"), currency, "data.object.amount"),
         currency=currency.upper(),
-        failure_code=_text(charge.get("failure_code"), "data.object.failure_code"),
-        failure_message=_text(charge.get("failure_message"), "data.object.failure_message"),
+        failure_code=text(charge.get("failure_code"), "data.object.failure_code"),
+        failure_message=text(charge.get("failure_message"), "data.object.failure_message"),
         occurred_at=occurred_at,
     )
 
 
 def _invoice_payment_failed(invoice: Mapping[str, Any], invoice_id: str, occurred_at: datetime | None) -> PaymentData:
     _expect_object(invoice, "invoice")
-    currency = _text(invoice.get("currency"), "data.object.currency")
+    currency = text(invoice.get("currency"), "data.object.currency")
     # API 2025-03-31.basil moved subscription_details under `parent` and removed `payment_intent`;
     # endpoints pinned to older versions still get the top-level fields, so read both.
     metadatas = [
@@ -252,7 +252,7 @@ def _order_ref(metadatas: Iterable[tuple[Mapping[str, Any], str]], *, payment_re
 
 def _first(metadatas: list[tuple[Mapping[str, Any], str]], key: str) -> str:
     for metadata, field in metadatas:
-        if value := _text(metadata.get(key), f"{field}.{key}"):
+        if value := text(metadata.get(key), f"{field}.{key}"):
             return value
     return ""
 
@@ -271,8 +271,8 @@ def _error(error: Any, field: str) -> tuple[str, str]:
     """(code, message) of a Stripe error object; the issuer's decline_code is more specific than code."""
     if not isinstance(error, Mapping):
         return "", ""
-    code = _text(error.get("decline_code"), f"{field}.decline_code") or _text(error.get("code"), f"{field}.code")
-    return code, _text(error.get("message"), f"{field}.message")
+    code = text(error.get("decline_code"), f"{field}.decline_code") or text(error.get("code"), f"{field}.code")
+    return code, text(error.get("message"), f"{field}.message")
 
 
 def _expect_object(obj: Mapping[str, Any], kind: str) -> None:
@@ -284,8 +284,8 @@ def _expect_object(obj: Mapping[str, Any], kind: str) -> None:
 def _expandable_id(value: Any, field: str) -> str:
     """An expandable field is an id string, or the whole object when the request expanded it."""
     if isinstance(value, Mapping):
-        return _text(value.get("id"), f"{field}.id")
-    return _text(value, field)
+        return text(value.get("id"), f"{field}.id")
+    return text(value, field)
 
 
 def _amount(value: Any, currency: str, field: str) -> Decimal | None:
@@ -308,7 +308,3 @@ def _occurred_at(payload: Mapping[str, Any]) -> datetime | None:
         return datetime.fromtimestamp(created, tz=UTC)
     except (OverflowError, ValueError, OSError) as exc:
         raise PayloadError("created", f"is out of range ({created!r})") from exc
-
-
-def _text(value: Any, field: str) -> str:
-    return text(value, field)
