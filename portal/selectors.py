@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from cxhub.cache import cache_call
 from orders.choices import FINAL_SHIPMENT_STATUSES, ShipmentStatus
+from orders.eta import format_day
 from orders.models import LineItem, Order, Shipment, Store, TrackingEvent
 from playbooks.choices import ACTIVE_CASE_STATES, RemedyState
 from playbooks.detectors import DETECTORS
@@ -174,7 +175,7 @@ def _day(d: date) -> str:
 def format_date_range(earliest: date, latest: date) -> str:
     """ "Tue 24 to Thu 26 Nov" (with an en dash), "Mon 30 Nov to Wed 2 Dec", or "Tue 24 Nov" for one day."""
     if earliest == latest:
-        return f"{_day(earliest)} {earliest:%b}"
+        return format_day(earliest)
     if (earliest.year, earliest.month) == (latest.year, latest.month):
         return f"{_day(earliest)} {EN_DASH} {_day(latest)} {latest:%b}"
     return f"{_day(earliest)} {earliest:%b} {EN_DASH} {_day(latest)} {latest:%b}"

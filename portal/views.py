@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods
 
 from cxhub.cache import cache_call
 from orders.carriers import carrier_name, carrier_tracking_url
-from orders.choices import ShipmentStatus
+from orders.choices import FINAL_SHIPMENT_STATUSES, ShipmentStatus
 from orders.eta import Eta, shipment_eta
 from orders.models import Order, Shipment, Store, TrackingEvent
 from playbooks.actions import ACTIONS
@@ -326,8 +326,7 @@ def _tracking_page(
         ]
         any_delivered = any(v.delivered for v in views)
         # A split order: one parcel delivered, another still on its way (not cancelled, not coming back).
-        gone = (ShipmentStatus.CANCELLED, ShipmentStatus.RETURNED_TO_SENDER)
-        still_coming = any(not v.delivered and v.shipment.status not in gone for v in views)
+        still_coming = any(v.shipment.status not in FINAL_SHIPMENT_STATUSES for v in views)
         context = {
             "order": order,
             "store": store,

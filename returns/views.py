@@ -14,7 +14,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from orders.choices import ReturnResolution, ReturnState
@@ -37,7 +36,6 @@ def _not_found(request: HttpRequest) -> HttpResponse:
     return _page(request, "returns/not_found.html", None, {}, status=404)
 
 
-@never_cache
 @require_http_methods(["GET", "POST"])
 def lookup(request: HttpRequest) -> HttpResponse:
     """The tracking page's lookup (same store scoping, same limits), leading to the order's return form."""
