@@ -38,6 +38,13 @@ SHIPMENT_SITUATIONS: dict[str, OrderSituation] = {
 }
 
 
+def returning_to_sender(case: ExceptionCase, shipments: Iterable[Shipment]) -> bool:
+    """A carrier disruption whose parcel is going back to the store: not a delay, and not coming as it is."""
+    return case.kind == "carrier_disruption" and any(
+        s.pk == case.shipment_id and s.status == ShipmentStatus.RETURNED_TO_SENDER for s in shipments
+    )
+
+
 def order_situations(order: Order, shipments: Iterable[Shipment], live_cases: Iterable[ExceptionCase]) -> set[str]:
     """Every situation the order is in: one per parcel's status, "unfulfilled" while something has not
     shipped, and "delayed" / "delivery problem" from the live cases the hub is handling."""
@@ -47,9 +54,8 @@ def order_situations(order: Order, shipments: Iterable[Shipment], live_cases: It
     situations: set[str] = {SHIPMENT_SITUATIONS[s.status] for s in moving if s.status in SHIPMENT_SITUATIONS}
     if not moving or order.fulfillment_status == FulfillmentStatus.PARTIAL:
         situations.add(OrderSituation.UNFULFILLED)
-    returning = {s.pk for s in moving if s.status == ShipmentStatus.RETURNED_TO_SENDER}
     for case in live_cases:
-        if case.kind == "carrier_disruption" and case.shipment_id in returning:
+        if returning_to_sender(case, moving):
             # Going back to the store is not a delay: "my order is delayed" answers would mislead.
             situations.add(OrderSituation.DELIVERY_PROBLEM)
         elif case.kind in DELAY_CASE_KINDS:

@@ -33,7 +33,7 @@ from playbooks.actions import ACTIONS
 from playbooks.models import ExceptionCase
 
 from .branding import branding
-from .faq import faq_for, order_situations
+from .faq import faq_for, order_situations, returning_to_sender
 from .forms import FeedbackForm, LookupForm, NotReceivedForm
 from .links import order_from_token, order_id_from_token, tracking_token
 from .selectors import STORE_FIELDS, EtaRange, TrackingFacts, etas_from_history, tracking_facts
@@ -257,11 +257,8 @@ def address_heading(order: Order, shipments: list[Shipment]) -> str:
     return "Delivering to"
 
 
-def _headline(case: ExceptionCase, shipment_statuses: dict[int, str]) -> tuple[str, str]:
-    if (
-        case.kind == "carrier_disruption"
-        and shipment_statuses.get(case.shipment_id) == ShipmentStatus.RETURNED_TO_SENDER
-    ):
+def _headline(case: ExceptionCase, shipments: list[Shipment]) -> tuple[str, str]:
+    if returning_to_sender(case, shipments):
         return RETURNING_HEADLINE, RETURNING_DETAIL
     return EXCEPTION_HEADLINES.get(case.kind, DEFAULT_HEADLINE), EXCEPTION_DETAILS.get(case.kind, "")
 
@@ -269,10 +266,9 @@ def _headline(case: ExceptionCase, shipment_statuses: dict[int, str]) -> tuple[s
 def _notices(live_cases: list[ExceptionCase], shipments: list[Shipment]) -> list[Notice]:
     """One notice per thing that went wrong, with what the store already did about it. `live_cases` are
     problem cases only (the selector leaves milestones out: they are news, not problems)."""
-    statuses = {s.pk: s.status for s in shipments}
     notices: dict[str, Notice] = {}
     for case in live_cases:
-        headline, detail = _headline(case, statuses)
+        headline, detail = _headline(case, shipments)
         notice = notices.setdefault(headline, Notice(headline, detail))
         for remedy in case.remedies.all():
             if remedy.action in INTERNAL_ACTIONS or remedy.action not in ACTIONS:
