@@ -47,12 +47,6 @@ from .stats import Interval, newcombe_difference_interval, too_few_to_tell
 PROACTIVE_KINDS = [kind.value for kind in MessageKind if kind not in TRANSACTIONAL_KINDS]
 
 
-def informational_case_kinds() -> list[str]:
-    """Exception types that are news, not problems (milestones, post-delivery care): every order has
-    them, so counting them would drown the problems the automation resolution rate is about."""
-    return [detector.kind for detector in DETECTORS.all() if detector.resolves_when_acted]
-
-
 def money_actions() -> list[str]:
     """Remedy actions that cost the store money (refunds, coupons, re-ships...)."""
     return [action.kind for action in ACTIONS.all() if action.costs_money]
@@ -315,7 +309,7 @@ def automation_resolution(scope: KpiScope) -> AutomationResolution:
     closed = Q(state__in=[CaseState.RESOLVED, CaseState.DISMISSED])
     figures = (
         ExceptionCase.objects.filter(scope.of_store(), scope.within("detected_at"), is_holdout=False)
-        .exclude(kind__in=informational_case_kinds())
+        .exclude(kind__in=DETECTORS.informational_kinds())  # counted, they would drown the problems
         .annotate(touched_by_person=Exists(by_person) | Exists(escalated) | Exists(decided))
         .aggregate(
             exceptions=Count("pk"),
@@ -557,7 +551,7 @@ def daily_series(scope: KpiScope) -> list[DailyRow]:
     )
     cases = _per_day(
         ExceptionCase.objects.filter(scope.of_store(), scope.within("detected_at")).exclude(
-            kind__in=informational_case_kinds()
+            kind__in=DETECTORS.informational_kinds()
         ),
         "detected_at",
         n=Count("pk"),

@@ -444,7 +444,7 @@ class CategoryFilter(DefaultedFilter):
         return [("problems", "Problems"), ("milestones", "Milestones and care"), ("all", "All")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        informational = [d.kind for d in DETECTORS.all() if d.resolves_when_acted]
+        informational = DETECTORS.informational_kinds()
         if self.value() == "problems":
             return queryset.exclude(kind__in=informational)
         if self.value() == "milestones":

@@ -65,7 +65,7 @@ def pair_rates(*, now: datetime, window_hours: int, baseline_hours: int) -> list
     over the (detected_at) index."""
     window_start = now - timedelta(hours=window_hours)
     baseline_start = window_start - timedelta(hours=baseline_hours)
-    informational = [d.kind for d in DETECTORS.all() if d.resolves_when_acted]
+    informational = DETECTORS.informational_kinds()
     rows = (
         ExceptionCase.objects.filter(detected_at__gte=baseline_start, detected_at__lte=now, shipment__isnull=False)
         .exclude(kind__in=informational)

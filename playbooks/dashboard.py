@@ -28,7 +28,7 @@ AGE_BUCKETS = [
 
 def open_problems(store_id: int | None = None) -> QuerySet[ExceptionCase]:
     """Live cases that are problems (milestones and care check-ins are good news, not work)."""
-    informational = [d.kind for d in DETECTORS.all() if d.resolves_when_acted]
+    informational = DETECTORS.informational_kinds()
     cases = ExceptionCase.objects.filter(state__in=ACTIVE_CASE_STATES).exclude(kind__in=informational)
     return cases.filter(store_id=store_id) if store_id else cases
 

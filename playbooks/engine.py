@@ -93,8 +93,7 @@ def sweep_candidates(detector: Detector, now: datetime, params: dict[str, Any]) 
     or the playbook while it still holds: for both, any earlier case counts. They happen once per
     subject, ever, so the next sweep does not reopen what someone closed (and pay its remedy twice).
     """
-    once_per_subject = detector.resolves_when_acted or not detector.resolves_when_cleared
-    live = ExceptionCase.objects.filter(kind=detector.kind) if once_per_subject else _live_cases(detector.kind)
+    live = _live_cases(detector.kind) if detector.recurs else ExceptionCase.objects.filter(kind=detector.kind)
     if detector.subject == "shipment":
         live = live.filter(shipment=OuterRef("pk"))
     else:
@@ -115,8 +114,8 @@ def closed_by_person_unchanged(detector: Detector, subject_ids: list[int]) -> se
 
     Asked of a sweep's candidates, not inside the candidates' query: its cost follows the candidates found,
     where a NOT EXISTS in that query made PostgreSQL plan the whole sweep around it (transit_stall 2.5x)."""
-    if not subject_ids or detector.resolves_when_acted or not detector.resolves_when_cleared:
-        return set()  # cases of these types happen once per subject, ever (sweep_candidates)
+    if not subject_ids or not detector.recurs:
+        return set()  # cases of this type happen once per subject, ever (sweep_candidates)
     by_person = AuditEvent.objects.filter(case=OuterRef("pk"), kind__in=PERSON_CLOSED, actor_type=ActorType.USER)
     closed = ExceptionCase.objects.filter(
         Exists(by_person), kind=detector.kind, state__in=[CaseState.RESOLVED, CaseState.DISMISSED],
@@ -562,17 +561,11 @@ DONE_OR_UNDER_WAY = [RemedyState.APPROVED, RemedyState.EXECUTING, RemedyState.DO
 REPEAT = "already_given_for_this_subject"
 
 
-def can_recur(kind: str) -> bool:
-    """Whether a case of this type may be opened again on the same subject (once the earlier one closed)."""
-    detector = DETECTORS[kind]
-    return detector.resolves_when_cleared and not detector.resolves_when_acted
-
-
 def earlier_remedies(cases: list[ExceptionCase]) -> dict[int, list[Remedy]]:
     """For each case of a type that can recur, what earlier cases of its type on its subject (the parcel, or the
     order) gave or are giving: one query for the batch. A case opened again must not message the customer
     twice, nor give the same remedy again without a person seeing the first."""
-    recurring = [case for case in cases if case.pk and can_recur(case.kind)]
+    recurring = [case for case in cases if case.pk and DETECTORS[case.kind].recurs]
     found: dict[int, list[Remedy]] = {case.pk: [] for case in recurring}
     if not recurring:
         return found

@@ -19,8 +19,8 @@ from cxhub.cache import cache_call
 from orders.choices import FINAL_SHIPMENT_STATUSES, ShipmentStatus
 from orders.eta import format_day
 from orders.models import LineItem, Order, Shipment, Store, TrackingEvent
-from playbooks.choices import ACTIVE_CASE_STATES, RemedyState
-from playbooks.detectors import DETECTORS
+from playbooks.choices import RemedyState
+from playbooks.dashboard import open_problems
 from playbooks.models import ExceptionCase, Remedy
 
 HISTORY_DAYS = 90
@@ -85,23 +85,13 @@ CASE_FIELDS = ("id", "order", "shipment", "kind", "state", "detected_at")
 REMEDY_FIELDS = ("id", "case", "position", "action", "params", "amount", "state")
 
 
-def problem_kinds() -> list[str]:
-    """The exception kinds that are problems the customer may hear about: not the informational ones
-    (milestones, post-delivery care, exchanges), which the playbook acts on once and resolves, and which
-    say nothing is wrong."""
-    return sorted(d.kind for d in DETECTORS.all() if not d.resolves_when_acted)
-
-
 # The order, with its store's columns, its feedback and whether a problem case is live, in one row.
 _ORDER = CompiledQuery(
     lambda order_id: (
         Order.objects.only(*ORDER_FIELDS)
         .annotate(
-            has_live_cases=Exists(
-                ExceptionCase.objects.filter(
-                    order=OuterRef("pk"), state__in=ACTIVE_CASE_STATES, kind__in=problem_kinds()
-                )
-            ),
+            # Problems only: milestones and care check-ins say nothing is wrong.
+            has_live_cases=Exists(open_problems().filter(order=OuterRef("pk"))),
             feedback_rating=F("delivery_feedback__rating"),
             **{f"store_{name}": F(f"store__{name}") for name in STORE_FIELDS},
         )
@@ -142,7 +132,8 @@ def tracking_facts(order_id: int) -> TrackingFacts | None:
     if order.has_live_cases:
         done = Remedy.objects.filter(state=RemedyState.DONE).only(*REMEDY_FIELDS).order_by("position")
         live_cases = list(
-            ExceptionCase.objects.filter(order_id=order_id, state__in=ACTIVE_CASE_STATES, kind__in=problem_kinds())
+            open_problems()
+            .filter(order_id=order_id)
             .only(*CASE_FIELDS)
             .prefetch_related(Prefetch("remedies", queryset=done))
             .order_by("detected_at")

@@ -46,6 +46,11 @@ class _Registry(dict):
     def all(self) -> list[Detector]:
         return [self[kind] for kind in DETECTORS_PATHS]
 
+    def informational_kinds(self) -> list[str]:
+        """The types that are news, not problems (milestones, post-delivery care, exchanges): every order
+        has them, and nobody needs to act on one."""
+        return [detector.kind for detector in self.all() if detector.resolves_when_acted]
+
 
 DETECTORS = _Registry()
 

@@ -36,6 +36,13 @@ class Detector:
     # lookup, not one per subject. `facts` reads them with `.all()`, which works on a subject alone too.
     facts_prefetch: ClassVar[tuple[str, ...]] = ()
 
+    @property
+    def recurs(self) -> bool:
+        """Whether a case of this type may open again on the same subject once the earlier one closed: only
+        a problem whose condition clears by itself (and may come back). Informational cases and those only
+        a person or the playbook closes (a customer's claim) happen once per subject, ever."""
+        return self.resolves_when_cleared and not self.resolves_when_acted
+
     def matching(self, now: datetime, params: dict[str, Any]) -> QuerySet:
         """Every subject (Shipment or Order rows) for which the condition holds at `now`.
 
