@@ -28,9 +28,6 @@ def approval_limit(user: AbstractBaseUser) -> Decimal | None:
     return None if user.is_superuser else Decimal("0")
 
 
-# Actions whose amount is a sum of money paid to the customer, which a person may approve in part. The
-
-
 def approval_decide(
     approval: Approval,
     *,

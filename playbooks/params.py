@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,18 +16,13 @@ NUMBER_NAMES = {int: "whole number", float: "number", Decimal: "number", bool: "
 @dataclass(frozen=True)
 class Param:
     """One parameter: its type (int, float, bool, str or Decimal), default and a help text; optionally a
-    minimum, and the values it may take (`choices`: the values, or a callable that returns them)."""
+    minimum, and the values it may take (`choices`)."""
 
     type: type
     default: Any
     help: str
     minimum: float | None = None
-    choices: Iterable[str] | Callable[[], Iterable[str]] | None = None
-
-    def allowed(self) -> list[str] | None:
-        if self.choices is None:
-            return None
-        return list(self.choices() if callable(self.choices) else self.choices)
+    choices: Sequence[str] | None = None
 
     def clean(self, name: str, value: Any) -> Any:
         """The value as its type. Raises ValidationError with a message that names the parameter (one
@@ -62,9 +57,8 @@ class Param:
                 raise invalid
             if self.minimum is not None and cleaned < self.minimum:
                 raise ValidationError(f"{name}: must be at least {self.minimum} (not {value!r}).")
-        allowed = self.allowed()
-        if allowed is not None and cleaned not in allowed:
-            raise ValidationError(f"{name}: {value!r} is not one of {', '.join(allowed)}.")
+        if self.choices is not None and cleaned not in self.choices:
+            raise ValidationError(f"{name}: {value!r} is not one of {', '.join(self.choices)}.")
         return cleaned
 
 
