@@ -27,7 +27,7 @@ from orders.carriers import ALIASES, CARRIERS, carrier_name, carrier_slug
 from orders.models import Order, Shipment, Store
 
 from . import why
-from .actions import ACTIONS, action_choices
+from .actions import ACTIONS, action_choices, action_label
 from .anomalies import (
     WAVE_KINDS,
     affected_shipments,
@@ -41,7 +41,7 @@ from .approvals import PERMISSION as DECIDE_APPROVAL
 from .approvals import approval_decide, approval_limit
 from .choices import ACTIVE_CASE_STATES, ApprovalDecision, IncidentState, PlaybookState
 from .dashboard import exceptions_overview
-from .detectors import DETECTORS, DETECTORS_PATHS, detector_choices
+from .detectors import DETECTORS, DETECTORS_PATHS, detector_choices, detector_label
 from .engine import case_dismiss, case_resolve, playbook_record_version
 from .models import (
     ActionRecord,
@@ -478,7 +478,7 @@ class TypeFilter(admin.SimpleListFilter):
 
 def case_title(case: ExceptionCase) -> str:
     """ "Stalled in transit on USPS 9400…, order 1022": the type's label, never its code."""
-    label = DETECTORS[case.kind].label if case.kind in DETECTORS else case.kind
+    label = detector_label(case.kind)
     where = f"{carrier_name(case.shipment.carrier)} {case.shipment.tracking_code}, " if case.shipment else ""
     return f"{label} on {where}order {case.order.order_number}"
 
@@ -535,7 +535,7 @@ class ExceptionCaseAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Type", ordering="kind")
     def type_label(self, case: ExceptionCase) -> str:
-        return DETECTORS[case.kind].label if case.kind in DETECTORS else case.kind
+        return detector_label(case.kind)
 
     @admin.display(description="Order", ordering="order__order_number")
     def order_link(self, case: ExceptionCase) -> str:
@@ -717,7 +717,7 @@ class ApprovalAdmin(admin.ModelAdmin):
     @staticmethod
     def _verdict(approval: Approval) -> str:
         remedy = approval.remedy
-        action = ACTIONS[remedy.action].label if remedy.action in ACTIONS else remedy.action
+        action = action_label(remedy.action)
         if approval.decision == ApprovalDecision.APPROVED:
             return f"Approved {approval.approved_amount} {remedy.currency}: {action}"
         return f"Rejected: {action}"
@@ -741,7 +741,7 @@ class ApprovalAdmin(admin.ModelAdmin):
     @admin.display(description="Exception")
     def exception(self, approval: Approval) -> str:
         case = approval.remedy.case
-        return f"{DETECTORS[case.kind].label if case.kind in DETECTORS else case.kind}: {case.explanation}"
+        return f"{detector_label(case.kind)}: {case.explanation}"
 
     @admin.display(description="What the hub saw")
     def facts(self, approval: Approval) -> str:
@@ -764,7 +764,7 @@ class ApprovalAdmin(admin.ModelAdmin):
     @admin.display(description="Remedy")
     def remedy_action(self, approval: Approval) -> str:
         remedy = approval.remedy
-        return ACTIONS[remedy.action].label if remedy.action in ACTIONS else remedy.action
+        return action_label(remedy.action)
 
     @admin.display(description="Proposed amount")
     def proposed_amount(self, approval: Approval) -> str:

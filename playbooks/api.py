@@ -14,7 +14,7 @@ from orders.api.views import StoreAPIView
 from orders.models import Order
 
 from .choices import ACTIVE_CASE_STATES, ApprovalDecision
-from .detectors import DETECTORS
+from .detectors import detector_label
 from .models import Approval, AuditEvent, CarrierPause, ExceptionCase, Remedy
 
 AUDIT_LIMIT = 50
@@ -67,7 +67,7 @@ def _case(case: ExceptionCase) -> dict[str, Any]:
     return {
         "id": case.pk,
         "type": case.kind,
-        "label": DETECTORS[case.kind].label if case.kind in DETECTORS else case.kind,
+        "label": detector_label(case.kind),
         "state": case.state,
         "detected_at": case.detected_at,
         "explanation": case.explanation,

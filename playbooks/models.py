@@ -44,9 +44,9 @@ class DetectorConfig(models.Model):
         verbose_name = "detector"
 
     def __str__(self) -> str:
-        from .detectors import DETECTORS
+        from .detectors import detector_label
 
-        return DETECTORS[self.kind].label if self.kind in DETECTORS else self.kind
+        return detector_label(self.kind)
 
 
 class ExceptionCase(models.Model):
@@ -103,10 +103,9 @@ class ExceptionCase(models.Model):
         ]
 
     def __str__(self) -> str:
-        from .detectors import DETECTORS
+        from .detectors import detector_label
 
-        label = DETECTORS[self.kind].label if self.kind in DETECTORS else self.kind
-        return f"{label} on {self.shipment or self.order}"
+        return f"{detector_label(self.kind)} on {self.shipment or self.order}"
 
 
 class Playbook(models.Model):
@@ -248,9 +247,9 @@ class Remedy(models.Model):
         ]
 
     def __str__(self) -> str:
-        from .actions import ACTIONS
+        from .actions import action_label
 
-        return f"{ACTIONS[self.action].label if self.action in ACTIONS else self.action} for {self.case}"
+        return f"{action_label(self.action)} for {self.case}"
 
 
 class Approval(models.Model):

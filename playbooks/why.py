@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from orders.models import Order
 
-from .actions import ACTIONS
+from .actions import action_label
 from .choices import RemedyState
 from .engine import REPEAT
 from .models import Approval, Remedy
@@ -116,7 +116,7 @@ def customer_summary(approval: Approval, *, now: datetime | None = None) -> Cust
         orders=totals["orders"],
         spent=(totals["spent"] or Decimal(0)).quantize(Decimal("0.01")),  # SQLite sums decimals as floats
         given_30d=[
-            f"{ACTIONS[r.action].label if r.action in ACTIONS else r.action}: {r.amount} {r.currency} "
+            f"{action_label(r.action)}: {r.amount} {r.currency} "
             f"(order {r.case.order.order_number}, {timezone.localtime(r.executed_at):%a %-d %b})"
             for r in given
         ],

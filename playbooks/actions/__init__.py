@@ -41,5 +41,10 @@ class _Registry(dict):
 ACTIONS = _Registry()
 
 
+def action_label(kind: str) -> str:
+    """An action's name for people ("Ship a replacement"); its code when no action has it any more."""
+    return ACTIONS[kind].label if kind in ACTIONS else kind
+
+
 def action_choices() -> list[tuple[str, str]]:
     return [(a.kind, a.label) for a in ACTIONS.all()]

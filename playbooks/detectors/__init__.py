@@ -55,5 +55,10 @@ class _Registry(dict):
 DETECTORS = _Registry()
 
 
+def detector_label(kind: str) -> str:
+    """An exception type's name for people ("Stalled in transit"); its code when no detector has it any more."""
+    return DETECTORS[kind].label if kind in DETECTORS else kind
+
+
 def detector_choices() -> list[tuple[str, str]]:
     return [(d.kind, d.label) for d in DETECTORS.all()]
