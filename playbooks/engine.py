@@ -382,8 +382,9 @@ def case_dismiss(case: ExceptionCase, *, user: Any) -> int:
     return updated
 
 
-# The steps of a closed case that are withdrawn: not started yet (a step running is left to finish: its
-# provider call may have happened already).
+# The steps of a closed case that are withdrawn: not started yet. A step a worker has claimed is withdrawn
+# by that worker if the case closed before its batch took hold of it (_remedies_hold); once held, it runs, and
+# closing the case waits for the batch (its provider call may be under way).
 WITHDRAWN_REMEDY_STATES = [RemedyState.PLANNED, RemedyState.NEEDS_APPROVAL, RemedyState.APPROVED]
 
 
@@ -393,9 +394,14 @@ def _cases_withdraw(cases: list[ExceptionCase], *, why: str, user: Any = None, n
     closing transaction; returns the audit events to record, one per step withdrawn."""
     if not cases:
         return []
+    steps = Remedy.objects.filter(case__in=[case.pk for case in cases], state__in=WITHDRAWN_REMEDY_STATES)
+    return _remedies_withdraw(steps, why=why, user=user, now=now)
+
+
+def _remedies_withdraw(steps: QuerySet, *, why: str, user: Any = None, now: datetime) -> list[AuditEvent]:
+    """Reject these steps of closed cases and withdraw their pending approvals; returns the audit events."""
     pending = list(
-        Remedy.objects.filter(case__in=[case.pk for case in cases], state__in=WITHDRAWN_REMEDY_STATES)
-        .select_for_update(of=("self",))
+        steps.select_for_update(of=("self",))
         .select_related("case")
         .order_by("pk")
     )
@@ -871,7 +877,7 @@ def steps_run(cases: list[ExceptionCase]) -> int:
     claimed, claimed_at = _remedies_claim(runnable)
     run, failed = _StepsRun(), 0
     with transaction.atomic():
-        claimed = _remedies_hold(claimed, claimed_at)
+        claimed = _remedies_hold(runnable, claimed, claimed_at, run)
         with memo_scope():
             _actions_prepare([remedy for remedy in runnable if remedy.pk in claimed])
             for case in cases:
@@ -917,14 +923,27 @@ def _remedies_claim(remedies: list[Remedy]) -> tuple[set[int], datetime]:
     return mine, now
 
 
-def _remedies_hold(claimed: set[int], claimed_at: datetime) -> set[int]:
-    """Lock this worker's claimed steps for the rest of its transaction; returns those still its own (not
-    a claim the recovery handed out meanwhile, had the worker stalled past its minute, nor another
-    worker's claim of it since)."""
+def _remedies_hold(remedies: list[Remedy], claimed: set[int], claimed_at: datetime, run: _StepsRun) -> set[int]:
+    """Lock this worker's claimed steps, and their cases, for the rest of its transaction; returns the steps
+    to run: those still its own (not a claim the recovery handed out meanwhile, had the worker stalled past
+    its minute, nor another worker's claim of it since) whose case is still live.
+
+    A person closing a case between the claim and this hold finds its steps running and leaves them
+    (_cases_withdraw): they are withdrawn here instead, as the close would have. From here on, closing a
+    case waits for the batch to commit (the case's row is held), so a step is either run or withdrawn."""
     if not claimed:
         return claimed
     held = Remedy.objects.filter(pk__in=claimed, state=RemedyState.EXECUTING, started_at=claimed_at)
-    return set(held.select_for_update(no_key=True).values_list("pk", flat=True))
+    claimed = set(held.select_for_update(no_key=True).values_list("pk", flat=True))
+    case_ids = {remedy.case_id for remedy in remedies if remedy.pk in claimed}
+    live_cases = ExceptionCase.objects.filter(pk__in=case_ids, state__in=ACTIVE_CASE_STATES).order_by("pk")
+    live = set(live_cases.select_for_update(no_key=True).values_list("pk", flat=True))
+    closed = {remedy.pk for remedy in remedies if remedy.pk in claimed and remedy.case_id not in live}
+    if closed:
+        run.events += _remedies_withdraw(
+            Remedy.objects.filter(pk__in=closed), why="the exception was closed before it ran", now=timezone.now()
+        )
+    return claimed - closed
 
 
 class _StepsRun:
@@ -982,7 +1001,7 @@ class _StepsRun:
 
     def record(self) -> None:
         """Write the batch's outcomes: the steps' states, escalations, the cases they conclude, the trail."""
-        if not (self.ended or self.released or self.concluded):
+        if not (self.ended or self.released or self.concluded or self.events):
             return
         with transaction.atomic():
             if self.ended:

@@ -1007,10 +1007,10 @@ def test_acting_on_a_milestone_plans_messages_and_resolves_in_a_fixed_number_of_
 
     # Plan (the claim's transaction, case, playbooks and their steps, version, claim, remedy, audit), the
     # message (outbox row, template, settings, whether the customer heard from us this week and, as they did,
-    # the caps' counts, merge), the steps' claim, their hold and each step's savepoint, and the case's
+    # the caps' counts, merge), the steps' claim, their hold and their cases', each step's savepoint, and the case's
     # resolution; in a batch, playbooks, version, template and settings are read once
     # (test_a_batch_of_cases_reads_...).
-    with django_assert_max_num_queries(36):
+    with django_assert_max_num_queries(37):
         case_act(case.pk)
 
     case.refresh_from_db()
