@@ -485,6 +485,24 @@ def _copies_merge(
     return kept, replaced, copied
 
 
+def shipment_copies_remove(shipment: Shipment) -> int:
+    """Remove the copies of one scan that lower-ranked sources stored before copies were merged on arrival
+    (_copies_merge, 2026-12): the timeline becomes what it would be had every event arrived since. The caller
+    holds the shipment's row lock. Returns how many events were removed."""
+    events = list(shipment.events.only("pk", "dedupe_key", "status", "occurred_at", "source"))
+    timeline: list[tuple[int, str, str, datetime, str]] = []
+    dropped: list[int] = []
+    for source in sorted({event.source for event in events}, key=_source_rank):
+        rows = [event for event in events if event.source == source]
+        kept, _, _ = _copies_merge(timeline, rows, source)  # best-ranked first: nothing stored is replaced
+        dropped += sorted({event.pk for event in rows} - {event.pk for event in kept})
+        timeline += [(event.pk, event.dedupe_key, event.status, event.occurred_at, source) for event in kept]
+    if dropped:
+        shipment.events.filter(pk__in=dropped).delete()
+        shipment_refresh_status(shipment, [(status, at) for _, _, status, at, _ in timeline])
+    return len(dropped)
+
+
 def shipment_refresh_status(
     shipment: Shipment, timeline: list[tuple[str, datetime]], *, unsaved: Sequence[str] = ()
 ) -> None:

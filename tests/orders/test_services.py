@@ -32,7 +32,7 @@ from orders.updates import (
     TrackingEventData,
 )
 from tests import signing
-from tests.factories import OrderFactory, ShipmentFactory, StoreFactory
+from tests.factories import OrderFactory, ShipmentFactory, StoreFactory, TrackingEventFactory
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -440,6 +440,45 @@ def test_events_that_are_not_one_scan_are_all_kept(other, source):
 
     assert [record(shipment, first, EventSource.SHOPIFY), record(shipment, other, source)] == [1, 1]
     assert shipment.events.count() == 2
+
+
+def test_copies_stored_before_they_were_merged_on_arrival_are_removed_by_the_migration():
+    """Timelines written by an earlier version hold both sources' copies of a scan. The migration that
+    upgrades them leaves each parcel as if its events had arrived since: the carrier tracker's copy, and
+    events that are not copies (another minute, another status, one source's own) untouched."""
+    import importlib
+
+    from django.apps import apps
+
+    copies_remove = importlib.import_module("orders.migrations.0015_tracking_event_copies_removed").copies_remove
+    shipment, single_source = ShipmentFactory(carrier="ups"), ShipmentFactory(carrier="ups")
+    delivered = AT + timedelta(hours=5)
+    old = [
+        (SHOPIFY_COPY, EventSource.SHOPIFY),
+        (AFTERSHIP_COPY, EventSource.AFTERSHIP),
+        (copy_of(ShipmentStatus.DELIVERED, delivered, "s:delivered"), EventSource.SHOPIFY),
+        (copy_of(ShipmentStatus.DELIVERED, delivered + timedelta(seconds=9), "a:delivered"), EventSource.AFTERSHIP),
+        (copy_of(ShipmentStatus.IN_TRANSIT, AT + timedelta(minutes=1), "s:next-minute"), EventSource.SHOPIFY),
+    ]
+    for event, source in old:
+        TrackingEventFactory(shipment=shipment, status=event.status, occurred_at=event.occurred_at, source=source,
+                             dedupe_key=event.dedupe_key, raw_detail=event.raw_detail,
+                             location=event.location)  # fmt: skip
+    for key in ("s:1", "s:2"):  # one source's own two scans in one minute: never merged
+        TrackingEventFactory(shipment=single_source, status=ShipmentStatus.IN_TRANSIT, occurred_at=AT,
+                             source=EventSource.SHOPIFY, dedupe_key=key)  # fmt: skip
+    Shipment.objects.filter(pk=shipment.pk).update(status=ShipmentStatus.DELIVERED, delivered_at=delivered)
+
+    copies_remove(apps, connection.schema_editor())
+
+    assert timeline(shipment) == [
+        (ShipmentStatus.DELIVERED, delivered + timedelta(seconds=9), EventSource.AFTERSHIP, "", ""),
+        (ShipmentStatus.IN_TRANSIT, AT + timedelta(seconds=37), EventSource.AFTERSHIP, "InTransit_002", "Louisville"),
+        (ShipmentStatus.IN_TRANSIT, AT + timedelta(minutes=1), EventSource.SHOPIFY, "", ""),
+    ]
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.delivered_at) == (ShipmentStatus.DELIVERED, delivered + timedelta(seconds=9))
+    assert single_source.events.count() == 2
 
 
 SHOPIFY_ANNOUNCE = [
