@@ -14,6 +14,9 @@ The fixtures use 2025-07 (`checkpoints[].country_region`, `courier_estimated_del
 object); the legacy v4 names (`country_iso3`, `expected_delivery`) are read too, so a URL left on an
 older version still works.
 
+A checkpoint_time without an offset is the local time where the checkpoint was (AfterShip's Checkpoint
+model): see `_checkpoint_instant` for how the hub reads it.
+
 Only `tracking_update` is turned into facts. `edd_revise` and `tracking_pending_time` also exist; the
 hub ignores them (the estimate rides along on every tracking_update anyway).
 """
@@ -21,11 +24,15 @@ hub ignores them (the estimate rides along on every tracking_update anyway).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.core import get_global
 
 from orders.carriers import carrier_slug
 from orders.choices import ShipmentStatus
@@ -239,7 +246,7 @@ def _events(payload: Mapping[str, Any], msg: Mapping[str, Any]) -> list[Tracking
         events.append(
             TrackingEventData(
                 status=normalize_status(tag, subtag),
-                occurred_at=_parse_time(raw_time, f"{path}.checkpoint_time"),
+                occurred_at=_checkpoint_instant(raw_time, checkpoint, msg, path),
                 dedupe_key=_dedupe_key(str(raw_time), tag, subtag, message),
                 raw_status=tag,
                 raw_detail=subtag,
@@ -281,9 +288,76 @@ def _location(checkpoint: Mapping[str, Any], path: str) -> str:
 
     if location := field("location"):
         return location
-    # 2025-01 and later say country_region; earlier versions say country_iso3.
-    parts = [field("city"), field("state"), field("country_region") or field("country_iso3")]
+    parts = [field("city"), field("state"), _country(checkpoint, path)]
     return ", ".join(part for part in parts if part)
+
+
+def _country(data: Mapping[str, Any], path: str, prefix: str = "") -> str:
+    """The ISO alpha-3 country `<prefix>country_region` (webhook versions 2025-01 and later) or
+    `<prefix>country_iso3` (earlier versions) names, or ""."""
+    for key in (f"{prefix}country_region", f"{prefix}country_iso3"):
+        if country := text(optional(data, key), f"{path}.{key}"):
+            return country
+    return ""
+
+
+def _checkpoint_instant(raw_time: Any, checkpoint: Mapping[str, Any], msg: Mapping[str, Any], path: str) -> datetime:
+    """When a checkpoint happened. A checkpoint_time with an offset is that instant.
+
+    One without an offset is the local time where the checkpoint was. It is read in the zone of the
+    checkpoint's country when country_zone() finds one; a checkpoint that names no country is taken to
+    be in the parcel's destination country. A checkpoint in a country of several offsets (the US) is never
+    read in the destination's zone: it is not there. When no zone is found the time is read as UTC.
+    Whatever the zone, a checkpoint cannot have happened after AfterShip recorded it (created_at, in UTC),
+    so a reading later than created_at is created_at: a zone guessed wrong cannot put a scan after the moment
+    AfterShip saw it. created_at is read only here, for a time without an offset.
+    """
+    local = _parse_time(raw_time, f"{path}.checkpoint_time", naive=True)
+    if local.tzinfo is not None:
+        return local
+    country = (
+        _country(checkpoint, path)
+        or _country(msg, "msg", "destination_")
+        or _country(msg, "msg", "courier_destination_")
+    )
+    instant = local.replace(tzinfo=country_zone(country, local) or UTC)
+    if recorded := optional(checkpoint, "created_at"):
+        recorded_at = _parse_time(recorded, f"{path}.created_at")
+        try:
+            recorded_at.astimezone(UTC)  # what replaces checkpoint_time must be a time the database can hold
+        except OverflowError as exc:
+            raise PayloadError(f"{path}.created_at", "is out of range") from exc
+        instant = min(instant, recorded_at)
+    return instant
+
+
+# China has one legal time, Beijing's; the tz database's Asia/Urumqi is the unofficial Xinjiang time, which
+# would otherwise leave every Chinese scan without a zone.
+_LEGAL_ZONES = {"CN": "Asia/Shanghai"}
+
+
+def country_zone(country: str, local: datetime) -> ZoneInfo | None:
+    """The zone to read the naive `local` time in for a place in `country` (ISO 3166 alpha-3 or alpha-2,
+    as CLDR knows it): one of the country's zones when all of them have the same UTC offset at that time
+    (Germany, France, the UK, China, Japan), else None (the US, Canada, Australia, Russia, Brazil; a code
+    CLDR does not know). Asked at `local`, so a country whose zones part only in summer is judged by the day.
+    """
+    code = country.strip().upper()
+    aliases = get_global("territory_aliases").get(code, [])
+    territory = aliases[0] if len(aliases) == 1 else code
+    zones = _zones(territory) if territory in get_global("territory_zones") else ()
+    if zones and len({local.replace(tzinfo=zone).utcoffset() for zone in zones}) == 1:
+        return zones[0]
+    return None
+
+
+@functools.cache  # only territories CLDR has zones for get here: a few hundred entries at most
+def _zones(territory: str) -> tuple[ZoneInfo, ...]:
+    names = [_LEGAL_ZONES[territory]] if territory in _LEGAL_ZONES else get_global("territory_zones")[territory]
+    try:
+        return tuple(ZoneInfo(name) for name in names)
+    except (ZoneInfoNotFoundError, ValueError):  # a zone newer than this machine's tz database
+        return ()
 
 
 def _dedupe_key(raw_time: str, tag: str, subtag: str, message: str) -> str:
@@ -293,14 +367,12 @@ def _dedupe_key(raw_time: str, tag: str, subtag: str, message: str) -> str:
     return f"aftership:{digest[:32]}"
 
 
-def _parse_time(value: Any, field: str) -> datetime:
-    """Parse an AfterShip timestamp or date into an aware datetime.
+def _parse_time(value: Any, field: str, *, naive: bool = False) -> datetime:
+    """Parse an AfterShip timestamp or date; one without an offset is UTC unless `naive` asks for it as is.
 
-    AfterShip documents checkpoint_time as the checkpoint's local time, either with an offset
-    (YYYY-MM-DDTHH:mm:ssZ) or without one (YYYY-MM-DDTHH:mm:ss), and estimates as dates
-    (YYYY-MM-DD) in the recipient's timezone. Without an offset there is no way to know the zone, so
-    a naive value is taken as UTC: it can be off by the carrier's UTC offset, which is acceptable for
-    ordering scans and for day-level delay checks.
+    AfterShip's own times (created_at, updated_at) are UTC. Estimates are dates (YYYY-MM-DD) in the
+    recipient's timezone, taken as that date in UTC: close enough for day-level delay checks. A
+    checkpoint_time may have no offset: `_checkpoint_instant` finds its zone.
     """
     if not isinstance(value, str):
         raise PayloadError(field, "is not an ISO 8601 timestamp")
@@ -308,4 +380,4 @@ def _parse_time(value: Any, field: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise PayloadError(field, "is not an ISO 8601 timestamp") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo or naive else parsed.replace(tzinfo=UTC)

@@ -1,7 +1,8 @@
-"""AfterShipConnector: signature, event naming, payload -> facts, and the tag/subtag table.
+"""AfterShipConnector: signature, event naming, payload -> facts, local scan times, and the tag/subtag table.
 
-Pure unit tests: no database, no Django test client. Payloads are tests/payloads/aftership/*.json,
-one UPS parcel (1Z999AA10123456784, order #1001) through six tracking_update deliveries.
+Pure unit tests: no database, no Django test client. Payloads are tests/payloads/aftership/*.json:
+one UPS parcel (1Z999AA10123456784, order #1001) through six tracking_update deliveries, and a parcel
+from Shenzhen to Berlin whose scans carry local times without an offset (cross_border_local_times).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from orders.connectors.aftership import AfterShipConnector, normalize_status, status_map
+from orders.connectors.aftership import AfterShipConnector, country_zone, normalize_status, status_map
 from orders.connectors.base import PayloadError, SignatureError, UnsupportedEvent
 from orders.updates import OrderRef, ShipmentData, TrackingEventData
 
@@ -52,7 +53,8 @@ def Headers(**values: str) -> CaseInsensitiveMapping:
 
 INFO_RECEIVED = TrackingEventData(
     status="label_created",
-    # The fixture's first checkpoint_time has no offset: read as UTC.
+    # The fixture's first checkpoint_time has no offset and is in the US, a country of several offsets:
+    # read as UTC (AfterShip recorded it later, at 19:20:41 UTC, so it stands).
     occurred_at=datetime(2026, 2, 16, 14, 2, 11, tzinfo=UTC),
     dedupe_key="aftership:20e3545256500a832ec3c5af3cfe4ecc",
     raw_status="InfoReceived",
@@ -214,8 +216,8 @@ def test_delivery_id_is_the_event_id() -> None:
 
 def test_every_fixture_has_its_own_delivery_id() -> None:
     names = sorted(p.stem for p in PAYLOADS.glob("*.json"))
-    assert len(names) == 6
-    assert len({connector.delivery_id(Headers(), load(n)) for n in names}) == 6
+    assert len(names) == 7
+    assert len({connector.delivery_id(Headers(), load(n)) for n in names}) == 7
 
 
 def test_delivery_id_falls_back_to_tracking_id_and_ts() -> None:
@@ -382,6 +384,231 @@ def test_no_checkpoints_and_no_updated_at_uses_ts() -> None:
     [event] = one(payload).events
     assert event.status == "unknown"
     assert event.occurred_at == datetime.fromtimestamp(1771704441, tz=UTC)
+
+
+# -- updates: checkpoint times without an offset are local times -----------------------------------
+
+BEIJING = timezone(timedelta(hours=8))
+BERLIN_WINTER = timezone(timedelta(hours=1))
+
+
+def key(raw_time: str, tag: str, subtag: str, message: str) -> str:
+    return "aftership:" + hashlib.sha1("\x1f".join((raw_time, tag, subtag, message)).encode()).hexdigest()[:32]
+
+
+def test_a_cross_border_parcel_s_local_times() -> None:
+    # Shenzhen to Berlin in November: China is UTC+8, Germany UTC+1.
+    [update] = connector.updates("tracking_update", load("cross_border_local_times"))
+    assert [(e.occurred_at, e.location) for e in update.events] == [
+        (datetime(2026, 11, 16, 10, 5, tzinfo=BEIJING), "Shenzhen, Guangdong, CHN"),
+        (datetime(2026, 11, 16, 19, 40, tzinfo=BEIJING), "Shenzhen, Guangdong, CHN"),
+        (datetime(2026, 11, 18, 1, 15, tzinfo=BEIJING), "Shenzhen, Guangdong, CHN"),
+        (datetime(2026, 11, 19, 6, 50, tzinfo=BERLIN_WINTER), "Leipzig, DEU"),
+        # No country on the checkpoint: the parcel's destination's.
+        (datetime(2026, 11, 20, 11, 30, tzinfo=BERLIN_WINTER), ""),
+        (datetime(2026, 11, 21, 8, 2, tzinfo=BERLIN_WINTER), "Berlin, Germany"),
+    ]
+    # In scan order, each before AfterShip recorded it.
+    times = [e.occurred_at for e in update.events]
+    assert times == sorted(times)
+    recorded = [datetime.fromisoformat(c["created_at"]) for c in load("cross_border_local_times")["msg"]["checkpoints"]]
+    assert all(at < seen for at, seen in zip(times, recorded, strict=True))
+
+
+def cross_border(**changes: Any) -> dict[str, Any]:
+    payload = copy.deepcopy(load("cross_border_local_times"))
+    payload["msg"].update(changes)
+    return payload
+
+
+def first_checkpoint(payload: dict[str, Any], **changes: Any) -> datetime:
+    payload["msg"]["checkpoints"][0].update(changes)
+    return one(payload).events[0].occurred_at
+
+
+@pytest.mark.parametrize(
+    ("country", "local", "expected"),
+    [
+        ("DEU", "2026-02-16T14:02:11", datetime(2026, 2, 16, 13, 2, 11, tzinfo=UTC)),  # CET, UTC+1
+        ("DEU", "2026-07-16T14:02:11", datetime(2026, 7, 16, 12, 2, 11, tzinfo=UTC)),  # CEST, UTC+2
+        ("CHN", "2026-02-16T14:02:11", datetime(2026, 2, 16, 6, 2, 11, tzinfo=UTC)),  # one legal time, UTC+8
+        ("JPN", "2026-02-16T14:02:11", datetime(2026, 2, 16, 5, 2, 11, tzinfo=UTC)),
+        ("GBR", "2026-07-16T14:02:11", datetime(2026, 7, 16, 13, 2, 11, tzinfo=UTC)),  # BST
+    ],
+)
+def test_a_local_time_in_a_country_of_one_offset_is_read_in_its_zone(country, local, expected) -> None:
+    # The UPS fixture's first checkpoint, moved: AfterShip recorded it on 2026-02-16 at 19:20:41 UTC.
+    payload = delivered()
+    payload["msg"]["checkpoints"][0]["created_at"] = "2026-08-01T00:00:00+00:00"
+    assert first_checkpoint(payload, country_region=country, checkpoint_time=local) == expected
+
+
+def test_a_legacy_country_iso3_places_the_checkpoint_too() -> None:
+    payload = delivered()
+    checkpoint = payload["msg"]["checkpoints"][0]
+    del checkpoint["country_region"]
+    checkpoint["country_iso3"] = "DEU"
+    assert first_checkpoint(payload) == datetime(2026, 2, 16, 13, 2, 11, tzinfo=UTC)
+
+
+def test_a_checkpoint_without_a_country_is_placed_in_the_destination() -> None:
+    payload = delivered(destination_country_region="FRA")
+    assert first_checkpoint(payload, country_region=None) == datetime(2026, 2, 16, 13, 2, 11, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        {"destination_country_region": None, "courier_destination_country_region": "FRA"},
+        {"destination_country_region": None, "courier_destination_country_region": None,
+         "destination_country_iso3": "FRA"},
+    ],
+    ids=["courier-destination", "legacy-destination"],
+)  # fmt: skip
+def test_the_destination_by_any_of_its_names(destination: dict[str, Any]) -> None:
+    payload = delivered(**destination)
+    assert first_checkpoint(payload, country_region=None) == datetime(2026, 2, 16, 13, 2, 11, tzinfo=UTC)
+
+
+def test_a_destination_of_several_offsets_leaves_the_time_in_utc() -> None:
+    # The fixture's parcel goes to the US.
+    assert first_checkpoint(delivered(), country_region=None) == datetime(2026, 2, 16, 14, 2, 11, tzinfo=UTC)
+
+
+def test_a_checkpoint_in_a_country_of_several_offsets_is_not_read_in_the_destination_s_zone() -> None:
+    # The scan is in the US, wherever the parcel is going: Berlin's clock says nothing about it.
+    payload = delivered(destination_country_region="DEU", courier_destination_country_region="DEU")
+    assert first_checkpoint(payload) == datetime(2026, 2, 16, 14, 2, 11, tzinfo=UTC)
+
+
+def test_no_country_at_all_is_utc() -> None:
+    payload = delivered(destination_country_region=None, courier_destination_country_region=None)
+    assert first_checkpoint(payload, country_region=None) == datetime(2026, 2, 16, 14, 2, 11, tzinfo=UTC)
+
+
+def test_a_country_cldr_does_not_know_is_utc() -> None:
+    assert first_checkpoint(delivered(), country_region="XKX") == datetime(2026, 2, 16, 14, 2, 11, tzinfo=UTC)
+
+
+def test_a_local_time_later_than_aftership_recorded_it_is_the_time_it_was_recorded() -> None:
+    # A Shenzhen scan with no country, on a parcel bound for the US: read as UTC it would be 8 hours after
+    # AfterShip saw it. AfterShip recorded it at 02:31:47 UTC: no later than that.
+    payload = cross_border(destination_country_region="USA", courier_destination_country_region="USA")
+    assert first_checkpoint(payload, country_region=None) == datetime(2026, 11, 16, 2, 31, 47, tzinfo=UTC)
+
+
+def test_created_at_with_another_offset_is_the_same_instant() -> None:
+    payload = delivered()
+    got = first_checkpoint(payload, created_at="2026-02-16T08:30:00-05:00")  # 13:30 UTC, before 14:02:11 UTC
+    assert got == datetime(2026, 2, 16, 13, 30, tzinfo=UTC)
+
+
+def test_a_local_time_before_created_at_is_kept() -> None:
+    payload = delivered()
+    got = first_checkpoint(payload, created_at="2026-02-16T14:02:11+00:00")
+    assert got == datetime(2026, 2, 16, 14, 2, 11, tzinfo=UTC)
+
+
+def test_without_created_at_nothing_bounds_the_local_time() -> None:
+    payload = cross_border(destination_country_region="USA", courier_destination_country_region="USA")
+    got = first_checkpoint(payload, country_region=None, created_at=None)
+    assert got == datetime(2026, 11, 16, 10, 5, tzinfo=UTC)
+
+
+def test_a_time_with_an_offset_is_that_instant_whatever_the_country_or_created_at() -> None:
+    payload = delivered()
+    got = first_checkpoint(
+        payload, checkpoint_time="2026-02-16T14:02:11+09:00", country_region="DEU", created_at="2026-02-16T00:00:00Z"
+    )
+    assert got == datetime(2026, 2, 16, 14, 2, 11, tzinfo=timezone(timedelta(hours=9)))
+
+
+def test_a_date_alone_is_midnight_local() -> None:
+    payload = cross_border()
+    assert first_checkpoint(payload, checkpoint_time="2026-11-16") == datetime(2026, 11, 16, tzinfo=BEIJING)
+
+
+def test_dedupe_keys_come_from_the_raw_time_whatever_zone_it_is_read_in() -> None:
+    # A redelivery, or the next update resending the checkpoints, gives each checkpoint its key again, even
+    # if it is read in another zone than the first time.
+    first = one(cross_border()).events
+    again = one(cross_border()).events
+    moved = one(cross_border(destination_country_region="USA", courier_destination_country_region="USA")).events
+    assert [e.dedupe_key for e in first] == [e.dedupe_key for e in again] == [e.dedupe_key for e in moved]
+    assert first[4].occurred_at != moved[4].occurred_at
+    fields = ("2026-11-16T10:05:00", "InfoReceived", "InfoReceived_001", "Shipment information received")
+    assert first[0].dedupe_key == key(*fields)
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-02-31T10:00:00Z", 1771269641, ["2026-02-16"]])
+def test_bad_created_at(value: Any) -> None:
+    payload = delivered()
+    payload["msg"]["checkpoints"][0]["created_at"] = value
+    assert_payload_error(payload, "msg.checkpoints[0].created_at")
+
+
+def test_a_created_at_no_clock_can_hold_is_refused() -> None:
+    payload = delivered()
+    payload["msg"]["checkpoints"][0]["created_at"] = "0001-01-01T00:00:00+05:00"
+    with pytest.raises(PayloadError) as excinfo:
+        connector.updates("tracking_update", payload)
+    assert (excinfo.value.field, excinfo.value.problem) == ("msg.checkpoints[0].created_at", "is out of range")
+
+
+def test_created_at_is_read_only_for_a_time_without_an_offset() -> None:
+    payload = delivered()
+    payload["msg"]["checkpoints"][1]["created_at"] = "yesterday"  # the Origin Scan has an offset: not read
+    assert one(payload).events[1].occurred_at == ORIGIN_SCAN.occurred_at
+
+
+def test_a_local_time_no_clock_can_hold_is_refused_naming_checkpoint_time() -> None:
+    # Year 1 in China is before year 1 in UTC: orders.limits refuses it, by its name in the payload.
+    payload = delivered()
+    payload["msg"]["checkpoints"][0].update(checkpoint_time="0001-01-01T00:00:00", country_region="CHN")
+    assert_payload_error(payload, "msg.checkpoints[0].checkpoint_time")
+
+
+@pytest.mark.parametrize(
+    ("path", "value"), [("destination_country_region", ["DEU"]), ("courier_destination_country_region", {"iso": "DE"})]
+)
+def test_a_destination_of_the_wrong_type_is_refused_when_it_is_needed(path: str, value: Any) -> None:
+    payload = delivered(**{"destination_country_region": None, path: value})
+    payload["msg"]["checkpoints"][0]["country_region"] = None
+    assert_payload_error(payload, f"msg.{path}")
+
+
+# -- country_zone: the zone a country's local times are read in ------------------------------------
+
+WINTER = datetime(2026, 1, 15, 12, 0)
+SUMMER = datetime(2026, 7, 15, 12, 0)
+
+
+@pytest.mark.parametrize(
+    ("country", "zone"),
+    [
+        ("DEU", "Europe/Berlin"),  # Europe/Busingen too, the same clock
+        ("FRA", "Europe/Paris"),
+        ("GBR", "Europe/London"),
+        ("CHN", "Asia/Shanghai"),
+        ("JPN", "Asia/Tokyo"),
+        ("IND", "Asia/Kolkata"),
+        ("DE", "Europe/Berlin"),  # alpha-2 as well
+        (" deu ", "Europe/Berlin"),
+    ],
+)
+def test_a_country_of_one_offset_has_a_zone(country: str, zone: str) -> None:
+    assert str(country_zone(country, WINTER)) == zone
+
+
+@pytest.mark.parametrize("country", ["USA", "CAN", "AUS", "RUS", "BRA", "MEX", "IDN", "ESP", "XKX", "ZZZ", ""])
+def test_a_country_of_several_offsets_or_unknown_has_none(country: str) -> None:
+    assert country_zone(country, WINTER) is None
+
+
+def test_a_country_is_judged_at_the_local_time_asked() -> None:
+    # Crimea keeps Moscow time (UTC+3) all year; the rest of Ukraine is UTC+2 in winter, UTC+3 in summer.
+    assert country_zone("UKR", WINTER) is None
+    assert str(country_zone("UKR", SUMMER)) == "Europe/Kyiv"
 
 
 # -- updates: malformed payloads name the field ----------------------------------------------------
