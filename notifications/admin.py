@@ -20,6 +20,7 @@ from orders.models import Order, Store
 
 from .channels import ChannelError
 from .channels.email import EmailChannel, branded_html, from_header
+from .channels.sms import sms_body
 from .choices import TRANSACTIONAL_KINDS, MessageKind, MessageStatus
 from .models import Message, MessageTemplate, NotificationSettings
 from .rendering import (
@@ -42,6 +43,17 @@ PREVIEW_ORDER_CHOICES = 20
 def describe_length(length: SmsLength) -> str:
     segments = f"{length.segments} segment{'s' if length.segments != 1 else ''}"
     return f"{length.characters} characters · {segments} ({length.encoding})"
+
+
+def template_sms_length(template: MessageTemplate) -> str:
+    """The SMS's length with the sample values: the one figure the change list, the change form and its
+    live preview all show. Measured on what the SMS channel hands Twilio (`sms_body`: a curly quote goes
+    out straight, so it must not count as UCS-2)."""
+    try:
+        text = render_message(template, SAMPLE_CONTEXT).text
+    except TemplateRenderError:
+        return "does not render"
+    return describe_length(sms_segments(sms_body(text)))
 
 
 def newest_order(store: Store, pk: object = None) -> Order | None:
@@ -136,12 +148,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
     @admin.display(description="SMS length (sample values)")
     def sms_length(self, template: MessageTemplate) -> str:
-        if template.channel != Channel.SMS:
-            return "—"
-        try:
-            return describe_length(sms_segments(render_message(template, SAMPLE_CONTEXT).text))
-        except TemplateRenderError:
-            return "does not render"
+        return template_sms_length(template) if template.channel == Channel.SMS else "—"
 
     def get_urls(self) -> list:
         return [
@@ -171,7 +178,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 .order_by("-placed_at", "-id")[:PREVIEW_ORDER_CHOICES]
             )
             if obj.channel == Channel.SMS:
-                context["saved_sms_length"] = self.sms_length(obj)
+                context["saved_sms_length"] = template_sms_length(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -182,15 +189,15 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             raise PermissionDenied
         template, order_pk = saved, request.GET.get("order")
         if request.method == "POST":
-            data = request.POST
+            data, fields = request.POST, self.form.base_fields
+            # Each text part as saving the form would store it (Django keeps the browser's CRLF line breaks;
+            # rendering turns every line break into "\n", so an SMS never pays two characters for one).
             template = MessageTemplate(
                 pk=saved.pk,
                 store=saved.store,
                 kind=data.get("kind") if data.get("kind") in MessageKind.values else saved.kind,
                 channel=data.get("channel") if data.get("channel") in Channel.values else saved.channel,
-                subject=data.get("subject", ""),
-                body_text=data.get("body_text", ""),
-                body_html=data.get("body_html", ""),
+                **{name: fields[name].to_python(data.get(name, "")) for name in ("subject", "body_text", "body_html")},
             )
             order_pk = data.get("_preview_order") or order_pk
         order = newest_order(saved.store, order_pk)
@@ -231,9 +238,13 @@ def _preview_response(template: MessageTemplate, order: Order | None) -> HttpRes
         rendered = Rendered(subject="", text="", html="")
         notes["Cannot render"] = str(exc)
     if template.channel == Channel.SMS:
-        length = describe_length(sms_segments(rendered.text))
-        response = HttpResponse(_sms_preview_html(template, rendered.text, length, notes))
-        response["X-SMS-Length"] = length
+        # The bubble is what this order's customer would get; the change form's figure (X-SMS-Length)
+        # is measured with the sample values, like the saved one.
+        text = sms_body(rendered.text)
+        label = f"Length for {order.order_number}" if order else "Length (sample values)"
+        notes[label] = describe_length(sms_segments(text))
+        response = HttpResponse(_sms_preview_html(template, text, notes))
+        response["X-SMS-Length"] = template_sms_length(template)
     else:
         customer = order.customer if order else None
         header = {
@@ -259,19 +270,17 @@ def _preview_response(template: MessageTemplate, order: Order | None) -> HttpRes
     return response
 
 
-def _sms_preview_html(template: MessageTemplate, text: str, length: str, notes: dict[str, str]) -> str:
+def _sms_preview_html(template: MessageTemplate, text: str, notes: dict[str, str]) -> str:
     rows = format_html_join("", "<div><strong>{}:</strong> {}</div>", notes.items())
     return format_html(
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>SMS preview</title></head>'
         "<body style=\"margin:0;font:15px/1.45 -apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Arial,sans-serif;"
         'background:#f3f4f6">'
-        '<div style="font-size:13px;background:#fffbeb;border-bottom:1px solid #fcd34d;padding:8px 16px">{}'
-        "<div><strong>Length:</strong> {}</div></div>"
+        '<div style="font-size:13px;background:#fffbeb;border-bottom:1px solid #fcd34d;padding:8px 16px">{}</div>'
         '<div style="padding:24px"><div style="font-size:12px;color:#6b7280;margin-bottom:6px">{}</div>'
         '<div style="display:inline-block;max-width:22rem;background:#e5e7eb;border-radius:18px;padding:10px 14px;'
         'white-space:pre-wrap;overflow-wrap:anywhere">{}</div></div></body></html>',
         rows,
-        length,
         template.store.name,
         text,
     )

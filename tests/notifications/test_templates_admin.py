@@ -3,19 +3,24 @@ to yourself over real SMTP, the default templates, and the outbox's review actio
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications.admin import describe_length
+from notifications.channels.sms import SmsChannel
 from notifications.choices import MessageKind, MessageStatus
 from notifications.defaults import DEFAULT_TEMPLATES, templates_seed
 from notifications.models import Message, MessageTemplate
+from notifications.rendering import SAMPLE_CONTEXT, message_context, render_message, sms_segments
 from orders.choices import Channel
 from tests.factories import OrderFactory, ShipmentFactory, StoreFactory
 
-pytest_plugins = ["tests.fakes.smtp"]
+pytest_plugins = ["tests.fakes.smtp", "tests.fakes.twilio"]
 pytestmark = pytest.mark.django_db
 
 
@@ -223,13 +228,17 @@ def test_the_preview_of_a_broken_edit_explains_the_error(admin_client, store, ne
     assert "Line 1:" in content
 
 
-def test_the_sms_preview_shows_the_text_length_and_segments(admin_client, store, newest_order):
+def test_the_sms_preview_shows_the_orders_text_and_length_and_the_sample_length_for_the_form(
+    admin_client, store, newest_order
+):
     template = sms_template(store)
 
     response = admin_client.post(preview_url(template), form_data(template, body_text="Hi {{ first_name }} 📦"))
 
-    assert "Hi Maya 📦" in response.content.decode()
-    assert response["X-SMS-Length"] == "10 characters · 1 segment (UCS-2)"
+    content = response.content.decode()
+    assert "Hi Maya 📦" in content
+    assert "<strong>Length for #1042:</strong> 10 characters · 1 segment (UCS-2)" in content
+    assert response["X-SMS-Length"] == "15 characters · 1 segment (UCS-2)"  # "Hi Alexandra 📦", as saved ones are
 
 
 def test_the_preview_without_any_order_uses_sample_values(admin_client, store):
@@ -246,6 +255,112 @@ def test_the_preview_is_for_staff_only(client, store):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+# --- SMS length: one figure -------------------------------------------------------------------------------------
+
+SMS_DEFAULTS = [kind for kind, channels in DEFAULT_TEMPLATES.items() if Channel.SMS in channels]
+# What a CX manager does to a default before the preview measures it (browsers post line breaks as CRLF).
+EDITS = {
+    "as seeded": lambda body: body,
+    "a line typed with CRLF": lambda body: f"{body}\r\nThanks!",
+    "a curly quote": lambda body: f"{body} We\u2019re here.",
+    "an emoji": lambda body: f"{body} \U0001f4e6",
+}
+
+
+def default_sms(store, kind: str) -> MessageTemplate:
+    return MessageTemplate.objects.create(
+        store=store, kind=kind, channel=Channel.SMS, **DEFAULT_TEMPLATES[kind][Channel.SMS]
+    )
+
+
+def saved_length(admin_client, template: MessageTemplate) -> str:
+    """The saved template's length, as its change list row and its change form show it (the same)."""
+    changelist = reverse("admin:notifications_messagetemplate_changelist")
+    row = admin_client.get(changelist, {"kind__exact": template.kind, "channel__exact": Channel.SMS})
+    form = admin_client.get(change_url(template))
+    listed = re.search(r'<td class="field-sms_length">(.*?)</td>', row.content.decode()).group(1)
+    shown = re.search(r"<output>(.*?)</output>", form.content.decode()).group(1)
+    assert listed == shown
+    return shown
+
+
+def live_length(admin_client, template: MessageTemplate, body: str) -> str:
+    """The length the change form shows while the text is being typed (its preview's answer)."""
+    return admin_client.post(preview_url(template), form_data(template, body_text=body))["X-SMS-Length"]
+
+
+def bubble(preview: str) -> str:
+    """The SMS text the preview shows."""
+    return html.unescape(re.search(r'overflow-wrap:anywhere">(.*?)</div>', preview, re.S).group(1))
+
+
+@pytest.mark.parametrize("edit", EDITS)
+@pytest.mark.parametrize("kind", SMS_DEFAULTS)
+def test_the_live_length_of_a_default_sms_is_the_length_it_shows_once_saved(
+    admin_client, store, newest_order, kind, edit
+):
+    template = default_sms(store, kind)
+    body = EDITS[edit](template.body_text)
+
+    live = live_length(admin_client, template, body)
+    saved = admin_client.post(change_url(template), form_data(template, body_text=body))
+
+    assert saved.status_code == 302
+    assert saved_length(admin_client, template) == live
+
+
+def test_a_line_break_counts_one_character_however_the_browser_sends_it(admin_client, store):
+    template = sms_template(store)
+
+    typed = {ending: live_length(admin_client, template, f"Hi {{{{ first_name }}}}!{ending}Thanks!") for ending in
+             ("\n", "\r\n", "\r")}  # fmt: skip
+
+    assert set(typed.values()) == {"21 characters · 1 segment (GSM-7)"}  # "Hi Alexandra!", "\n", "Thanks!"
+
+
+def test_look_alike_characters_are_counted_as_the_plain_ones_the_sms_carries(admin_client, store):
+    template = sms_template(store, "Hi {{ first_name }}, we\u2019re on it \u2013 more soon\u2026")
+    pasted = live_length(admin_client, template, template.body_text)
+
+    assert saved_length(admin_client, template) == pasted == "40 characters · 1 segment (GSM-7)"
+    assert live_length(admin_client, template, "Hi {{ first_name }}, we're on it - more soon...") == pasted
+
+
+def test_the_saved_length_holds_against_any_order_chosen_for_the_preview(admin_client, store, newest_order):
+    template = default_sms(store, MessageKind.SHIPPED)
+    older = store.orders.get(order_number="#1001")
+
+    for order in (newest_order, older):
+        response = admin_client.post(preview_url(template), {**form_data(template), "_preview_order": order.pk})
+
+        assert response["X-SMS-Length"] == saved_length(admin_client, template)
+        assert f"<strong>Length for {order.order_number}:</strong>" in response.content.decode()
+
+
+def sent_sms(fake_twilio, template: MessageTemplate, context: dict[str, str]) -> str:
+    """What Twilio gets for `template` rendered against `context`, the message stored as message_schedule does."""
+    body = render_message(template, context).text
+    SmsChannel().send(Message(store=template.store, kind=template.kind, channel=Channel.SMS, to="+14155550123",
+                              body_text=body))  # fmt: skip
+    return fake_twilio.requests[-1].body
+
+
+@pytest.mark.parametrize("kind", SMS_DEFAULTS)
+def test_the_lengths_shown_are_those_of_the_sms_twilio_gets(admin_client, fake_twilio, store, newest_order, kind):
+    template = default_sms(store, kind)
+    template.body_text += " We\u2019re here."  # the channel sends a straight quote
+    template.save()
+    playbook = {"action": SAMPLE_CONTEXT["action"], "offer": SAMPLE_CONTEXT["offer"]}  # as the preview shows them
+
+    preview = admin_client.get(preview_url(template)).content.decode()
+    to_the_order = sent_sms(fake_twilio, template, message_context(order=newest_order, extra=playbook))
+    with_sample_values = sent_sms(fake_twilio, template, SAMPLE_CONTEXT)
+
+    assert bubble(preview) == to_the_order
+    assert f"Length for #1042:</strong> {describe_length(sms_segments(to_the_order))}<" in preview
+    assert saved_length(admin_client, template) == describe_length(sms_segments(with_sample_values))
 
 
 # --- Send a test to me -------------------------------------------------------------------------------------------
