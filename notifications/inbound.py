@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from orders.choices import EventSource, TicketChannel, TicketReason
 from orders.facts import facts_announce
+from orders.formats import format_phone
 from orders.models import Customer, Order, Store, Ticket
 from orders.services import ticket_create
 from orders.updates import CustomerData, OrderRef, TicketData
@@ -182,7 +183,7 @@ def sender_for(phone: str) -> Sender | None:
 
 def help_text(store: Store) -> str:
     """The answer to HELP: who is writing and how to reach a person (carriers require both)."""
-    ways = [w for w in (store.support_email, store.support_phone, store.support_url) if w]
+    ways = [w for w in (store.support_email, format_phone(store.support_phone), store.support_url) if w]
     contact = f" Contact us: {', '.join(ways)}." if ways else ""
     return f"{store.name}: order updates by SMS.{contact} Reply STOP to opt out."
 

@@ -30,6 +30,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from orders.carriers import carrier_name, carrier_tracking_url
 from orders.eta import shipment_eta
+from orders.formats import format_phone
 
 if TYPE_CHECKING:
     from orders.models import Order, Shipment
@@ -50,7 +51,7 @@ PLACEHOLDERS: dict[str, str] = {
     "action": 'What the hub did about the problem, e.g. "upgraded your shipping to Express" (from the playbook).',
     "offer": 'The make-good offered, e.g. "a $10 credit" (from the playbook), or "".',
     "support_email": "The store's support email address.",
-    "support_phone": "The store's support phone number.",
+    "support_phone": 'The store\'s support phone number, as people read it, e.g. "+1 415-555-0123".',
     "support_url": "The store's help centre address.",
     "support_contact": "The best way to reach support: the support email, else phone, else help centre address.",
     "return_url": 'The customer\'s page for a return (QR code, label, status), in return updates; "" otherwise.',
@@ -69,7 +70,7 @@ SAMPLE_CONTEXT: dict[str, str] = {
     "action": "upgraded your shipping to Express",
     "offer": "a $10 credit",
     "support_email": "help@northwind.example",
-    "support_phone": "+14155550123",
+    "support_phone": "+1 415-555-0123",
     "support_url": "https://northwind.example/help",
     "support_contact": "help@northwind.example",
     "return_url": "https://cx.example.com/returns/r/R10234-1/",
@@ -118,7 +119,8 @@ def message_context(*, order: Order, shipment: Shipment | None = None, extra: di
     store = order.store
     customer = order.customer
     shipment = shipment or order.shipments.order_by("-created_at", "-id").first()
-    support_contact = store.support_email or store.support_phone or store.support_url
+    support_phone = format_phone(store.support_phone)
+    support_contact = store.support_email or support_phone or store.support_url
     context = {
         "first_name": (customer.first_name.strip() if customer else "") or "there",
         "order_number": order.order_number,
@@ -131,7 +133,7 @@ def message_context(*, order: Order, shipment: Shipment | None = None, extra: di
         "action": "",
         "offer": "",
         "support_email": store.support_email,
-        "support_phone": store.support_phone,
+        "support_phone": support_phone,
         "support_url": store.support_url,
         "support_contact": support_contact,
         "return_url": "",

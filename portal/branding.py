@@ -1,10 +1,11 @@
-"""A store's colours as the customer pages and emails use them: readable (WCAG AA, 4.5:1) whatever the
-store picked, and never anything but a colour inside a style."""
+"""A store's look as the customer pages and emails show it: its colours, readable (WCAG AA, 4.5:1) whatever
+the store picked and never anything but a colour inside a style, and its support phone as people read it."""
 
 from __future__ import annotations
 
 import re
 
+from orders.formats import format_phone
 from orders.models import Store
 
 DEFAULT_PRIMARY = "#1f2937"
@@ -28,11 +29,19 @@ def contrast(a: str, b: str) -> float:
 
 
 def branding(store: Store | None) -> dict[str, str]:
-    """The store's colours as CSS values, adjusted so text stays readable (WCAG AA, 4.5:1)."""
+    """The store's colours as CSS values, adjusted so text stays readable (WCAG AA, 4.5:1), and its support
+    phone formatted ("+1 415-555-0123"; a tel: link keeps the stored E.164)."""
     primary = _colour(getattr(store, "primary_colour", ""), DEFAULT_PRIMARY)
     accent = _colour(getattr(store, "accent_colour", ""), DEFAULT_ACCENT)
     on_primary = "#ffffff" if contrast(primary, "#ffffff") >= contrast(primary, "#111111") else "#111111"
     # Links and buttons sit on white: a pale accent falls back to the primary, then to dark grey.
     link = next(c for c in (accent, primary, DEFAULT_PRIMARY) if contrast(c, "#ffffff") >= 4.5)
     on_link = "#ffffff" if contrast(link, "#ffffff") >= 4.5 else "#111111"
-    return {"primary": primary, "on_primary": on_primary, "accent": accent, "link": link, "on_link": on_link}
+    return {
+        "primary": primary,
+        "on_primary": on_primary,
+        "accent": accent,
+        "link": link,
+        "on_link": on_link,
+        "support_phone": format_phone(getattr(store, "support_phone", "")),
+    }

@@ -65,6 +65,7 @@ class TrackingFacts:
 
     order: Order  # with its store (the columns the page shows)
     feedback_rating: int | None  # the customer's answer to "Did everything arrive OK?"
+    customer_timezone: str  # the customer's own time zone, "" when unknown: the page's clock times read in it
     items: list[LineItem]
     shipments: list[Shipment]  # oldest first
     events: dict[int, list[TrackingEvent]]  # per shipment pk, newest first
@@ -77,7 +78,7 @@ class TrackingFacts:
 ORDER_FIELDS = ("id", "store", "order_number", "placed_at", "cancelled_at", "fulfillment_status", "is_international",
                 "currency", "ship_city", "ship_region", "ship_country")  # fmt: skip
 STORE_FIELDS = ("name", "logo_url", "primary_colour", "accent_colour", "support_email", "support_phone", "support_url",
-                "timezone")  # fmt: skip
+                "timezone", "country")  # fmt: skip
 SHIPMENT_FIELDS = ("id", "order", "carrier", "tracking_code", "status", "first_scan_at", "carrier_estimated_delivery",
                    "created_at")  # fmt: skip
 EVENT_FIELDS = ("id", "shipment", "status", "message", "location", "occurred_at")
@@ -93,6 +94,7 @@ _ORDER = CompiledQuery(
             # Problems only: milestones and care check-ins say nothing is wrong.
             has_live_cases=Exists(open_problems().filter(order=OuterRef("pk"))),
             feedback_rating=F("delivery_feedback__rating"),
+            customer_timezone=F("customer__timezone"),  # the customer's zone, not the customer
             **{f"store_{name}": F(f"store__{name}") for name in STORE_FIELDS},
         )
         .filter(pk=order_id)
@@ -113,10 +115,10 @@ _EVENTS = CompiledQuery(
 def tracking_facts(order_id: int) -> TrackingFacts | None:
     """The order with everything its tracking page shows, or None when there is no such order.
 
-    One query per kind of row, each by the order's key: the order with its store, its feedback and
-    whether any case is live; items; shipments; their events (when there are shipments); live cases and
-    their done remedies (only when there are some: most orders have none). Nothing is cached: every
-    write to any of these rows shows on the next page."""
+    One query per kind of row, each by the order's key: the order with its store, its feedback, its
+    customer's time zone and whether any case is live; items; shipments; their events (when there are
+    shipments); live cases and their done remedies (only when there are some: most orders have none).
+    Nothing is cached: every write to any of these rows shows on the next page."""
     order = next(iter(_ORDER(order_id)), None)
     if order is None:
         return None
@@ -139,10 +141,12 @@ def tracking_facts(order_id: int) -> TrackingFacts | None:
             .order_by("detected_at")
         )
         for case in live_cases:
-            case.order = order  # what the remedies' descriptions read (the currency), without a query each
+            # What the remedies' descriptions read (the currency, the store's country), without a query each.
+            case.order, case.store = order, order.store
     return TrackingFacts(
         order=order,
         feedback_rating=order.feedback_rating,
+        customer_timezone=order.customer_timezone or "",
         items=items,
         shipments=shipments,
         events=events,

@@ -8,6 +8,7 @@ return and its new state), and appends to the audit log.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +25,7 @@ from notifications.choices import MessageKind
 from notifications.services import message_compose
 from orders.choices import RETURN_APPROVED_STATES, ReservationState, ReturnResolution, ReturnState
 from orders.facts import facts_announce
+from orders.formats import format_money
 from orders.models import ExchangeVariant, Order, ReturnItem, ReturnRequest
 from playbooks.audit import audit
 from playbooks.choices import AuditKind
@@ -49,10 +51,6 @@ class ReturnLine:
     exchange_for_id: int | None = None
     comment: str = ""
     photo: UploadedFile | None = None
-
-
-def money(amount: Decimal, currency: str) -> str:
-    return f"{amount:,.2f} {currency}"
 
 
 # --- Starting a return -----------------------------------------------------------------------------
@@ -274,19 +272,19 @@ def return_resolve(*, return_id: int) -> ReturnRequest | None:
         return request
     provider = get_provider()
     items = list(request.items.select_related("line_item", "exchange_for"))
-    currency = request.order.currency
+    money = functools.partial(format_money, currency=request.order.currency, country=request.store.country)
     if request.resolution == ReturnResolution.REFUND:
         request.refund_amount = refund_amount(request)
         request.resolution_reference = provider.refund(request, amount=request.refund_amount, reason="return")
         request.state = ReturnState.REFUNDED
-        told = f"we've refunded {money(request.refund_amount, currency)} to your original payment"
+        told = f"we've refunded {money(request.refund_amount)} to your original payment"
     elif request.resolution == ReturnResolution.STORE_CREDIT:
         request.credit_amount = credit_amount(request, policy_for(request.store_id).store_credit_bonus_percent)
         request.resolution_reference = provider.create_discount(
             request, amount=request.credit_amount, kind="store_credit"
         )
         request.state = ReturnState.CREDITED
-        told = f"we've added {money(request.credit_amount, currency)} of store credit to your account"
+        told = f"we've added {money(request.credit_amount)} of store credit to your account"
     else:
         if request.exchange_shipped_at:
             told = "all done: your exchange was already on its way"

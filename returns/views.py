@@ -7,6 +7,9 @@ link is the same signed token as the tracking page's, so a customer who can trac
 
 from __future__ import annotations
 
+from datetime import tzinfo
+from decimal import Decimal
+
 import segno
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,6 +20,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
 from orders.choices import ReturnResolution, ReturnState
+from orders.formats import customer_zone, format_clock_time, format_money
 from orders.models import Order, ReturnRequest
 from portal.branding import branding
 from portal.links import order_from_token, tracking_token
@@ -34,6 +38,11 @@ def _page(request: HttpRequest, template: str, store, context: dict, status: int
 
 def _not_found(request: HttpRequest) -> HttpResponse:
     return _page(request, "returns/not_found.html", None, {}, status=404)
+
+
+def _money(order: Order, amount: Decimal) -> str:
+    """ "$5.00": an amount in the order's currency, as the store's customers read it."""
+    return format_money(amount, order.currency, country=order.store.country)
 
 
 @require_http_methods(["GET", "POST"])
@@ -82,6 +91,7 @@ def _start(request: HttpRequest, order: Order, token: str) -> HttpResponse:
         "form": form,
         "eligibility": eligibility,
         "policy": eligibility.policy,
+        "return_shipping_fee": _money(order, eligibility.policy.return_shipping_fee),
         "returns": _returns_of(order),
     }
     return _page(request, "returns/start.html", order.store, context, status=status)
@@ -122,15 +132,22 @@ RESOLUTION_PHRASES = {
 }
 
 
-def steps(request: ReturnRequest) -> list[dict]:
-    """The timeline: each step done (with its time), current, or still to come."""
+def steps(request: ReturnRequest, zone: tzinfo) -> list[dict]:
+    """The timeline: each step done (with its time on the clock of `zone`, "Mon 23 Nov, 12:20 CET"), current,
+    or still to come."""
     final_state, final_label = FINAL_STEP[request.resolution]
     rows = [(state, label, getattr(request, attr)) for state, label, attr in STEPS]
     rows.append((final_state, final_label, request.resolved_at))
     order = [state for state, _, _ in rows]
     reached = order.index(request.state) if request.state in order else -1
     return [
-        {"label": label, "at": at if i <= reached else None, "done": i <= reached, "current": i == reached}
+        {
+            "label": label,
+            "at": at if i <= reached else None,
+            "when": format_clock_time(at, zone) if at and i <= reached else "",
+            "done": i <= reached,
+            "current": i == reached,
+        }
         for i, (state, label, at) in enumerate(rows)
     ]
 
@@ -180,12 +197,18 @@ def status(request: HttpRequest, token: str) -> HttpResponse:
     if ret is None:
         return _not_found(request)
     order = ret.order
-    with timezone.override(order.store.timezone or "UTC"):
+    # The visitor is the order's customer: the steps' clock times read in their zone when we know it.
+    zone = customer_zone(
+        customer_timezone=order.customer.timezone if order.customer else "", store_timezone=order.store.timezone
+    )
+    with timezone.override(order.store.timezone or "UTC"):  # days (the exchange shipped) are the store's
         context = {
             "ret": ret,
             "order": order,
             "token": token,
-            "steps": steps(ret),
+            "steps": steps(ret, zone),
+            "refunded": _money(order, ret.refund_amount) if ret.refund_amount is not None else "",
+            "credited": _money(order, ret.credit_amount) if ret.credit_amount is not None else "",
             "resolution_phrase": RESOLUTION_PHRASES[ret.resolution],
             "items": list(ret.items.all()),
             "qr": _qr_svg(ret.drop_off_code) if _awaiting_drop_off(ret) else "",

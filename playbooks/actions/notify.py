@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from notifications.choices import MessageKind
 from notifications.services import customers_quiet_note, message_compose
+from orders.formats import format_money
 from playbooks.choices import RemedyState
 from playbooks.params import Param, resolve_params
 
@@ -76,10 +77,10 @@ def _what_we_did(remedy: Remedy) -> dict[str, str]:
         action = ACTIONS[earlier.action]
         if earlier.action in ("coupon", "store_credit"):
             code = earlier.result.get("code") or earlier.result.get("reference", "")
-            offer = f"{earlier.amount} {earlier.currency} ({code})"
+            offer = f"{format_money(earlier.amount, earlier.currency, country=remedy.case.store.country)} ({code})"
         elif action.kind not in ("notify", "survey", "helpdesk_note", "escalate"):
             line = action.describe(remedy.case, earlier.params, earlier.amount)
-            actions.append(line[:1].lower() + line[1:])  # mid-sentence, but "USD" stays in capitals
+            actions.append(line[:1].lower() + line[1:])  # mid-sentence
     return {"action": " and ".join(actions), "offer": offer}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from orders.formats import format_money
 from playbooks.params import Param, resolve_params
 from playbooks.providers import get_provider
 
@@ -38,7 +39,8 @@ class RefundAction(Action):
         return min(amount, total).quantize(CENT, rounding=ROUND_HALF_UP)
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
-        return f"Refunded {amount:,.2f} {case.order.currency}"
+        money = format_money(amount, case.order.currency, country=case.store.country)
+        return f"Refunded {money}"
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         total = remedy.case.order.total

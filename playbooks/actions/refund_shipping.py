@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from orders.formats import format_money
 from playbooks.providers import get_provider
 
 from .base import Action, ActionError
@@ -24,7 +25,8 @@ class RefundShippingAction(Action):
         return case.order.shipping_total
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
-        return f"Refunded {amount:,.2f} {case.order.currency} of shipping"
+        money = format_money(amount, case.order.currency, country=case.store.country)
+        return f"Refunded {money} of shipping"
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         if remedy.amount <= 0:

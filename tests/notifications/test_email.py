@@ -90,6 +90,15 @@ def test_a_real_smtp_server_receives_one_branded_email_with_text_and_html_parts(
     assert provider_id == received["Message-ID"] == f"<{message.public_id.hex}@localhost>"
 
 
+def test_the_footer_shows_the_support_phone_as_people_read_it_and_dials_the_e164_number(smtp_server):
+    store = StoreFactory(name="Northwind", support_email="care@northwind.example", support_phone="+14155550123")
+
+    EmailChannel().send(make_message(store=store))
+
+    html = smtp_server.messages[0].get_body(("html",)).get_content()
+    assert re.search(r'<a href="tel:\+14155550123"[^>]*>\+1 415-555-0123</a>', html)
+
+
 def test_the_message_id_is_the_same_on_a_retry_so_receivers_can_drop_a_duplicate(smtp_server):
     message = make_message()
 

@@ -79,7 +79,7 @@ def test_placeholders_are_filled_from_the_order_its_customer_store_and_newest_sh
         "action": "upgraded your shipping",
         "offer": "",
         "support_email": "care@northwind.example",
-        "support_phone": "+14155550100",
+        "support_phone": "+1 415-555-0100",  # as people read it (stored E.164)
         "support_url": "https://northwind.example/help",
         "support_contact": "care@northwind.example",
         "return_url": "",
@@ -87,6 +87,15 @@ def test_placeholders_are_filled_from_the_order_its_customer_store_and_newest_sh
     }
     assert all(type(value) is str for value in context.values())
     assert set(PLACEHOLDERS) <= set(context)
+
+
+@pytest.mark.django_db
+def test_without_a_support_email_the_contact_is_the_phone_as_people_read_it():
+    store = StoreFactory(support_email="", support_phone="+442079460018", support_url="https://northwind.example/help")
+
+    context = message_context(order=OrderFactory(store=store))
+
+    assert context["support_contact"] == context["support_phone"] == "+44 20 7946 0018"
 
 
 @pytest.mark.django_db
@@ -335,10 +344,12 @@ def test_every_default_template_is_valid(kind, channel):
 
 
 @pytest.mark.parametrize("kind", list(DEFAULT_TEMPLATES))
-def test_every_default_sms_fits_one_gsm7_segment_with_typical_values(kind):
+# The contact is the support email, or the formatted phone ("+1 415-555-0123") of a store without one.
+@pytest.mark.parametrize("contact", ["support_email", "support_phone"])
+def test_every_default_sms_fits_one_gsm7_segment_with_typical_values(kind, contact):
     template = MessageTemplate(kind=kind, channel=Channel.SMS, **DEFAULT_TEMPLATES[kind][Channel.SMS])
 
-    text = render_message(template, SAMPLE_CONTEXT).text
+    text = render_message(template, SAMPLE_CONTEXT | {"support_contact": SAMPLE_CONTEXT[contact]}).text
 
     assert sms_segments(text) == SmsLength(len(text), 1, "GSM-7"), text
     assert "{{" not in text and "}}" not in text

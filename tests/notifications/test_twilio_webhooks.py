@@ -323,7 +323,7 @@ def test_it_answers_help_with_the_stores_support_details(client, body):
     assert response["Content-Type"].startswith("text/xml")
     text = response.content.decode()
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?><Response><Message>')
-    for detail in ("Acme Outdoor", "care@acme.example", "+18005550100", "https://acme.example/help", "STOP"):
+    for detail in ("Acme Outdoor", "care@acme.example", "+1 800-555-0100", "https://acme.example/help", "STOP"):
         assert detail in text
     assert not Ticket.objects.exists()
 

@@ -178,7 +178,7 @@ def test_it_tells_the_customer_what_the_store_already_did(case):
     ACTIONS["notify"].execute(remedy)
 
     assert Message.objects.get().body_text == (
-        "We've upgraded the shipping to Express and refunded 5.00 USD of shipping. Here is 10.00 USD (COUP-ABC)."
+        "We've upgraded the shipping to Express and refunded $5.00 of shipping. Here is $10.00 (COUP-ABC)."
     )
 
 
@@ -215,15 +215,29 @@ def test_it_describes_every_message_kind_in_words_never_its_slug(kind, case):
 @pytest.mark.parametrize(
     ("kind", "amount", "expected"),
     [
-        ("refund", "1234.50", "Refunded 1,234.50 EUR"),
-        ("refund_shipping", "5.00", "Refunded 5.00 EUR of shipping"),
-        ("coupon", "10.00", "A 10.00 EUR coupon for your next order"),
-        ("store_credit", "6.00", "Added 6.00 EUR of store credit to your account"),
+        ("refund", "1234.50", "Refunded €1,234.50"),
+        ("refund_shipping", "5.00", "Refunded €5.00 of shipping"),
+        ("coupon", "10.00", "A €10.00 coupon for your next order"),
+        ("store_credit", "6.00", "Added €6.00 of store credit to your account"),
     ],
 )
 def test_it_describes_money_in_the_orders_currency(kind, amount, expected, case):
     case.order.currency = "EUR"
     assert ACTIONS[kind].describe(case, {}, Decimal(amount)) == expected
+
+
+@pytest.mark.parametrize(
+    ("country", "currency", "expected"),
+    [
+        ("US", "USD", "Refunded $1,234.50"),
+        ("GB", "GBP", "Refunded £1,234.50"),
+        ("GB", "USD", "Refunded US$1,234.50"),  # dollars in a British store say whose
+        ("DE", "EUR", "Refunded 1.234,50\xa0€"),
+    ],
+)
+def test_it_writes_money_as_the_stores_country_does(country, currency, expected, case):
+    case.store.country, case.order.currency = country, currency
+    assert ACTIONS["refund"].describe(case, {}, Decimal("1234.50")) == expected
 
 
 def test_it_sends_the_post_delivery_survey(case):
@@ -316,7 +330,7 @@ def test_it_refunds_the_approved_shipping_amount(case):
     assert (record.provider, record.operation) == ("local", "refund")
     assert record.payload == {"amount": "3.00", "currency": "USD", "reason": "shipping refund"}
     assert result == {"reference": record.reference, "amount": "3.00"}
-    assert ACTIONS["refund_shipping"].describe(case, {}, Decimal("5.00")) == "Refunded 5.00 USD of shipping"
+    assert ACTIONS["refund_shipping"].describe(case, {}, Decimal("5.00")) == "Refunded $5.00 of shipping"
 
 
 def test_it_has_nothing_to_refund_when_shipping_was_free():
@@ -368,7 +382,7 @@ def test_it_refunds_the_approved_amount_not_the_estimate(case):
     assert (record.provider, record.operation) == ("local", "refund")
     assert record.payload == {"amount": "25.00", "currency": "USD", "reason": "refund"}
     assert result == {"reference": record.reference, "amount": "25.00"}
-    assert ACTIONS["refund"].describe(case, {}, Decimal("25.00")) == "Refunded 25.00 USD"
+    assert ACTIONS["refund"].describe(case, {}, Decimal("25.00")) == "Refunded $25.00"
 
 
 @pytest.mark.parametrize("amount", ["0.00", "59.01"])
@@ -396,7 +410,7 @@ def test_it_creates_a_coupon_worth_the_approved_amount_and_returns_its_code(case
     assert (record.provider, record.operation) == ("local", "coupon")
     assert record.payload == {"amount": "8.00", "currency": "USD"}
     assert result == {"reference": record.reference, "code": record.reference, "amount": "8.00"}
-    assert ACTIONS["coupon"].describe(case, {}, Decimal("10.00")) == "A 10.00 USD coupon for your next order"
+    assert ACTIONS["coupon"].describe(case, {}, Decimal("10.00")) == "A $10.00 coupon for your next order"
 
 
 def test_it_adds_store_credit_worth_the_approved_amount(case):
@@ -409,9 +423,7 @@ def test_it_adds_store_credit_worth_the_approved_amount(case):
     assert record.payload == {"amount": "6.00", "currency": "USD"}
     assert result == {"reference": record.reference, "amount": "6.00"}
     assert ACTIONS["store_credit"].estimate(case, {}) == Decimal("10.00")
-    assert (
-        ACTIONS["store_credit"].describe(case, {}, Decimal("6.00")) == "Added 6.00 USD of store credit to your account"
-    )
+    assert ACTIONS["store_credit"].describe(case, {}, Decimal("6.00")) == "Added $6.00 of store credit to your account"
 
 
 @pytest.mark.parametrize("kind", ["coupon", "store_credit"])

@@ -214,13 +214,38 @@ def test_it_shows_the_items_the_carrier_link_and_the_timeline_newest_first(order
     assert "$" not in html  # no prices
 
 
-def test_the_timeline_reads_in_the_stores_time_zone_with_the_status_when_there_is_no_message(order):
+def test_the_timeline_reads_in_the_stores_time_zone_named_with_the_status_when_there_is_no_message(order):
+    order.customer.timezone = ""  # not known: the store's zone
+    order.customer.save()
     shipment = ShipmentFactory(order=order, status="in_transit")
     at = datetime(2026, 11, 25, 3, 5, tzinfo=UTC)  # still Tuesday evening in New York
     TrackingEventFactory(shipment=shipment, message="", status="out_for_delivery", location="", occurred_at=at)
     html = page(order).text
-    assert '<time datetime="2026-11-24T22:05:00-05:00">Tue 24 Nov, 22:05</time>' in html
+    assert '<time datetime="2026-11-24T22:05:00-05:00">Tue 24 Nov, 22:05 EST</time>' in html
     assert "<strong>Out for delivery</strong>" in html
+
+
+def test_the_timeline_reads_in_the_customers_own_time_zone_when_known_and_days_stay_the_stores(order, time_machine):
+    time_machine.move_to(datetime(2026, 11, 20, 15, 0, tzinfo=UTC), tick=False)
+    order.customer.timezone = "Europe/Paris"
+    order.customer.save()
+    shipment = ShipmentFactory(
+        order=order, status="in_transit", carrier_estimated_delivery=datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    )
+    scanned_at = datetime(2026, 11, 20, 3, 5, tzinfo=UTC)
+    TrackingEventFactory(shipment=shipment, message="Departed facility", occurred_at=scanned_at)
+
+    html = page(order).text
+
+    # 03:05 UTC: 04:05 in Paris, where the visitor is (22:05 the evening before in the store's New York).
+    assert '<time datetime="2026-11-20T04:05:00+01:00">Fri 20 Nov, 04:05 CET</time>' in html
+    assert "Estimated delivery: Tue 24 Nov" in html  # a day: the store's calendar, as in its messages
+
+
+def test_it_shows_the_support_phone_as_people_read_it_and_dials_the_e164_number(order):
+    html = page(order).text
+    assert '<a href="tel:+14155550100">+1 415-555-0100</a>' in html
+    assert ">+14155550100<" not in html
 
 
 def test_it_is_branded_from_the_store(order):

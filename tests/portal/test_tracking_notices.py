@@ -7,7 +7,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -62,11 +64,30 @@ def test_the_customer_reads_what_was_done_in_words_and_money_in_the_orders_curre
 
     html = page(order)
 
-    assert "<li>Refunded 12.00 EUR</li>" in html
-    assert "<li>A 10.00 EUR coupon for your next order</li>" in html
+    assert "<li>Refunded €12.00</li>" in html
+    assert "<li>A €10.00 coupon for your next order</li>" in html
     assert "<li>Sent you a message about the delay and what we&#x27;re doing about it</li>" in html
     assert "<li>Let you know your parcel may be lost and what we&#x27;re doing about it</li>" in html
     assert "delay_remedy" not in html and "lost_maybe" not in html
+
+
+def test_money_reads_as_in_the_stores_country_at_no_query_more(django_assert_num_queries):
+    order = OrderFactory(store=StoreFactory(country="GB", timezone="Europe/London"), currency="USD")
+    # The carrier's estimate: no transit-time history to read (and cache) on the first page only.
+    case = case_on(order, "transit_stall", state=CaseState.ACTING, carrier_estimated_delivery=timezone.now())
+    RemedyFactory(case=case, position=1, state=RemedyState.DONE, action="expedite", params={"service_level": "Express"})
+    with CaptureQueriesContext(connection) as without_money:
+        page(order)
+    RemedyFactory(case=case, position=2, state=RemedyState.DONE, action="refund", amount=Decimal("1189.50"))
+    RemedyFactory(case=case, position=3, state=RemedyState.DONE, action="store_credit", amount=Decimal("10.00"))
+
+    with django_assert_num_queries(len(without_money)):
+        html = page(order)
+
+    # Dollars in a British store say whose they are.
+    assert "<li>Refunded US$1,189.50</li>" in html
+    assert "<li>Added US$10.00 of store credit to your account</li>" in html
+    assert "<li>Upgraded the shipping to Express</li>" in html
 
 
 def test_a_failed_payment_says_so_and_what_to_do(order):

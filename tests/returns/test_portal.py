@@ -52,7 +52,7 @@ def test_the_page_lists_each_item_with_its_eligibility_and_the_policys_choices(c
     assert "Linen shirt (M)" in page and "return by Sun 20 Dec" in page
     assert "Final sale: this item can&#x27;t be returned." in page
     assert 'value="exchange"' in page and ">L</option>" in page
-    assert "less 5.00 USD return shipping" in page
+    assert "less $5.00 return shipping" in page
     assert 'enctype="multipart/form-data"' in page and "csrfmiddlewaretoken" in page
 
 
@@ -163,8 +163,44 @@ def test_the_return_page_shows_each_step_as_it_happens(client, order, run_jobs):
     run_jobs()
 
     page = client.get(reverse("returns:status", args=[return_token(ret)])).content.decode()
-    assert page.count('class="done') == 5 and "Refunded: 35.00 USD" in page
+    assert page.count('class="done') == 5 and "Refunded: $35.00 to your original payment." in page
     assert "Show this at drop-off" not in page
+
+
+def test_the_return_page_writes_money_as_the_stores_country_does(client, order, store, run_jobs):
+    from returns.services import return_mark_received
+
+    store.country = "GB"
+    store.save()
+    order.currency = "GBP"
+    order.save()
+    client.post(start_url(order), choose(order, resolution="store_credit"))
+    ret = ReturnRequest.objects.get()
+    return_mark_received(request=ret)
+    run_jobs()
+
+    page = client.get(reverse("returns:status", args=[return_token(ret)])).content.decode()
+    assert "Store credit: £40.00." in page
+
+
+@pytest.mark.parametrize(
+    ("customer_timezone", "shown"),
+    [
+        ("Europe/Paris", "Mon 23 Nov, 16:00 CET"),  # the visitor is the customer: their own clock
+        ("", "Mon 23 Nov, 10:00 EST"),  # not known: the store's (New York)
+    ],
+)
+def test_the_return_page_times_its_steps_on_the_customers_clock_and_names_the_zone(
+    client, order, customer_timezone, shown
+):
+    order.customer.timezone = customer_timezone
+    order.customer.save()
+    client.post(start_url(order), choose(order))  # at 15:00 UTC (the frozen clock)
+    ret = ReturnRequest.objects.get()
+
+    page = client.get(reverse("returns:status", args=[return_token(ret)])).content.decode()
+
+    assert f'<time datetime="2026-11-23T10:00:00-05:00">{shown}</time>' in page
 
 
 def test_the_tracking_page_links_to_returns_after_delivery(client, order):

@@ -88,7 +88,7 @@ def test_a_customer_returns_an_item_for_a_refund_and_drops_it_off_with_a_qr_code
     page.reload()
     current = page.locator('[aria-current="step"]').inner_text()
     assert "Refunded" in current
-    assert page.get_by_text("Refunded: 35.00 USD to your original payment.").is_visible()
+    assert page.get_by_text("Refunded: $35.00 to your original payment.").is_visible()
     screenshot(page, "return-refunded")
 
 

@@ -155,7 +155,7 @@ def test_a_refund_is_paid_once_when_the_return_arrives_less_the_fee(order, run_j
     return_resolve(return_id=ret.pk)  # a replayed job
     assert ActionRecord.objects.filter(return_request=ret).count() == 1
     assert [m.split(": ", 1)[0] for m in updates(order)] == ["Acme Linen"] * 4 or len(updates(order)) == 4
-    assert "refunded 35.00 USD" in updates(order)[-1]
+    assert "refunded $35.00 to your original payment" in updates(order)[-1]
 
 
 def test_store_credit_adds_the_policys_bonus_and_has_no_fee(order, policy, run_jobs):
@@ -168,6 +168,7 @@ def test_store_credit_adds_the_policys_bonus_and_has_no_fee(order, policy, run_j
     ret.refresh_from_db()
     assert ret.state == ReturnState.CREDITED and ret.credit_amount == Decimal("44.00")
     assert ActionRecord.objects.get(return_request=ret).operation == "store_credit"
+    assert "we've added $44.00 of store credit to your account" in updates(order)[-1]
 
 
 def test_an_exchange_ships_when_the_return_arrives_if_it_did_not_ship_early(order, size_large, run_jobs):
