@@ -42,7 +42,7 @@ from .approvals import approval_decide, approval_limit
 from .choices import ACTIVE_CASE_STATES, ApprovalDecision, IncidentState, PlaybookState
 from .dashboard import exceptions_overview
 from .detectors import DETECTORS, DETECTORS_PATHS, detector_choices, detector_label
-from .engine import case_dismiss, case_resolve, playbook_record_version
+from .engine import REPEAT, case_dismiss, case_resolve, playbook_record_version
 from .models import (
     ActionRecord,
     AgentProfile,
@@ -333,13 +333,17 @@ class SandboxRunAdmin(RunAdmin):
             "report": report,
             "bars": _bars(report.get("actions", {})),
             "edited_since": run.playbook.version != run.playbook_version,
+            "repeat": REPEAT,
         }
 
     def result(self, run: SandboxRun) -> str:
         report = run.report
+        # Runs from before the no-repeat rule was simulated have no count of what it held back.
+        held_back = report.get("repeats_held_back", 0)
         return (
             f"{report['exceptions']} exceptions, {sum(report['actions'].values())} actions, "
             f"{report['compensation_total']} paid, {report['approvals_needed']} approvals"
+            + (f", {held_back} repeats held back" if held_back else "")
         )
 
 

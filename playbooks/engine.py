@@ -106,27 +106,43 @@ PERSON_CLOSED = [AuditKind.RESOLVED, AuditKind.DISMISSED]
 
 
 def closed_by_person_unchanged(detector: Detector, subject_ids: list[int]) -> set[int]:
-    """Of `subject_ids`, those with a case of this type that a person resolved or dismissed with nothing new
-    known about the subject since. Such a case stands for the subject: a person looked at these facts and
-    closed it, so the same facts do not open it again (and message the customer, or plan its remedies,
-    twice). New facts do: for a parcel, a carrier event received after the case was closed; for an order, a
-    change to the order after it was closed (a payment, an address, a promise).
+    """Of `subject_ids`, those whose case of this type a person closed on the facts known now
+    (person_closed_unchanged): the sweep does not open it again.
 
     Asked of a sweep's candidates, not inside the candidates' query: its cost follows the candidates found,
     where a NOT EXISTS in that query made PostgreSQL plan the whole sweep around it (transit_stall 2.5x)."""
-    if not subject_ids or not detector.recurs:
-        return set()  # cases of this type happen once per subject, ever (sweep_candidates)
+    if not subject_ids:
+        return set()
+    field = "shipment_id" if detector.subject == "shipment" else "order_id"
+    closed = person_closed_unchanged(detector).filter(**{f"{field}__in": subject_ids})
+    return set(closed.values_list(field, flat=True))
+
+
+def person_closed_unchanged(detector: Detector, *, as_of: OuterRef | None = None) -> QuerySet:
+    """The cases of this type that a person resolved or dismissed with nothing new known about their subject
+    since. Such a case stands for its subject: a person looked at these facts and closed it, so the same facts
+    do not open it again (and message the customer, or plan its remedies, twice). New facts do: for a parcel, a
+    carrier event received after the case was closed; for an order, a change to the order after it was closed
+    (a payment, an address, a promise).
+
+    Up to now, or up to `as_of` (the sandbox: a past case's detection time) for cases closed before it and
+    carrier events received by then. An order keeps only its latest change, so any change after the close is
+    news, even one made after `as_of`."""
+    if not detector.recurs:
+        return ExceptionCase.objects.none()  # cases of this type happen once per subject, ever (sweep_candidates)
     by_person = AuditEvent.objects.filter(case=OuterRef("pk"), kind__in=PERSON_CLOSED, actor_type=ActorType.USER)
     closed = ExceptionCase.objects.filter(
         Exists(by_person), kind=detector.kind, state__in=[CaseState.RESOLVED, CaseState.DISMISSED],
         resolved_at__isnull=False,
     )  # fmt: skip
+    if as_of is not None:
+        closed = closed.annotate(as_of=as_of).filter(resolved_at__lt=F("as_of"))
     if detector.subject == "shipment":
         news = TrackingEvent.objects.filter(shipment=OuterRef("shipment"), received_at__gt=OuterRef("resolved_at"))
-        closed = closed.filter(shipment_id__in=subject_ids).exclude(Exists(news))
-        return set(closed.values_list("shipment_id", flat=True))
-    closed = closed.filter(order_id__in=subject_ids, shipment__isnull=True, resolved_at__gte=F("order__updated_at"))
-    return set(closed.values_list("order_id", flat=True))
+        if as_of is not None:
+            news = news.filter(received_at__lte=OuterRef("as_of"))
+        return closed.exclude(Exists(news))
+    return closed.filter(shipment__isnull=True, resolved_at__gte=F("order__updated_at"))
 
 
 def sweep_candidate_ids(detector: Detector, now: datetime, params: dict[str, Any]) -> QuerySet:
@@ -567,37 +583,44 @@ DONE_OR_UNDER_WAY = [RemedyState.APPROVED, RemedyState.EXECUTING, RemedyState.DO
 REPEAT = "already_given_for_this_subject"
 
 
-def earlier_remedies(cases: list[ExceptionCase]) -> dict[int, list[Remedy]]:
+def earlier_remedies(cases: list[ExceptionCase], *, before: datetime | None = None) -> dict[int, list[Remedy]]:
     """For each case of a type that can recur, what earlier cases of its type on its subject (the parcel, or the
     order) gave or are giving: one query for the batch. A case opened again must not message the customer
-    twice, nor give the same remedy again without a person seeing the first."""
+    twice, nor give the same remedy again without a person seeing the first. With `before` (the start of a
+    sandbox's period, whose own cases' remedies it simulates), only what cases detected before it gave."""
     recurring = [case for case in cases if case.pk and DETECTORS[case.kind].recurs]
     found: dict[int, list[Remedy]] = {case.pk: [] for case in recurring}
     if not recurring:
         return found
-    subjects = Q()
+    # One condition per type and kind of subject, not per case: the sandbox asks for 500 cases at a time.
+    ids: dict[tuple[str, str], set[int]] = defaultdict(set)
     for case in recurring:
-        if case.shipment_id:
-            subjects |= Q(case__kind=case.kind, case__shipment_id=case.shipment_id)
+        subject, pk = case_subject(case)
+        ids[case.kind, subject].add(pk)
+    subjects = Q()
+    for (kind, subject), pks in sorted(ids.items()):
+        if subject == "shipment":
+            subjects |= Q(case__kind=kind, case__shipment_id__in=sorted(pks))
         else:
-            subjects |= Q(case__kind=case.kind, case__order_id=case.order_id, case__shipment__isnull=True)
-    remedies = list(
-        Remedy.objects.filter(subjects, state__in=DONE_OR_UNDER_WAY)
-        .exclude(case__in=[case.pk for case in recurring])
+            subjects |= Q(case__kind=kind, case__order_id__in=sorted(pks), case__shipment__isnull=True)
+    remedies = Remedy.objects.filter(subjects, state__in=DONE_OR_UNDER_WAY)
+    if before is not None:
+        remedies = remedies.filter(case__detected_at__lt=before)
+    given: dict[tuple[str, tuple[str, int]], list[Remedy]] = defaultdict(list)
+    for remedy in (
+        remedies.exclude(case__in=[case.pk for case in recurring])
         .select_related("case")
         .order_by("case__detected_at", "position")
-    )
+    ):
+        given[remedy.case.kind, case_subject(remedy.case)].append(remedy)
     for case in recurring:
-        found[case.pk] = [
-            remedy
-            for remedy in remedies
-            if (remedy.case.kind, _subject(remedy.case)) == (case.kind, _subject(case))
-            and remedy.case.detected_at < case.detected_at
-        ]
+        earlier = given.get((case.kind, case_subject(case)), [])
+        found[case.pk] = [remedy for remedy in earlier if remedy.case.detected_at < case.detected_at]
     return found
 
 
-def _subject(case: ExceptionCase) -> tuple[str, int]:
+def case_subject(case: ExceptionCase) -> tuple[str, int]:
+    """What the case is about: its parcel, or its order."""
     return ("shipment", case.shipment_id) if case.shipment_id else ("order", case.order_id)
 
 
@@ -606,10 +629,17 @@ def _same_message(remedy: Remedy, action: MessageAction, params: dict[str, Any])
     return isinstance(sent, MessageAction) and sent.message_kind(remedy.params) == action.message_kind(params)
 
 
-def plan_case(case: ExceptionCase, *, ledger: Ledger, at: datetime, playbook: Playbook | None = None) -> CasePlan:
+def plan_case(
+    case: ExceptionCase,
+    *,
+    ledger: Ledger,
+    at: datetime,
+    playbook: Playbook | None = None,
+    earlier: Sequence[Remedy] = (),
+) -> CasePlan:
     """Decide what to do for a case, without doing it (pure but for the ledger's record of what it planned):
     under the first matching active playbook, or under `playbook` (a draft the sandbox tries)."""
-    return plan_case_under(playbook_for(case, include_drafts_of=playbook), case, ledger=ledger, at=at)
+    return plan_case_under(playbook_for(case, include_drafts_of=playbook), case, ledger=ledger, at=at, earlier=earlier)
 
 
 def plan_case_under(
@@ -626,7 +656,7 @@ def plan_case_under(
     A case opened again on the same subject (`earlier`: what earlier cases of its type on it gave, which the
     live batch reads with earlier_remedies) does not send a message the customer already got about it, and a
     remedy already given for it needs a person, whatever the caps, with the earlier one in the arithmetic.
-    The sandbox passes none: it tries a playbook on past cases, not on what was given for each subject."""
+    The sandbox passes what was given before its period and what its own earlier plans gave (plan_given)."""
     if playbook is None:
         return CasePlan(None)
     if in_holdout(playbook, case.order):
@@ -663,6 +693,13 @@ def plan_case_under(
             PlannedRemedy(step.position, step.action, params, amount, check, action.describe(case, params, amount))
         )
     return plan
+
+
+def plan_given(case: ExceptionCase, plan: CasePlan) -> list[Remedy]:
+    """What the plan gives for the case's subject once it commits, as the unsaved remedies earlier_remedies
+    would find for a later case: the steps within every cap (the others wait for a person)."""
+    remedies = [_remedy_new(case, planned) for planned in plan.remedies]
+    return [remedy for remedy in remedies if remedy.state in DONE_OR_UNDER_WAY]
 
 
 def case_act(case_id: int) -> None:
@@ -989,7 +1026,7 @@ class _StepsRun:
             audit_event(
                 AuditKind.EXECUTED,
                 f"{action.describe(remedy.case, remedy.params, remedy.amount)}"
-                # A sum paid is in its description already ("Refunded 12.00 USD").
+                # A sum paid is in its description already ("Refunded $12.00").
                 + (f" ({remedy.amount} {remedy.currency})." if remedy.amount and not action.pays_a_sum else "."),
                 remedy=remedy,
                 actor_type=ActorType.PLAYBOOK,

@@ -1,7 +1,9 @@
 """The admin's sandbox: a playbook's Try it page queues a run, a real RQ worker plans the period's exceptions,
 and the run's page shows its progress and then what the playbook would have done; nothing is sent, paid or
 changed. A failed run runs again, one whose worker died is taken up again, and who may see playbooks may
-try them."""
+try them. Exceptions that recur in the period are simulated as live acts on them (the no-repeat rule): what a
+person closed is not opened again on the same facts, a message is not sent twice about the same parcel, a
+remedy already given for it waits for a person; the report says how many it held back."""
 
 from __future__ import annotations
 
@@ -18,16 +20,26 @@ from cxhub import runs
 from cxhub.roles import AGENT, ANALYST, CX_MANAGER, roles_setup
 from cxhub.runs import RunState
 from notifications.models import Message
+from orders.choices import ShipmentStatus
+from orders.models import Order
 from playbooks import sandbox
-from playbooks.choices import PlaybookState
-from playbooks.models import ActionRecord, AuditEvent, ExceptionCase, Playbook, Remedy, SandboxRun
-from playbooks.sandbox import SANDBOX_RUNS, sandbox_run, sandbox_run_start
+from playbooks.choices import ActorType, ApprovalDecision, AuditKind, CaseState, PlaybookState, RemedyState
+from playbooks.engine import REPEAT, detector_sweep
+from playbooks.models import ActionRecord, Approval, AuditEvent, ExceptionCase, Playbook, Remedy, SandboxRun
+from playbooks.sandbox import SANDBOX_RUNS, playbook_sandbox, sandbox_run, sandbox_run_start
 from tests.factories import (
+    AuditEventFactory,
     CompensationCapFactory,
     ExceptionCaseFactory,
+    LineItemFactory,
+    OrderFactory,
     PlaybookFactory,
     PlaybookStepFactory,
+    RemedyFactory,
+    SandboxRunFactory,
+    ShipmentFactory,
     StoreFactory,
+    TrackingEventFactory,
 )
 from tests.reliability.helpers import cron_tick
 
@@ -320,3 +332,196 @@ def test_runs_are_never_added_or_edited_by_hand(admin_client, draft):
     assert admin_client.get(reverse("admin:playbooks_sandboxrun_add")).status_code == 403
     assert admin_client.post(page_of(run), {"state": "done"}).status_code == 200  # the page, not a form
     assert SandboxRun.objects.get().state == "queued"
+
+
+# --- Exceptions that recur: the no-repeat rule, as live applies it ---------------------------------------------
+
+
+@pytest.fixture
+def recurring_draft():
+    """Tell the customer, and a 10.00 coupon: within the store's caps, so the first one is paid automatically."""
+    playbook = PlaybookFactory(name="Ship-slip v3", state=PlaybookState.DRAFT, holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="notify", params={"template": "delay"})
+    PlaybookStepFactory(playbook=playbook, position=2, action="coupon", params={"amount": "10.00"})
+    return playbook
+
+
+def closed(case: ExceptionCase, *, days_ago: float, by: str) -> ExceptionCase:
+    """The case resolved `days_ago`: its condition cleared, or a person resolved it."""
+    ExceptionCase.objects.filter(pk=case.pk).update(state=CaseState.RESOLVED, resolved_at=NOW - dt.timedelta(days_ago))
+    if by == "person":
+        AuditEventFactory(case=case, kind=AuditKind.RESOLVED, actor_type=ActorType.USER, message="Resolved.")
+    return case
+
+
+def recurs(store, *, first_closed_by: str) -> ExceptionCase:
+    """A parcel's exception detected 6 days ago, closed 5 days ago (its condition cleared, or a person closed
+    it) and detected again 2 days ago. Returns the first."""
+    first = ExceptionCaseFactory(shipment__order__store=store, detected_at=NOW - dt.timedelta(days=6))
+    closed(first, days_ago=5, by=first_closed_by)
+    ExceptionCaseFactory(shipment=first.shipment, detected_at=NOW - dt.timedelta(days=2))
+    return first
+
+
+def test_a_parcels_exception_that_recurs_after_it_cleared_gets_one_message_and_its_coupon_again_waits_for_a_person(
+    admin_client, store, recurring_draft, run_jobs
+):
+    recurs(store, first_closed_by="condition")
+
+    run = sandbox_run_start(recurring_draft, since=SINCE, until=UNTIL, user=None)
+    run_jobs()
+
+    run.refresh_from_db()
+    report = run.report
+    assert (report["exceptions"], report["matched"], report["not_reopened"]) == (2, 2, 0)
+    assert report["actions"] == {"notify": 1, "coupon": 2}  # the second "delay" is not sent
+    assert sum(report["messages_by_channel"].values()) == 1 and report["messages_not_repeated"] == 1
+    # The first coupon within the caps; the second repeats it, so a person decides, whatever the caps.
+    assert report["compensation_total"] == "10.00"
+    assert (report["approvals_needed"], report["approval_amount"]) == (1, "10.00")
+    assert report["approvals_by_cap"] == {REPEAT: 1}
+    assert (report["repeats_to_approval"], report["repeat_amount"], report["repeats_held_back"]) == (1, "10.00", 2)
+    page = admin_client.get(page_of(run)).content.decode()
+    assert "already given for the same problem: 1" in page
+    assert '<tr id="sandbox-repeats"><th scope="row">Repeats held back</th><td>2:' in page
+    for held_back in (
+        "0 exceptions a person had closed, not opened again on the same facts",
+        "1 message the customer already had about the same parcel or order, not sent again",
+        "1 remedy already given for the same problem, sent for approval instead (for 10.00)",
+    ):
+        assert held_back in page
+    listed = admin_client.get(reverse("admin:playbooks_sandboxrun_changelist")).content.decode()
+    assert "2 exceptions, 3 actions, 10.00 paid, 1 approvals, 2 repeats held back" in listed
+
+
+@pytest.mark.parametrize(("news", "planned"), [(False, 1), (True, 2)])
+def test_an_exception_a_person_closed_is_not_opened_again_unless_the_carrier_said_something_new(
+    store, recurring_draft, news, planned
+):
+    first = recurs(store, first_closed_by="person")
+    if news:  # a scan received after the close, before the second detection
+        with time_machine.travel(NOW - dt.timedelta(days=3), tick=False):
+            TrackingEventFactory(shipment=first.shipment)
+    with time_machine.travel(NOW - dt.timedelta(days=1), tick=False):
+        TrackingEventFactory(shipment=first.shipment)  # after the second detection: not known then
+
+    report = playbook_sandbox(recurring_draft, since=SINCE, until=UNTIL)
+
+    assert (report.exceptions, report.matched, report.not_reopened) == (2, planned, 2 - planned)
+    assert report.actions == {"notify": 1, "coupon": planned}
+    assert (report.messages_not_repeated, report.repeats_to_approval) == (planned - 1, planned - 1)
+    assert report.repeats_held_back == (2 if news else 1)
+    assert report.compensation_total == Decimal("10.00")
+
+
+def test_an_exception_the_playbook_would_not_act_on_is_not_counted_as_held_back(store, recurring_draft):
+    recurs(store, first_closed_by="person")
+    Playbook.objects.filter(pk=recurring_draft.pk).update(vip_only=True)  # the customer is not a VIP
+
+    report = playbook_sandbox(Playbook.objects.get(pk=recurring_draft.pk), since=SINCE, until=UNTIL)
+
+    assert (report.exceptions, report.matched, report.not_reopened, report.repeats_held_back) == (2, 0, 0, 0)
+
+
+def test_only_what_a_person_had_closed_when_an_exception_was_detected_holds_it_back(store, recurring_draft):
+    """Cleared, opened again (and planned: a person closed it only later), then closed by a person and detected
+    again on the same facts: that third one is not opened."""
+    first = recurs(store, first_closed_by="condition")
+    second = closed(ExceptionCase.objects.exclude(pk=first.pk).get(), days_ago=1, by="person")
+    ExceptionCaseFactory(shipment=second.shipment, detected_at=NOW - dt.timedelta(hours=12))
+
+    report = playbook_sandbox(recurring_draft, since=SINCE, until=UNTIL)
+
+    assert (report.exceptions, report.matched, report.not_reopened) == (3, 2, 1)
+    assert (report.messages_not_repeated, report.repeats_to_approval, report.repeats_held_back) == (1, 1, 3)
+
+
+def test_an_order_a_person_closed_is_not_opened_again_until_the_order_changed(store):
+    playbook = PlaybookFactory(trigger="late_to_ship", state=PlaybookState.DRAFT, holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="notify", params={"template": "late_to_ship"})
+    unchanged, changed = (OrderFactory(store=store) for _ in range(2))
+    for order in (unchanged, changed):
+        first = ExceptionCaseFactory(shipment=None, order=order, kind="late_to_ship", state=CaseState.DISMISSED,
+                                     detected_at=NOW - dt.timedelta(days=5), resolved_at=NOW - dt.timedelta(days=4))
+        AuditEventFactory(case=first, kind=AuditKind.DISMISSED, actor_type=ActorType.USER, message="Dismissed.")
+        ExceptionCaseFactory(shipment=None, order=order, kind="late_to_ship", detected_at=NOW - dt.timedelta(days=2))
+    Order.objects.filter(pk=unchanged.pk).update(updated_at=NOW - dt.timedelta(days=6))
+    Order.objects.filter(pk=changed.pk).update(updated_at=NOW - dt.timedelta(days=3))  # after the dismissal
+
+    report = playbook_sandbox(playbook, since=SINCE, until=UNTIL)
+
+    # Each order's first exception is told; the changed order's second is opened, but not told again.
+    assert (report.exceptions, report.not_reopened, report.messages_not_repeated) == (4, 1, 1)
+    assert report.actions == {"notify": 2}
+
+
+def test_what_was_given_before_the_period_counts_and_the_periods_real_remedies_do_not(store, recurring_draft):
+    """Before the period: what the database holds, as for the caps' spend. In it: what the playbook would have
+    given, not what the period's exceptions were really given."""
+    before = ExceptionCaseFactory(shipment__order__store=store, detected_at=SINCE - dt.timedelta(days=3),
+                                  state=CaseState.RESOLVED, resolved_at=SINCE - dt.timedelta(days=2))  # fmt: skip
+    RemedyFactory(case=before, action="notify", params={"template": "delay"}, amount=0, state=RemedyState.DONE)
+    RemedyFactory(case=before, action="coupon", amount=Decimal("10.00"), state=RemedyState.REJECTED)  # not given
+    # Another parcel, whose first exception in the period really was told (by another playbook).
+    real = ExceptionCaseFactory(shipment__order__store=store, detected_at=NOW - dt.timedelta(days=5),
+                                state=CaseState.RESOLVED, resolved_at=NOW - dt.timedelta(days=4))  # fmt: skip
+    RemedyFactory(case=real, action="notify", params={"template": "delay"}, amount=0, state=RemedyState.DONE)
+    for case in (before, real):
+        ExceptionCaseFactory(shipment=case.shipment, detected_at=NOW - dt.timedelta(days=2))
+
+    report = playbook_sandbox(recurring_draft, since=SINCE, until=UNTIL)
+
+    assert report.exceptions == 3
+    # The first parcel was told before the period and not given a coupon: a coupon, no message. The second is
+    # told and given a coupon by the draft's first plan, and its second exception repeats neither automatically.
+    assert report.actions == {"notify": 1, "coupon": 3}
+    assert (report.messages_not_repeated, report.repeats_to_approval) == (2, 1)
+    assert report.compensation_total == Decimal("20.00")
+
+
+def test_a_run_from_before_the_rule_was_simulated_shows_no_repeats_row(admin_client):
+    run = SandboxRunFactory()  # its report has no repeats held back
+
+    page = admin_client.get(page_of(run)).content.decode()
+
+    assert 'id="sandbox-report"' in page and "sandbox-repeats" not in page
+    listed = admin_client.get(reverse("admin:playbooks_sandboxrun_changelist")).content.decode()
+    assert "1 exceptions, 2 actions, 10.00 paid, 0 approvals<" in listed
+
+
+def test_the_sandbox_counts_what_a_live_run_does_when_a_parcels_exception_recurs(store, run_jobs):
+    """The same playbook acts live on a parcel stalled in transit, whose exception clears and comes back; the
+    sandbox, tried on that period, reports the messages, money and approvals live actually made."""
+    playbook = PlaybookFactory(name="Lost-maybe", trigger="transit_stall", holdout_percent=0)
+    PlaybookStepFactory(playbook=playbook, position=1, action="notify", params={"template": "lost_maybe"})
+    PlaybookStepFactory(playbook=playbook, position=2, action="coupon", params={"amount": "10.00"})
+    order = OrderFactory(store=store, shipping_total=Decimal("9.00"))
+    LineItemFactory(order=order, unit_price=Decimal("50.00"))
+    parcel = ShipmentFactory(order=order, status=ShipmentStatus.IN_TRANSIT, first_scan_at=NOW - dt.timedelta(days=8),
+                             last_scan_at=NOW - dt.timedelta(days=4))  # fmt: skip
+    for days in (8, 4):
+        with time_machine.travel(NOW - dt.timedelta(days=days), tick=False):
+            TrackingEventFactory(shipment=parcel, occurred_at=NOW - dt.timedelta(days=days))
+
+    def sweep(at: dt.datetime, status: str) -> None:
+        with time_machine.travel(at, tick=False):
+            type(parcel).objects.filter(pk=parcel.pk).update(status=status)
+            detector_sweep("transit_stall", now=at)
+            run_jobs()
+
+    sweep(NOW, ShipmentStatus.IN_TRANSIT)  # opened: told, and a coupon
+    sweep(NOW + dt.timedelta(minutes=5), ShipmentStatus.OUT_FOR_DELIVERY)  # cleared
+    sweep(NOW + dt.timedelta(hours=1), ShipmentStatus.IN_TRANSIT)  # opened again
+    assert ExceptionCase.objects.count() == 2
+    live_messages = Message.objects.count()
+    live_paid = sum(Remedy.objects.filter(action="coupon", state=RemedyState.DONE).values_list("amount", flat=True))
+    live_approvals = Approval.objects.filter(decision=ApprovalDecision.PENDING)
+    assert (live_messages, live_paid, live_approvals.count()) == (1, Decimal("10.00"), 1)
+
+    report = playbook_sandbox(playbook, since=NOW - dt.timedelta(days=1), until=NOW + dt.timedelta(days=1))
+
+    assert sum(report.messages_by_channel.values()) == live_messages
+    assert report.compensation_total == live_paid
+    assert report.approvals_needed == live_approvals.count()
+    assert report.approvals_by_cap == {REPEAT: 1} and live_approvals.get().exceeded == [REPEAT]
+    assert (report.messages_not_repeated, report.repeats_to_approval) == (1, 1)

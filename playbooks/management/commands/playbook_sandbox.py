@@ -52,5 +52,8 @@ class Command(BaseCommand):
             f"  messages by channel:      {dict(r.messages_by_channel) or '-'}",
             f"  compensation, automatic:  {r.compensation_total} {by_action or ''}",
             f"  approvals needed:         {r.approvals_needed} for {r.approval_amount} {dict(r.approvals_by_cap)}",
+            f"  repeats held back:        {r.repeats_held_back} ({r.not_reopened} not opened again, "
+            f"{r.messages_not_repeated} messages not sent again, {r.repeats_to_approval} remedies to approval "
+            f"for {r.repeat_amount})",
         ]
         self.stdout.write("\n".join(lines))
