@@ -4,7 +4,10 @@ Deterministic for a seed (one `random.Random`, times relative to a fixed anchor)
 everything is keyed by stable ids and applied through `orders.services`, so a second run updates
 in place and never duplicates. The journeys are the cases the hub exists for: on time, never
 scanned, stalled, failed attempts, carrier exceptions, late to ship, failed payments, cancellations,
-international parcels and VIPs — with tickets, a realistic share of them "where is my order?".
+international parcels and VIPs, and problems that have passed (a late first scan, a missed delivery,
+an order shipped after its promised date, each delivered since) — with tickets, a realistic share of
+them "where is my order?". Each journey happens when it would: a parcel still in transit or waiting
+at a depot was sent days ago, not weeks.
 """
 
 from __future__ import annotations
@@ -110,6 +113,26 @@ JOURNEYS = {
     "failed_payment": 4,
     "cancelled": 3,
     "international": 9,
+    # Problems that began and ended before now: the history the KPIs measure (insights/demo.py).
+    "slow_pickup": 4,
+    "redelivered": 4,
+    "shipped_late": 3,
+}
+# Journeys that end delivered (when their time has come).
+DELIVERED_JOURNEYS = ("delivered", "international", "slow_pickup", "redelivered", "shipped_late")
+# How many days before now an order of these journeys was placed (the others: any time in the last 30).
+PLACED_DAYS_AGO = {
+    "in_transit": (1, 4),  # on its way: scanned in the last days, not stalled
+    "failed_attempt": (4, 9),  # the carrier still holds it: a parcel waits days, not weeks, before going back
+    "carrier_exception": (4, 9),
+    "no_first_scan": (4, 30),
+    "late_to_ship": (4, 30),
+    "stalled": (9, 20),
+    "awaiting_fulfillment": (2 / 24, 30 / 24),
+    # Over by now: delivered after their problem.
+    "slow_pickup": (10, 30),
+    "redelivered": (10, 30),
+    "shipped_late": (12, 30),
 }
 # Chance that a journey makes the customer get in touch, and why. Problems make WISMO likely.
 TICKET_ODDS = {
@@ -126,6 +149,9 @@ TICKET_ODDS = {
     "failed_payment": (0.25, [TicketReason.BILLING]),
     "cancelled": (0.2, [TicketReason.BILLING, TicketReason.OTHER]),
     "international": (0.15, [TicketReason.WISMO]),
+    "slow_pickup": (0.3, [TicketReason.WISMO]),
+    "redelivered": (0.25, [TicketReason.WISMO]),
+    "shipped_late": (0.35, [TicketReason.WISMO]),
 }
 
 
@@ -164,6 +190,10 @@ def demo_seed(
         if progress:
             progress(1)
     return SeedResult(stores=len(stores), orders=orders, shipments=shipments, tickets=tickets)
+
+
+def demo_stores() -> list[Store]:
+    return list(Store.objects.filter(slug__in=[brand["slug"] for brand in BRANDS]).order_by("slug"))
 
 
 # Webhook secrets the demo stores start with, so that signed webhooks can be tried against the demo.
@@ -225,13 +255,8 @@ def _seed_order(
 ) -> tuple[int, int]:
     international = rng.choice(INTERNATIONAL_ADDRESSES) if journey == "international" else None
     customer, address = _customer(rng, brand, international)
-    placed_at = now - timedelta(days=rng.uniform(0.2, 30), minutes=rng.randrange(60))
-    if journey in ("no_first_scan", "stalled", "late_to_ship"):
-        placed_at = min(placed_at, now - timedelta(days=4))
-    if journey == "stalled":
-        placed_at = now - timedelta(days=rng.uniform(9, 20))
-    if journey == "awaiting_fulfillment":
-        placed_at = now - timedelta(hours=rng.uniform(2, 30))
+    days_ago = rng.uniform(*PLACED_DAYS_AGO.get(journey, (0.2, 30)))
+    placed_at = now - timedelta(days=days_ago, minutes=rng.randrange(60))
     items = []
     for sku, title, variants, price in rng.sample(brand["products"], rng.randint(1, 3)):
         items.append(
@@ -311,6 +336,8 @@ def _seed_shipment(
     carrier, service = CARRIERS[3] if journey == "international" else rng.choice(CARRIERS[:3])
     # Never after `now`: a label "created" tomorrow would show on the tracking page as a scan from the future.
     label_at = min(placed_at + timedelta(hours=rng.uniform(4, 30)), now - timedelta(minutes=10))
+    if journey == "shipped_late":  # restocked a day or two after the promised ship-by date (2 days)
+        label_at = placed_at + timedelta(hours=rng.uniform(60, 100))
     if journey == "no_first_scan":
         label_at = now - timedelta(hours=rng.uniform(50, 90))
     destination = f"{address.city}, {address.region or address.country}"
@@ -322,7 +349,8 @@ def _seed_shipment(
             events.append((status, when, raw, message, where))
 
     if journey != "no_first_scan":
-        t = label_at + timedelta(hours=rng.uniform(6, 20))
+        # A slow pickup: the carrier scans the parcel only after the ship-slip threshold (48 hours).
+        t = label_at + timedelta(hours=rng.uniform(52, 80) if journey == "slow_pickup" else rng.uniform(6, 20))
         scan(ShipmentStatus.IN_TRANSIT, t, "in_transit", "Accepted at origin facility", route[0])
         if journey == "stalled":
             # Last heard of 6 to 9 days ago, nothing since.
@@ -336,7 +364,13 @@ def _seed_shipment(
             t += timedelta(days=rng.uniform(1, 3))
             scan(ShipmentStatus.IN_TRANSIT, t, "in_transit", "Cleared customs", f"{address.city}, {address.country}")
         t += timedelta(hours=rng.uniform(8, 20))
-        if journey in ("delivered", "international") and t < now:
+        if journey == "redelivered":
+            # Missed once, delivered on the carrier's next round.
+            scan(ShipmentStatus.OUT_FOR_DELIVERY, t, "out_for_delivery", "Out for delivery", destination)
+            scan(ShipmentStatus.ATTEMPTED_DELIVERY, t + timedelta(hours=5), "failure",
+                 "Delivery attempted: no one available to sign", destination)  # fmt: skip
+            t += timedelta(hours=rng.uniform(20, 26))
+        if journey in DELIVERED_JOURNEYS and t < now:
             scan(ShipmentStatus.OUT_FOR_DELIVERY, t, "out_for_delivery", "Out for delivery", destination)
             scan(ShipmentStatus.DELIVERED, t + timedelta(hours=rng.uniform(2, 8)), "delivered",
                  rng.choice(["Delivered, front door", "Delivered, mailroom", "Delivered, handed to resident"]),

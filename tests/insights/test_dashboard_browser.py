@@ -1,5 +1,6 @@
 """The KPI dashboard in a real headless Chromium (Playwright): it renders its charts with nothing fetched from
-elsewhere. Screenshots land in test-artifacts/screenshots/kpi-dashboard-<viewport>.png for a person to look at."""
+elsewhere, every chart keeps its text inside it, and no table makes the page wider than the screen. Screenshots
+land in test-artifacts/screenshots/kpi-dashboard*-<viewport>.png for a person to look at."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from orders.models import Store
 from playbooks.choices import CaseState, RemedyState
+from playbooks.models import Playbook
 from tests.browser import screenshot
 from tests.factories import (
     DeliveryFeedbackFactory,
@@ -65,17 +68,48 @@ def month_of_activity(django_user_model) -> None:
                 DeliveryFeedbackFactory(order=order, rating=5 - n % 3)
 
 
-def test_the_dashboard_renders_its_charts_in_a_real_browser(live_server, month_of_activity, page):
-    requested: list[str] = []
-    page.on("request", lambda request: requested.append(request.url))
+@pytest.fixture
+def long_names(month_of_activity) -> None:
+    """Names as long as people write them: a playbook's and a store's."""
+    Playbook.objects.filter(name="Failed delivery attempt").update(name=LONG_PLAYBOOK)
+    Store.objects.filter(slug="northwind").update(name="Northwind Outfitters & Mountain Supply Co. (North America)")
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/insights/kpisettings/dashboard/")
+
+URL = "/admin/insights/kpisettings/dashboard/"
+LONG_PLAYBOOK = "Address problem: self-fix link, hold the parcel at the depot and retry on the next working day"
+# Each chart's text that the browser draws (in its own fonts) outside the chart's box.
+TEXT_OUTSIDE_ITS_CHART = """() => [...document.querySelectorAll("svg.kpi-chart")].flatMap(svg => {
+  const box = svg.getBoundingClientRect();
+  return [...svg.querySelectorAll("text")].filter(text => {
+    const r = text.getBoundingClientRect();
+    return r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5;
+  }).map(text => `${svg.id}: ${text.textContent}`);
+})"""
+# Per table: [id, its box lies within the page's content, it fits its box, its box scrolls, its first column stays].
+TABLE_BOXES = """() => [...document.querySelectorAll(".kpi-table-wrap")].map(wrap => {
+  const table = wrap.querySelector("table"), content = document.getElementById("content").getBoundingClientRect();
+  const box = wrap.getBoundingClientRect(), heading = table.querySelector("tbody th");
+  return [table.id, box.left >= content.left - 0.5 && box.right <= content.right + 0.5,
+          table.offsetWidth <= wrap.clientWidth, getComputedStyle(wrap).overflowX === "auto",
+          !heading || getComputedStyle(heading).position === "sticky"];
+})"""
+
+
+def log_in(page, live_server) -> None:
+    page.goto(f"{live_server.url}/admin/login/?next={URL}")
     page.get_by_label("Username").fill("manager")
     page.get_by_label("Password").fill("kpi-secret-42")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state()
 
-    assert page.url.endswith("/admin/insights/kpisettings/dashboard/")
+
+def test_the_dashboard_renders_its_charts_in_a_real_browser(live_server, month_of_activity, page):
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    log_in(page, live_server)
+
+    assert page.url.endswith(URL)
     assert page.get_by_role("heading", name="Key figures").is_visible()
     assert page.locator("svg.kpi-chart").count() == 7
     orders_chart = page.get_by_role("img", name="Orders placed per day")
@@ -88,3 +122,30 @@ def test_the_dashboard_renders_its_charts_in_a_real_browser(live_server, month_o
     assert [url for url in requested if not url.startswith(live_server.url)] == []
 
     screenshot(page, "kpi-dashboard")
+
+
+def test_long_names_stay_inside_the_charts_and_wide_tables_scroll_in_their_own_box(live_server, long_names, page):
+    log_in(page, live_server)
+
+    assert page.evaluate(TEXT_OUTSIDE_ITS_CHART) == []
+    # The page itself is never wider than the screen (a phone's, a laptop's): what does not fit scrolls in its box,
+    # the row's name staying in view.
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    for table, inside, fits, scrolls, heading_stays in page.evaluate(TABLE_BOXES):
+        assert inside, table
+        assert fits or (scrolls and heading_stays), table
+    # The full name is a hover away where the comparison had to cut it short.
+    assert page.locator("#chart-holdout text title").first.text_content() == LONG_PLAYBOOK
+    screenshot(page, "kpi-dashboard-long-names")
+
+
+def test_on_a_wide_laptop_screen_every_table_fits_without_scrolling(live_server, long_names, browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = context.new_page()
+        log_in(page, live_server)
+
+        assert page.evaluate(TEXT_OUTSIDE_ITS_CHART) == []
+        assert [table for table, _, fits, *_ in page.evaluate(TABLE_BOXES) if not fits] == []
+    finally:
+        context.close()

@@ -46,6 +46,6 @@ def test_the_kpis_work_on_the_sqlite_demo_database(tmp_path):
     assert "vendor sqlite" in lines
     # The portable percentiles give percentile_cont's answers: median 30 s, p90 40 + 0.6 x 60 = 76 s.
     assert "time_to_notify 5 30.0 76.0" in lines
-    # Five daily series and the ratings; seed_demo runs no playbook, so there is no holdout comparison to draw.
-    assert "page 200 6" in lines
+    # Five daily series, the holdout comparison (seed_demo writes what the playbooks did) and the ratings.
+    assert "page 200 7" in lines
     assert "csv 200 KPI,Value,Based on" in lines

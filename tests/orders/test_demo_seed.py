@@ -5,7 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db.models import Count
+from django.db.models import Count, F
 
 from orders.choices import FinancialStatus, ShipmentStatus, TicketReason
 from orders.demo import demo_seed
@@ -99,6 +99,21 @@ def test_it_covers_every_kind_of_journey():
     assert Customer.objects.filter(is_vip=True).exists()
     placed = Order.objects.order_by("placed_at").values_list("placed_at", flat=True)
     assert ANCHOR - dt.timedelta(days=31) < placed.first() and placed.last() <= ANCHOR
+
+
+def test_problems_that_have_passed_are_in_the_facts_and_problems_under_way_are_recent():
+    demo_seed(orders=300, seed=42, anchor=ANCHOR)
+
+    delivered = Shipment.objects.filter(status=ShipmentStatus.DELIVERED)
+    # Delivered since: scanned more than 48 hours after its label, missed once, shipped after the promised date.
+    assert delivered.filter(first_scan_at__gt=F("label_created_at") + dt.timedelta(hours=48)).exists()
+    assert delivered.filter(events__status=ShipmentStatus.ATTEMPTED_DELIVERY).exists()
+    assert delivered.filter(label_created_at__gt=F("order__promised_ship_by")).exists()
+    # A parcel waits at the depot after a missed delivery for days, not weeks; one on its way moved recently.
+    attempted = Shipment.objects.filter(status=ShipmentStatus.ATTEMPTED_DELIVERY)
+    assert attempted.exists() and not attempted.filter(last_event_at__lt=ANCHOR - dt.timedelta(days=10)).exists()
+    moving = Shipment.objects.filter(status=ShipmentStatus.IN_TRANSIT, last_scan_at__gte=ANCHOR - dt.timedelta(days=3))
+    assert moving.count() > Shipment.objects.filter(status=ShipmentStatus.IN_TRANSIT).count() / 2
 
 
 def test_a_realistic_share_of_tickets_are_wismo():
