@@ -56,6 +56,7 @@ from playbooks.defaults import DEFAULT_HOLDOUT_PERCENT, caps_seed, playbooks_see
 from playbooks.detectors import DETECTORS
 from playbooks.engine import (
     CONCLUDED,
+    HELD_OUT_NEWS,
     PlannedRemedy,
     detector_settings,
     plan_case_under,
@@ -377,9 +378,11 @@ class _History:
 
     def _close(self, case: ExceptionCase, moment: Moment, at: datetime) -> None:
         if DETECTORS[case.kind].resolves_when_acted:
-            # Once its steps have run; held out, or with no playbook, it stays open, as it does live.
+            # Once its steps have run, or at once when held out; with no playbook it stays open, as it does live.
             if case.state == CaseState.ACTING:
                 self._resolve(case, at, CONCLUDED)
+            elif case.is_holdout:
+                self._resolve(case, at, HELD_OUT_NEWS)
         elif case.state == CaseState.ESCALATED:
             # A person closes it after the fact that cleared it (an escalated case waits for one).
             closed_at = moment.cleared_at + timedelta(hours=self.rng.uniform(0.5, 6))

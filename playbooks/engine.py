@@ -523,10 +523,11 @@ def playbook_conditions(playbook: Playbook, case: ExceptionCase) -> tuple[bool, 
         reasons.append("domestic order")
     if playbook.carrier_list and (not case.shipment or case.shipment.carrier not in playbook.carrier_list):
         reasons.append("another carrier")
-    if (
-        playbook.first_exception_only
-        and ExceptionCase.objects.filter(order=order, detected_at__lt=case.detected_at).exists()
-    ):
+    # The order's first problem: its milestones and care check-ins are news every order has, not exceptions.
+    earlier_problems = ExceptionCase.objects.filter(order=order, detected_at__lt=case.detected_at).exclude(
+        kind__in=DETECTORS.informational_kinds()
+    )
+    if playbook.first_exception_only and earlier_problems.exists():
         reasons.append("not the order's first exception")
     return not reasons, reasons
 
@@ -775,7 +776,7 @@ def _plan_batch(case_ids: list[int]) -> list[ExceptionCase]:
     chosen = {case.pk: playbook_for(case) for case in cases}
     _lock_caps(cases, chosen)
     earlier = earlier_remedies([case for case in cases if chosen[case.pk]])
-    ledger, audits, claims, acting, waiting = Ledger(), [], defaultdict(list), [], []
+    ledger, audits, claims, acting, waiting, held_out_news = Ledger(), [], defaultdict(list), [], [], []
     for case in cases:
         plan = plan_case_under(chosen[case.pk], case, ledger=ledger, at=now, earlier=earlier.get(case.pk, []))
         audits += [audit_event(AuditKind.PLANNED, why, case=case, actor_type=ActorType.PLAYBOOK, skipped=True)
@@ -789,6 +790,9 @@ def _plan_batch(case_ids: list[int]) -> list[ExceptionCase]:
         claims[case.playbook_version.pk, plan.held_out].append(case.pk)
         if plan.held_out:
             audits.append(_held_out_event(case, plan.playbook))
+            if DETECTORS[case.kind].resolves_when_acted:  # news held out: nothing is left to do, ever
+                held_out_news.append(case.pk)
+                audits.append(audit_event(AuditKind.RESOLVED, HELD_OUT_NEWS, case=case))
         else:
             acting.append((case, plan))
     for (version_id, held_out), ids in claims.items():
@@ -798,6 +802,10 @@ def _plan_batch(case_ids: list[int]) -> list[ExceptionCase]:
             raise _ClaimLost
     if waiting:
         ExceptionCase.objects.filter(pk__in=waiting).update(planning_started_at=None)
+    if held_out_news:
+        ExceptionCase.objects.filter(pk__in=held_out_news).update(
+            state=CaseState.RESOLVED, resolved_at=now, resolution=HELD_OUT_NEWS
+        )
     new = [(_remedy_new(case, planned), planned) for case, plan in acting for planned in plan.remedies]
     Remedy.objects.bulk_create([remedy for remedy, _ in new])  # sets each one's pk
     approvals = []
@@ -824,6 +832,10 @@ def _lock_caps(cases: list[ExceptionCase], chosen: dict[int, Playbook | None]) -
     }
     for store_id, action in sorted(caps):
         lock_cap(store_id=store_id, action=action)
+
+
+# How a held-out informational case (a milestone, a care check-in) ends: it was only ever to tell the customer.
+HELD_OUT_NEWS = "In the holdout: the customer is not told, and there is nothing else to do."
 
 
 def _held_out_event(case: ExceptionCase, playbook: Playbook) -> AuditEvent:

@@ -25,10 +25,12 @@ from playbooks.choices import ApprovalDecision, AuditKind, CaseState, PlaybookSt
 from playbooks.defaults import playbooks_seed
 from playbooks.detectors import DETECTORS
 from playbooks.engine import (
+    HELD_OUT_NEWS,
     case_act,
     case_run_steps,
     detector_sweep,
     in_holdout,
+    playbook_conditions,
     playbook_record_version,
     subject_check,
 )
@@ -515,6 +517,38 @@ def test_a_held_out_order_gets_no_action_and_says_why(store, run_jobs):
     assert case.is_holdout and case.state == CaseState.OPEN
     assert not Remedy.objects.exists()
     assert AuditEvent.objects.filter(kind=AuditKind.HELD_OUT, case=case).exists()
+
+
+def test_a_held_out_milestone_is_resolved_at_once_with_nothing_sent(store):
+    playbook = PlaybookFactory(trigger="milestone_shipped", holdout_percent=100)
+    PlaybookStepFactory(playbook=playbook, action="notify", params={"template": "shipped"})
+    shipment = ShipmentFactory(order=OrderFactory(store=store), status=ShipmentStatus.IN_TRANSIT)
+    case = ExceptionCase.objects.create(store=store, order=shipment.order, shipment=shipment,
+                                        kind="milestone_shipped", detected_at=NOW)  # fmt: skip
+
+    with time_machine.travel(NOW, tick=False):
+        case_act(case.pk)
+
+    case.refresh_from_db()
+    assert (case.is_holdout, case.state, case.resolved_at) == (True, CaseState.RESOLVED, NOW)
+    assert case.resolution == HELD_OUT_NEWS
+    assert not Remedy.objects.exists() and not Message.objects.exists()
+    assert list(AuditEvent.objects.filter(case=case).values_list("kind", flat=True).order_by("id")) == [
+        AuditKind.HELD_OUT,
+        AuditKind.RESOLVED,
+    ]
+
+
+@pytest.mark.parametrize(("earlier", "first"), [(None, True), ("milestone_confirmed", True),
+                                                 ("milestone_shipped", True), ("no_first_scan", False)])  # fmt: skip
+def test_the_first_exception_of_an_order_is_its_first_problem_whatever_news_came_before(store, earlier, first):
+    playbook = PlaybookFactory(trigger="transit_stall", first_exception_only=True)
+    order = OrderFactory(store=store)
+    if earlier:
+        ExceptionCaseFactory(store=store, order=order, kind=earlier, detected_at=NOW - dt.timedelta(days=3))
+    case = ExceptionCaseFactory(store=store, order=order, kind="transit_stall", detected_at=NOW)
+
+    assert playbook_conditions(playbook, case) == (first, [] if first else ["not the order's first exception"])
 
 
 def test_a_change_makes_a_new_version_and_cases_record_the_version_that_acted(store, ship_slip_playbook, run_jobs):
