@@ -32,6 +32,7 @@ def format_money(amount: Decimal, currency: str, *, country: str) -> str:
     return format_currency(amount, currency, locale=_locale(country))
 
 
+@functools.lru_cache(maxsize=1024)  # a store's support phone, formatted for every message it sends
 def format_phone(value: str) -> str:
     """An E.164 number as people read it ("+14155550123" -> "+1 415-555-0123"); anything else (empty, not
     E.164) as it is."""
