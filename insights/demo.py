@@ -33,8 +33,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, OuterRef, Prefetch, Subquery
+from django.db.models import Prefetch
 
+from cxhub.bulk import rows_update
 from cxhub.memo import memo_scope, memoized
 from notifications.channels import get_channel
 from notifications.choices import TRANSACTIONAL_KINDS, URGENT_KINDS, MessageKind, MessageStatus
@@ -404,25 +405,38 @@ class _History:
     def record(self) -> None:
         """Write the rows, a statement per kind (and per batch), then give the rows whose creation time the
         database sets (to now) the time they happened: a case's trail and steps the times of its detection,
-        its steps and its resolution, to the second or so; a message the time of its detection."""
+        its steps and its resolution, to the second or so; a message the time of its detection. Those times
+        are known here, so they are written as values (cxhub.bulk.rows_update), not read back by subqueries."""
         ExceptionCase.objects.bulk_create(self.cases)
         Remedy.objects.bulk_create(self.remedies)
         for message, remedy in self.messages:
             message.idempotency_key = f"remedy:{remedy.pk}"  # the notify step's key
-        Message.objects.bulk_create([message for message, _ in self.messages])
+        messages = [message for message, _ in self.messages]
+        Message.objects.bulk_create(messages)
         AuditEvent.objects.bulk_create(self.trail)
-        cases = [case.pk for case in self.cases]
-        detected = Subquery(ExceptionCase.objects.filter(pk=OuterRef("case_id")).values("detected_at"))
-        Remedy.objects.filter(case__in=cases).update(created_at=detected)
-        trail = AuditEvent.objects.filter(case__in=cases)
-        trail.filter(remedy__isnull=False).update(
-            created_at=Subquery(Remedy.objects.filter(pk=OuterRef("remedy_id")).values("executed_at"))
-        )
-        trail.filter(kind=AuditKind.RESOLVED).update(
-            created_at=Subquery(ExceptionCase.objects.filter(pk=OuterRef("case_id")).values("resolved_at"))
-        )
-        trail.filter(remedy__isnull=True).exclude(kind=AuditKind.RESOLVED).update(created_at=detected)
-        Message.objects.filter(pk__in=[message.pk for message, _ in self.messages]).update(created_at=F("detected_at"))
+        for remedy in self.remedies:
+            remedy.created_at = remedy.case.detected_at
+        for event in self.trail:
+            event.created_at = _happened_at(event)
+        for message in messages:
+            message.created_at = message.detected_at
+        for rows in (self.remedies, self.trail, messages):
+            for start in range(0, len(rows), WRITE_BATCH):
+                rows_update(rows[start : start + WRITE_BATCH], ["created_at"])
+
+
+# Rows per UPDATE of their creation times: two parameters each, well inside a statement's limit.
+WRITE_BATCH = 2000
+
+
+def _happened_at(event: AuditEvent) -> datetime:
+    """When what an audit event of the history records happened: a step when it ran, a resolution when the
+    case was closed, anything else when the case was detected."""
+    if event.remedy is not None and event.remedy.executed_at:
+        return event.remedy.executed_at
+    if event.kind == AuditKind.RESOLVED and event.case.resolved_at:
+        return event.case.resolved_at
+    return event.case.detected_at
 
 
 def _reach(order: Order, kind: str, channel_kind: str) -> tuple[str, str, MessageTemplate] | None:
