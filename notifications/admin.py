@@ -20,7 +20,6 @@ from orders.models import Order, Store
 
 from .channels import ChannelError
 from .channels.email import EmailChannel, branded_html, from_header
-from .channels.sms import sms_body
 from .choices import TRANSACTIONAL_KINDS, MessageKind, MessageStatus
 from .models import Message, MessageTemplate, NotificationSettings
 from .rendering import (
@@ -31,6 +30,7 @@ from .rendering import (
     TemplateRenderError,
     message_context,
     render_message,
+    sms_body,
     sms_segments,
     validate_template,
 )

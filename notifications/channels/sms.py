@@ -25,6 +25,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
+from ..rendering import sms_body
 from .base import Channel, ChannelError
 
 if TYPE_CHECKING:
@@ -43,32 +44,6 @@ TRANSIENT_CODES = frozenset({14107, 20429, 30022})
 # 401/403/404 mean our credentials or account are wrong, not the message: fixing the settings makes it
 # sendable again, so the dispatcher retries (and eventually gives up) instead of failing it for good.
 ACCOUNT_STATUSES = frozenset({401, 403, 404})
-
-# Characters that force UCS-2 encoding (70 characters a segment instead of 160: twice the cost) although
-# a GSM-7 character says the same. CX managers paste templates from word processors, which add them.
-GSM_LOOKALIKES = str.maketrans(
-    {
-        "\xa0": " ",  # no-break space
-        "\u2007": " ",  # figure space
-        "\u202f": " ",  # narrow no-break space
-        "\u200b": None,  # zero-width space
-        "\u2060": None,  # word joiner
-        "\ufeff": None,  # zero-width no-break space (BOM)
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2026": "...",
-    }
-)
-
-
-def sms_body(text: str) -> str:
-    """The text as it goes out: look-alike characters that would force UCS-2 replaced by GSM ones."""
-    return text.translate(GSM_LOOKALIKES)
-
 
 def is_twilio_url(url: str) -> bool:
     host = (urlsplit(url).hostname or "").lower()

@@ -9,9 +9,10 @@ import pytest
 from django.utils import timezone
 
 from notifications.channels import ChannelError, get_channel
-from notifications.channels.sms import RedirectingHttpClient, SmsChannel, sms_body
+from notifications.channels.sms import RedirectingHttpClient, SmsChannel
 from notifications.choices import MessageKind
 from notifications.models import Message
+from notifications.rendering import sms_body
 from orders.choices import Channel
 from tests.factories import CustomerFactory, OrderFactory
 from tests.services import free_port
