@@ -577,7 +577,6 @@ class CasePlan:
     skipped: list[str] = field(default_factory=list)
 
 
-# Steps that message the customer: the same message about the same parcel (or order) is sent once.
 # Remedies that count as done for a subject: about to run, running or done (as the caps count money).
 DONE_OR_UNDER_WAY = [RemedyState.APPROVED, RemedyState.EXECUTING, RemedyState.DONE]
 # What a cap check lists when the same remedy was already given for the subject: a person decides.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from orders.formats import format_money
 from playbooks.params import Param
 
 if TYPE_CHECKING:
@@ -48,3 +49,9 @@ class Action:
         """Do it, once. `remedy.pk` is the idempotency key passed to providers; `remedy.amount` is the
         approved amount. Returns a JSON-ready result. Raises ActionError."""
         raise NotImplementedError
+
+
+def case_money(case: ExceptionCase, amount: Decimal) -> str:
+    """ "$12.00": `amount` in the case's order currency, as the store's customers read it (the store read
+    from the case, which the engine and the tracking page load with it: no query)."""
+    return format_money(amount, case.order.currency, country=case.store.country)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from orders.formats import format_money
 from playbooks.params import Param, resolve_params
 from playbooks.providers import get_provider
 
-from .base import Action, ActionError
+from .base import Action, ActionError, case_money
 
 if TYPE_CHECKING:
     from playbooks.models import ExceptionCase, Remedy
@@ -39,8 +38,7 @@ class RefundAction(Action):
         return min(amount, total).quantize(CENT, rounding=ROUND_HALF_UP)
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
-        money = format_money(amount, case.order.currency, country=case.store.country)
-        return f"Refunded {money}"
+        return f"Refunded {case_money(case, amount)}"
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         total = remedy.case.order.total

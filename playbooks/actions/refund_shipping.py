@@ -5,10 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from orders.formats import format_money
 from playbooks.providers import get_provider
 
-from .base import Action, ActionError
+from .base import Action, ActionError, case_money
 
 if TYPE_CHECKING:
     from playbooks.models import ExceptionCase, Remedy
@@ -25,8 +24,7 @@ class RefundShippingAction(Action):
         return case.order.shipping_total
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
-        money = format_money(amount, case.order.currency, country=case.store.country)
-        return f"Refunded {money} of shipping"
+        return f"Refunded {case_money(case, amount)} of shipping"
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         if remedy.amount <= 0:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from orders.formats import format_money
 from playbooks.params import Param, resolve_params
 from playbooks.providers import get_provider
 
-from .base import Action, ActionError
+from .base import Action, ActionError, case_money
 
 if TYPE_CHECKING:
     from playbooks.models import ExceptionCase, Remedy
@@ -28,8 +27,7 @@ class StoreCreditAction(Action):
         return resolve_params(self.params, params)["amount"].quantize(CENT, rounding=ROUND_HALF_UP)
 
     def describe(self, case: ExceptionCase, params: dict[str, Any], amount: Decimal) -> str:
-        money = format_money(amount, case.order.currency, country=case.store.country)
-        return f"Added {money} of store credit to your account"
+        return f"Added {case_money(case, amount)} of store credit to your account"
 
     def execute(self, remedy: Remedy) -> dict[str, Any]:
         if remedy.amount <= 0:
