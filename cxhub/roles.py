@@ -6,11 +6,15 @@ several roles. Superusers see everything.
 
 - CX manager: edits playbooks, detectors, caps, templates, return policies, exchange stock, FAQ
   entries, store branding and customers' preferences; sees everything else; decides approvals, returns
-  and incidents; reads the KPIs.
+  and incidents; reads the KPIs; hands customers a copy of their personal data or erases it, and answers
+  the data requests the store platform relays.
 - Agent: sees orders, customers, shipments, tickets, exceptions, remedies, messages and returns, the
   configuration and the sweep runs (read-only, to see why the hub acted); acts on exceptions, decides
   approvals up to their own limit (their agent profile), processes returns.
 - Analyst: sees what an agent sees, changes nothing; reads and exports KPIs.
+
+Neither agents nor analysts handle personal-data requests or see them: a customer's data leaves the hub,
+or is erased from it, on a manager's decision.
 
 Deciding an approval needs `playbooks.decide_approval` only: the approval admin offers the decision form
 to whoever holds it (there is nothing else to change on an approval).
@@ -42,12 +46,14 @@ CONFIGURATION = [
 ]  # fmt: skip
 # When the detectors last swept and what they found: harmless, and part of why the hub acted.
 SWEEPS = ["playbooks.sweeprun"]
-# Plumbing: raw inbound deliveries, API tokens, CSV imports, agent profiles (limits are a manager's call).
+# Plumbing: raw inbound deliveries, API tokens, CSV imports, agent profiles (limits are a manager's call),
+# customers' requests about their personal data (the store's record of answering them).
 OPERATIONS = [
     "orders.inbounddelivery",
     "playbooks.agentprofile",
     "orders.apitoken",
     "orders.orderimport",
+    "orders.datarequest",
 ]
 
 
@@ -72,6 +78,7 @@ ROLES: dict[str, list[str]] = {
         "playbooks.decide_incident",
         "playbooks.add_carrierpause",  # pause a carrier for a region ahead of trouble
         "playbooks.change_carrierpause",  # lift a pause
+        "orders.handle_data_request",  # download or erase a customer's personal data
     ],
     AGENT: [
         *_model_perms(CASEWORK + CONFIGURATION + SWEEPS, ["view"]),

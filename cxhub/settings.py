@@ -210,6 +210,13 @@ FACT_LISTENERS = ["playbooks.jobs.facts_changed_job"]
 TRACKING_URL_BUILDER = "portal.links.tracking_url"
 # Sections the apps above add to GET /api/v1/orders/{number}/ (each: order -> dict of keys).
 ORDER_DETAIL_SECTIONS = ["playbooks.api.order_sections"]
+# What each app holds of a customer's personal data: copied out and erased on request (orders/privacy.py).
+PERSONAL_DATA_HOLDERS = [
+    "orders.privacy.OrdersData",
+    "notifications.privacy.MessagesData",
+    "playbooks.privacy.TrailData",
+    "portal.privacy.FeedbackData",
+]
 # How often the periodic detector sweeps run (seconds).
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=300)
 # /healthz/work fails once deliveries or messages have waited this long for a worker.

@@ -1,7 +1,9 @@
 """Admin for the facts. Rows that integrations write are read-only here: the source system owns them.
 
 CX managers edit what is theirs: store branding and secrets, and customer preferences (VIP, channel,
-opt-outs).
+opt-outs). Those who may handle data requests download a customer's personal data or erase it from the
+customer's page, and answer the store platform's requests for a copy from the data requests' list
+(orders.privacy does the work).
 """
 
 import json
@@ -11,12 +13,16 @@ from functools import partial
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, Count, F, QuerySet, Value, When
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
@@ -25,11 +31,12 @@ from cxhub.dashboard import NO_SCAN_HOURS
 from cxhub.stores import store_defaults_give
 
 from .admin_import import order_import_view
-from .choices import DeliveryState, EventSource, ShipmentStatus
+from .choices import DataRequestKind, DeliveryState, EventSource, ShipmentStatus
 from .ingest import deliveries_unapplied_since, inbound_reprocess
 from .models import (
     ApiToken,
     Customer,
+    DataRequest,
     InboundDelivery,
     LineItem,
     Order,
@@ -38,6 +45,7 @@ from .models import (
     Ticket,
     TrackingEvent,
 )
+from .privacy import data_request_copy, personal_data_copy, personal_data_erase
 
 SECRET_FIELDS = (
     "shopify_webhook_secret",
@@ -188,11 +196,58 @@ class OptedOutFilter(admin.SimpleListFilter):
         return queryset
 
 
+class DoneFilter(admin.SimpleListFilter):
+    """Rows whose `field` (when something was done, or null) is set or not."""
+
+    field: str
+    labels: tuple[str, str]  # (set, not set)
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", self.labels[0]), ("no", self.labels[1])]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(**{f"{self.field}__isnull": self.value() == "no"})
+        return queryset
+
+
+class PersonalDataFilter(DoneFilter):
+    title, parameter_name = "personal data", "erased"
+    field, labels = "erased_at", ("Erased", "Not erased")
+
+
 class CustomerOrderInline(ReadOnlyInline):
     model = Order
     fields = ("order_number", "placed_at", "total", "financial_status", "fulfillment_status")
     readonly_fields = fields
     ordering = ("-placed_at",)
+
+
+HANDLE_DATA_REQUEST = "orders.handle_data_request"
+# What a copy lists, by the copy's keys (orders.privacy and the holders of the other apps): the erasure
+# confirmation counts them from the copy, so it counts exactly the rows the erasure goes through.
+COPY_COUNTS = [
+    ("orders", "order"),
+    ("messages", "message"),
+    ("tickets", "ticket"),
+    ("returns", "return"),
+    ("exceptions", "exception"),
+    ("delivery_feedback", "delivery rating"),
+]
+
+
+def json_attachment(data: dict, file_name: str) -> HttpResponse:
+    """Personal data as a JSON download (admin_view already marks it never to be cached)."""
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{file_name}"'
+    return response
+
+
+def outcome_summary(outcome: dict) -> str:
+    """What an erasure changed, e.g. "customers: 1, orders: 3, messages: 12"."""
+    return ", ".join(f"{kind}: {count}" for kind, count in outcome.items()) or "nothing left to erase"
 
 
 @admin.register(Customer)
@@ -207,7 +262,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "preferred_channel",
         "order_count",
     )
-    list_filter = ("store", "is_vip", "preferred_channel", OptedOutFilter)
+    list_filter = ("store", "is_vip", "preferred_channel", OptedOutFilter, PersonalDataFilter)
     search_fields = ("first_name", "last_name", "email", "phone", "external_id")
     list_select_related = ("store",)
     date_hierarchy = "created_at"
@@ -220,6 +275,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "phone",
         "lifetime_value",
         "created_at",
+        "erased_at",
     )
     fieldsets = (
         (
@@ -233,6 +289,7 @@ class CustomerAdmin(admin.ModelAdmin):
                     "phone",
                     "external_id",
                     "lifetime_value",
+                    "erased_at",
                 )
             },
         ),
@@ -252,6 +309,118 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description="Orders", ordering="num_orders")
     def order_count(self, customer: Customer) -> int:
         return customer.num_orders
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/personal-data/", wrap(self.personal_data_view), name="orders_customer_personal_data"),
+            path("<int:pk>/erase/", wrap(self.erase_view), name="orders_customer_erase"),
+            *super().get_urls(),
+        ]
+
+    def personal_data_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Everything the hub holds about the customer, as a JSON file to send them."""
+        customer = self._data_request_customer(request, pk)
+        return json_attachment(personal_data_copy(customer), f"customer-{customer.pk}-personal-data.json")
+
+    def erase_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """GET: what erasing takes out and what stays, to confirm. POST (the confirmation): erase."""
+        customer = self._data_request_customer(request, pk)
+        if request.method == "POST":
+            data_request = personal_data_erase(
+                store=customer.store, customers=[customer], source=EventSource.ADMIN, user=request.user
+            )
+            customer.refresh_from_db(fields=["first_name", "last_name", "email", "phone"])  # the log names no one
+            self.log_change(request, customer, f"Personal data erased (data request #{data_request.pk}).")
+            self.message_user(
+                request,
+                f"Personal data erased (data request #{data_request.pk}): {outcome_summary(data_request.outcome)}.",
+                messages.SUCCESS,
+            )
+            if request.user.has_perm("orders.view_datarequest"):
+                return HttpResponseRedirect(reverse("admin:orders_datarequest_change", args=[data_request.pk]))
+            return HttpResponseRedirect(reverse("admin:orders_customer_change", args=[customer.pk]))
+        copy = personal_data_copy(customer)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Erase personal data",
+            "customer": customer,
+            "counts": [(label, len(copy.get(key) or [])) for key, label in COPY_COUNTS],
+        }
+        return TemplateResponse(request, "admin/orders/customer/erase.html", context)
+
+    def _data_request_customer(self, request: HttpRequest, pk: int) -> Customer:
+        if not (self.has_view_permission(request) and request.user.has_perm(HANDLE_DATA_REQUEST)):
+            raise PermissionDenied
+        return get_object_or_404(Customer.objects.select_related("store"), pk=pk)
+
+
+# --- Data requests -------------------------------------------------------------------------------------------
+
+# Shopify asks the store owner to answer a customer's request for their data within 30 days.
+COPY_ANSWER_WITHIN = timedelta(days=30)
+# To do first, the oldest (the nearest deadline) first; then what is done, newest first.
+TO_DO_FIRST = (
+    Case(When(completed_at__isnull=True, then=Value(0)), default=Value(1)).asc(),
+    Case(When(completed_at__isnull=True, then=F("requested_at"))).asc(),
+    "-requested_at",
+)
+
+
+class DataRequestDoneFilter(DoneFilter):
+    title, parameter_name = "status", "done"
+    field, labels = "completed_at", ("Done", "To do")
+
+
+@admin.register(DataRequest)
+class DataRequestAdmin(ReadOnlyAdmin):
+    """The store's record of each request about a customer's personal data. Erasures are done when they
+    arrive; a request for a copy waits for someone to download the copy and send it on."""
+
+    # The status first: a copy waiting to be sent on is the one thing on this list that needs someone.
+    list_display = ("status", "requested_at", "kind", "store", "customer", "source", "external_id", "requested_by",
+                    "summary")  # fmt: skip
+    list_display_links = ("requested_at",)
+    list_filter = ("kind", "source", "store", DataRequestDoneFilter)
+    list_select_related = ("store", "customer", "requested_by")
+    search_fields = ("=external_id",)
+    date_hierarchy = "requested_at"
+    ordering = TO_DO_FIRST
+    fields = ("store", "kind", "customer", "source", "external_id", "orders_named", "requested_by", "requested_at",
+              "status", "completed_at", "summary")  # fmt: skip
+    readonly_fields = fields
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view(self.copy_view)
+        return [path("<int:pk>/copy/", view, name="orders_datarequest_copy"), *super().get_urls()]
+
+    def copy_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The copy the request asked for; the first download marks the request done (it is then sent on)."""
+        if not (self.has_view_permission(request) and request.user.has_perm(HANDLE_DATA_REQUEST)):
+            raise PermissionDenied
+        data_request = get_object_or_404(DataRequest.objects.select_related("store", "customer"), pk=pk)
+        if data_request.kind != DataRequestKind.COPY:
+            raise Http404("Only a request for a copy has one.")
+        return json_attachment(data_request_copy(data_request), f"data-request-{data_request.pk}.json")
+
+    @admin.display(description="Status", ordering="completed_at")
+    def status(self, data_request: DataRequest) -> str:
+        if data_request.completed_at:
+            return "Done"
+        if data_request.kind != DataRequestKind.COPY:
+            return format_html("<strong>To do</strong> · a worker is erasing the store's customers")
+        due = data_request.requested_at + COPY_ANSWER_WITHIN
+        colour = "#b91c1c" if due < timezone.now() else "#b45309"
+        when = date_format(timezone.localtime(due), "DATE_FORMAT")
+        status = '<span style="white-space:nowrap"><strong style="color:{}">To do</strong> · answer by {}</span>'
+        return format_html(status, colour, when)
+
+    @admin.display(description="Outcome")
+    def summary(self, data_request: DataRequest) -> str:
+        if data_request.kind == DataRequestKind.COPY:
+            return "Copy downloaded" if data_request.completed_at else "—"
+        return outcome_summary(data_request.outcome) if data_request.completed_at else "—"
 
 
 # --- Order ------------------------------------------------------------------------------------------------------

@@ -139,3 +139,10 @@ class ReturnReason(models.TextChoices):
     NOT_AS_DESCRIBED = "not_as_described", "Not as described"
     CHANGED_MIND = "changed_mind", "Changed my mind"
     OTHER = "other", "Other"
+
+
+class DataRequestKind(models.TextChoices):
+    """What a customer asked about their personal data (GDPR articles 15 and 17; Shopify's compliance topics)."""
+
+    COPY = "copy", "A copy of their data"
+    ERASURE = "erasure", "Erasure"

@@ -34,6 +34,7 @@ from .connectors import CONNECTORS, get_connector
 from .connectors.base import Connector, PayloadError, SignatureError, UnsupportedEvent
 from .facts import facts_announce
 from .models import InboundDelivery, Order, Store
+from .privacy import data_request_apply
 from .services import (
     NotReady,
     ShipmentChange,
@@ -44,7 +45,7 @@ from .services import (
     ticket_create,
 )
 from .signers import Signer, UnknownStore, signer_find
-from .updates import OrderData, PaymentData, ShipmentData, TicketData, Update
+from .updates import OrderData, PaymentData, PersonalDataRequest, ShipmentData, TicketData, Update
 
 logger = logging.getLogger(__name__)
 
@@ -353,6 +354,8 @@ def apply_update(store: Store, update: Update, *, source: str) -> object:
             return payment_record(store=store, data=update)
         case TicketData():
             return ticket_create(store=store, data=update)
+        case PersonalDataRequest():
+            return data_request_apply(store=store, data=update, source=source)
     raise TypeError(f"no service applies {type(update).__name__}")
 
 

@@ -2,6 +2,7 @@
 
 from .imports import order_import_run, order_imports_recover
 from .ingest import inbound_drain, inbound_purge, inbound_reconcile
+from .privacy import store_erasure_run, store_erasures_recover
 
 
 def inbound_drain_job() -> dict[int, str]:
@@ -24,3 +25,12 @@ def order_import_job(import_id: int) -> str:
 
 def order_imports_recover_job() -> int:
     return order_imports_recover()
+
+
+def store_erasure_job(request_id: int) -> bool:
+    """Erase a whole store's customers' personal data (shop/redact): whether the request was still to do."""
+    return store_erasure_run(request_id) is not None
+
+
+def store_erasures_recover_job() -> int:
+    return store_erasures_recover()

@@ -34,7 +34,7 @@ from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from .connectors.base import PayloadError
-from .models import Customer, LineItem, Order, Shipment, Ticket, TrackingEvent
+from .models import Customer, DataRequest, LineItem, Order, Shipment, Ticket, TrackingEvent
 from .updates import (
     AddressData,
     CustomerData,
@@ -42,6 +42,7 @@ from .updates import (
     OrderData,
     OrderRef,
     PaymentData,
+    PersonalDataRequest,
     ShipmentData,
     TicketData,
     TrackingEventData,
@@ -61,6 +62,7 @@ COLUMNS: dict[type, tuple[type[models.Model], dict[str, str]]] = {
     ShipmentData: (Shipment, {}),
     PaymentData: (Order, {"external_id": "payment_reference", "amount": "total"}),
     TicketData: (Ticket, {}),
+    PersonalDataRequest: (DataRequest, {}),
 }
 # Free text: cut to fit rather than refused.
 FREE_TEXT = {"name", "line1", "line2", "city", "region", "first_name", "last_name", "title", "variant", "message",

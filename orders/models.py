@@ -18,6 +18,7 @@ from cxhub.runs import BackgroundRun
 from .choices import (
     AddressVerification,
     Channel,
+    DataRequestKind,
     DeliveryState,
     EventSource,
     FinancialStatus,
@@ -92,9 +93,13 @@ class Customer(models.Model):
     sms_opted_out_at = models.DateTimeField(null=True, blank=True)
     email_opted_out_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    erased_at = models.DateTimeField(
+        "personal data erased", null=True, blank=True, help_text="Name, contact and addresses erased on request."
+    )
 
     class Meta:
         ordering = ["last_name", "first_name"]
+        permissions = [("handle_data_request", "Can hand over or erase a customer's personal data")]
         constraints = [
             models.UniqueConstraint(fields=["store", "email"], condition=~Q(email=""), name="customer_unique_email"),
             models.UniqueConstraint(
@@ -418,6 +423,38 @@ class OrderImport(BackgroundRun):
 
     def __str__(self) -> str:
         return f"{self.file_name} into {self.store}"
+
+
+class DataRequest(models.Model):
+    """A customer's request about the personal data the hub holds on them, and what was done (orders.privacy).
+
+    Kept as the store's record of having answered it, so it names no personal data itself: the customer
+    by their row (erased, for an erasure) and the store platform's ids."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="data_requests")
+    kind = models.CharField(max_length=10, choices=DataRequestKind.choices)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="data_requests",
+        help_text="Empty for a whole store's erasure, or when the hub holds nobody the request names.",
+    )  # fmt: skip
+    source = models.CharField(max_length=20, choices=EventSource.choices)
+    external_id = models.CharField(max_length=64, blank=True, help_text="The store platform's id for the request.")
+    orders_named = models.JSONField(
+        default=list, blank=True, help_text="The store platform's ids of the orders the request names."
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Erased, or for a copy, first downloaded by someone in the admin."
+    )
+    outcome = models.JSONField(default=dict, blank=True, help_text="How many rows of each kind were erased.")
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["store", "requested_at"], name="datarequest_store_requested")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
 
 
 class ApiToken(models.Model):

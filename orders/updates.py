@@ -145,4 +145,15 @@ class TicketData:
     source: str = "api"
 
 
-Update = OrderData | ShipmentData | PaymentData | TicketData
+@dataclass(frozen=True)
+class PersonalDataRequest:
+    """A customer's request about their personal data, relayed by the store platform (orders.privacy):
+    `kind` is a DataRequestKind. With no `customer`, an erasure is of every customer of the store."""
+
+    kind: str
+    customer: CustomerData | None = None
+    order_external_ids: list[str] = field(default_factory=list)
+    external_id: str = ""
+
+
+Update = OrderData | ShipmentData | PaymentData | TicketData | PersonalDataRequest

@@ -71,3 +71,4 @@ class AuditKind(models.TextChoices):
     PLAYBOOK_CHANGED = "playbook_changed", "Playbook changed"
     RETURN_UPDATED = "return_updated", "Return updated"
     INCIDENT = "incident", "Incident"
+    ERASED = "erased", "Personal data erased"

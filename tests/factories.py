@@ -14,6 +14,7 @@ from orders.choices import DeliveryState, EventSource, FinancialStatus, Shipment
 from orders.models import (
     ApiToken,
     Customer,
+    DataRequest,
     ExchangeVariant,
     InboundDelivery,
     LineItem,
@@ -135,6 +136,17 @@ class TrackingEventFactory(factory.django.DjangoModelFactory):
     occurred_at = factory.LazyFunction(timezone.now)
     source = EventSource.API
     dedupe_key = factory.Sequence(lambda n: f"event-{n}")
+
+
+class DataRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DataRequest
+
+    customer = factory.SubFactory(CustomerFactory)
+    store = factory.SelfAttribute("customer.store")
+    kind = "copy"
+    source = "shopify"
+    external_id = factory.Sequence(lambda n: str(9000 + n))
 
 
 class TicketFactory(factory.django.DjangoModelFactory):

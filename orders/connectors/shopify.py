@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from orders.carriers import carrier_slug
-from orders.choices import FinancialStatus, FulfillmentStatus, ShipmentStatus
+from orders.choices import DataRequestKind, FinancialStatus, FulfillmentStatus, ShipmentStatus
 from orders.connectors.base import (
     Connector,
     PayloadError,
@@ -47,6 +47,7 @@ from orders.updates import (
     LineItemData,
     OrderData,
     OrderRef,
+    PersonalDataRequest,
     ShipmentData,
     TrackingEventData,
     Update,
@@ -66,6 +67,13 @@ FULFILLMENTS_CREATE = "fulfillments/create"
 FULFILLMENTS_UPDATE = "fulfillments/update"
 FULFILLMENT_EVENTS_CREATE = "fulfillment_events/create"
 ORDER_TOPICS = frozenset({ORDERS_CREATE, ORDERS_UPDATED, ORDERS_PAID, ORDERS_CANCELLED})
+# The mandatory compliance topics (privacy law): a customer asks for their data or its erasure, and 48 hours
+# after a store removes the app, the store's erasure. What each does: orders.privacy.
+CUSTOMERS_DATA_REQUEST = "customers/data_request"
+CUSTOMERS_REDACT = "customers/redact"
+SHOP_REDACT = "shop/redact"
+# Where each compliance topic lists the orders it names.
+ORDERS_NAMED = {CUSTOMERS_DATA_REQUEST: "orders_requested", CUSTOMERS_REDACT: "orders_to_redact"}
 FULFILLMENT_TOPICS = frozenset({FULFILLMENTS_CREATE, FULFILLMENTS_UPDATE})
 
 S = ShipmentStatus
@@ -207,7 +215,40 @@ class ShopifyConnector(Connector):
             return [_fulfillment(payload)]
         if event_type == FULFILLMENT_EVENTS_CREATE:
             return [_fulfillment_event(payload)]
+        if event_type == SHOP_REDACT:
+            return [PersonalDataRequest(kind=DataRequestKind.ERASURE)]
+        if event_type in ORDERS_NAMED:
+            return [_data_request(event_type, payload)]
         raise UnsupportedEvent(event_type)
+
+
+# -- privacy -----------------------------------------------------------------------------------------
+
+
+def _data_request(topic: str, payload: Mapping[str, Any]) -> PersonalDataRequest:
+    """customers/data_request or customers/redact: the customer by id, email and phone, and the orders named."""
+    customer = _object(payload, "customer")
+    if customer is None:
+        raise PayloadError("customer")
+    data = CustomerData(
+        external_id=text(optional(customer, "id"), "customer.id"),
+        email=text(optional(customer, "email"), "customer.email").lower(),
+        phone=text(optional(customer, "phone"), "customer.phone"),
+    )
+    where = ORDERS_NAMED[topic]
+    orders = optional(payload, where, [])
+    if not isinstance(orders, list):
+        raise PayloadError(where, "must be a list of order ids")
+    order_ids = []
+    for i, order in enumerate(orders):
+        if isinstance(order, bool) or not isinstance(order, int | str) or not str(order).strip():
+            raise PayloadError(f"{where}[{i}]", "must be an order id")
+        order_ids.append(str(order).strip())
+    if not (data.external_id or data.email or data.phone or order_ids):
+        raise PayloadError("customer", "names no customer: an id, email or phone is needed")
+    request_id = _id(payload, "data_request.id") if topic == CUSTOMERS_DATA_REQUEST else ""
+    kind = DataRequestKind.COPY if topic == CUSTOMERS_DATA_REQUEST else DataRequestKind.ERASURE
+    return PersonalDataRequest(kind=kind, customer=data, order_external_ids=order_ids, external_id=request_id)
 
 
 # -- orders -----------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from tests.factories import (
     AuditEventFactory,
     CarrierPauseFactory,
     CompensationCapFactory,
+    DataRequestFactory,
     DeliveryFeedbackFactory,
     DetectorConfigFactory,
     ExceptionCaseFactory,
@@ -56,6 +57,7 @@ def order_with_everything():
     TrackingEventFactory(shipment=shipment, status=ShipmentStatus.DELIVERED, message="Delivered, front porch")
     TicketFactory(store=shipment.store, order=shipment.order, customer=shipment.order.customer)
     InboundDeliveryFactory(store=shipment.store)
+    DataRequestFactory(customer=shipment.order.customer)
     OrderImportFactory(store=shipment.store)
     ApiTokenFactory(store=shipment.store)
     case = ExceptionCaseFactory(shipment=shipment)

@@ -53,6 +53,10 @@ SOURCES = list(SECRETS)
 TWILIO_TOKEN = "twilio-fuzz-auth-token"
 # The data a request could change: every model of the hub's apps.
 WATCHED_APPS = ("orders", "notifications", "playbooks", "portal")
+# Shopify's privacy topics, captured beside the order's journey (tests/payloads/shopify/README.md).
+COMPLIANCE_TOPICS = {
+    name: name.replace("_", "/", 1) for name in ("customers_redact", "customers_data_request", "shop_redact")
+}
 CAPTURED = sorted((p.parent.name, p.stem) for p in signing.PAYLOADS.glob("*/*.json"))
 _delivery_ids = itertools.count()
 
@@ -161,7 +165,9 @@ def _pick_field(payload, rng):
 def signed_headers(source: str, name: str, body: bytes) -> dict[str, str]:
     secret = SECRETS[source]
     if source == "shopify":
-        topic = SHOPIFY_DELIVERIES[name][0] if name in SHOPIFY_DELIVERIES else "orders/create"
+        topic = (
+            SHOPIFY_DELIVERIES[name][0] if name in SHOPIFY_DELIVERIES else COMPLIANCE_TOPICS.get(name, "orders/create")
+        )
         return signing.shopify_headers(body, secret, topic=topic, webhook_id=f"fuzz-{next(_delivery_ids)}", shop=SHOP)
     return {"easypost": signing.easypost_headers, "aftership": signing.aftership_headers,
             "stripe": signing.stripe_headers}[source](body, secret)  # fmt: skip

@@ -1,0 +1,371 @@
+"""A customer's personal data: a copy on request, erasure on request (orders.privacy), through the service and
+through Shopify's signed compliance webhooks. The person goes, the sale stays."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.utils import timezone
+
+from notifications.choices import MessageStatus
+from notifications.models import Message
+from orders.choices import DataRequestKind, DeliveryState, EventSource
+from orders.models import Customer, DataRequest, InboundDelivery, Order, ReturnItem, Ticket, TrackingEvent
+from orders.privacy import (
+    ERASED,
+    Scrubber,
+    data_request_copy,
+    personal_data_copy,
+    personal_data_erase,
+    store_erasure_run,
+    store_erasures_recover,
+)
+from playbooks.choices import AuditKind
+from playbooks.models import AuditEvent, Remedy
+from portal.models import DeliveryFeedback
+from tests import signing
+from tests.factories import (
+    AuditEventFactory,
+    CustomerFactory,
+    DeliveryFeedbackFactory,
+    ExceptionCaseFactory,
+    InboundDeliveryFactory,
+    MessageFactory,
+    OrderFactory,
+    RemedyFactory,
+    ReturnItemFactory,
+    ReturnRequestFactory,
+    ShipmentFactory,
+    StoreFactory,
+    TicketFactory,
+    TrackingEventFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+SHOP = "privacy-outdoor.myshopify.com"
+SECRET = "shpss_privacy_secret"
+
+
+@pytest.fixture
+def store():
+    return StoreFactory(shopify_domain=SHOP, shopify_webhook_secret=SECRET, country="US")
+
+
+@pytest.fixture
+def jane(store):
+    return CustomerFactory(
+        store=store, first_name="Jane", last_name="Doe", email="jane.doe@example.com", phone="+13125550147",
+        external_id="207119551",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def order(jane):
+    order = OrderFactory(
+        store=jane.store, customer=jane, external_id="820982911", order_number="1001", total=Decimal("136.84"),
+        ship_name="Jane Doe", ship_line1="1603 Orrington Ave", ship_line2="Apt 4B", ship_city="Evanston",
+        ship_region="IL", ship_postal_code="60201",
+    )  # fmt: skip
+    shipment = ShipmentFactory(order=order)
+    TrackingEventFactory(shipment=shipment, message="Delivered, signed for by J DOE", location="EVANSTON IL")
+    return order
+
+
+def test_erasure_takes_the_person_out_and_keeps_the_sale(store, jane, order):
+    sent = MessageFactory(
+        store=store,
+        customer=jane,
+        order=order,
+        to=jane.phone,
+        body_text="Hi Jane, order 1001",
+        status=MessageStatus.SENT,
+    )
+    waiting = MessageFactory(store=store, customer=jane, order=order, to=jane.email, status=MessageStatus.QUEUED)
+    ticket = TicketFactory(store=store, customer=jane, order=order, subject="Where is it?", body="Jane Doe here")
+    returned = ReturnItemFactory(return_request=ReturnRequestFactory(order=order), comment="Too small, Jane")
+    feedback = DeliveryFeedbackFactory(order=order, rating=4, comment="Lovely, thanks from Jane")
+    case = ExceptionCaseFactory(
+        order=order, store=store, shipment=None, kind="address_problem",
+        facts={"address": order.shipping_address_lines, "order_number": "1001"},
+        explanation="The address 1603 Orrington Ave, Apt 4B failed verification.",
+    )  # fmt: skip
+    remedy = RemedyFactory(case=case, result={"to": "+13125550147", "status": "sent"})
+    audit = AuditEventFactory(store=store, order=order, case=case, message="Messaged Jane Doe at jane.doe@example.com")
+
+    request = personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+
+    jane.refresh_from_db()
+    order.refresh_from_db()
+    assert (jane.first_name, jane.last_name, jane.email, jane.phone, jane.timezone) == ("", "", "", "", "")
+    assert jane.erased_at is not None
+    assert order.shipping_address_lines == ["Evanston IL", "US"]  # city, region and country stay, for the KPIs
+    assert (order.order_number, order.total) == ("1001", Decimal("136.84"))
+    sent.refresh_from_db()
+    assert (sent.to, sent.body_text, sent.kind, sent.status) == ("", "", sent.kind, MessageStatus.SENT)
+    waiting.refresh_from_db()
+    assert (waiting.to, waiting.status) == ("", MessageStatus.SUPPRESSED)
+    assert Ticket.objects.values_list("subject", "body").get(pk=ticket.pk) == ("", "")
+    assert ReturnItem.objects.get(pk=returned.pk).comment == ""
+    assert DeliveryFeedback.objects.values_list("rating", "comment").get(pk=feedback.pk) == (4, "")
+    case.refresh_from_db()
+    assert case.facts == {"address": [ERASED, ERASED, ERASED, "Evanston IL [erased]", "US"], "order_number": "1001"}
+    assert case.explanation == f"The address {ERASED}, {ERASED} failed verification."
+    assert Remedy.objects.get(pk=remedy.pk).result == {"to": ERASED, "status": "sent"}
+    assert AuditEvent.objects.get(pk=audit.pk).message == f"Messaged {ERASED} at {ERASED}"
+    assert TrackingEvent.objects.get(shipment__order=order).message == f"Delivered, signed for by J {ERASED}"
+    assert request.kind == DataRequestKind.ERASURE and request.completed_at is not None
+    assert request.outcome == {
+        "customers": 1, "orders": 1, "messages": 2, "tickets": 1, "return comments": 1, "carrier scans": 1,
+        "feedback comments": 1, "exceptions": 1, "remedies": 1, "audit events": 1,
+    }  # fmt: skip
+    trail = AuditEvent.objects.get(order=order, kind=AuditKind.ERASED)
+    assert f"data request #{request.pk}, from Admin" in trail.message
+
+
+def test_erasure_leaves_other_customers_alone(store, jane, order):
+    other = CustomerFactory(store=store, first_name="Jane", last_name="Roe", email="jane.roe@example.com")
+    theirs = OrderFactory(store=store, customer=other, ship_line1="1603 Orrington Ave")
+    said = AuditEventFactory(store=store, order=theirs, case=None, message="Messaged Jane Roe")
+
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+
+    other.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (other.first_name, other.email, other.erased_at) == ("Jane", "jane.roe@example.com", None)
+    assert theirs.ship_line1 == "1603 Orrington Ave"
+    assert AuditEvent.objects.get(pk=said.pk).message == "Messaged Jane Roe"
+
+
+def test_erasing_twice_changes_nothing_more(store, jane, order):
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+
+    again = personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+
+    assert again.outcome == {}
+
+
+def test_a_customer_given_details_again_after_erasure_is_erased_again(store, jane, order):
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+    Customer.objects.filter(pk=jane.pk).update(email="jane.doe@example.com")  # an old order updated later
+
+    again = personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+
+    assert again.outcome["customers"] == 1
+    assert Customer.objects.get(pk=jane.pk).email == ""
+
+
+def test_raw_webhooks_naming_the_customer_are_emptied_and_those_not_applied_never_will_be(store, jane, order):
+    applied = InboundDeliveryFactory(store=store, body=json.dumps({"email": "Jane.Doe@example.com"}))
+    waiting = InboundDeliveryFactory(
+        store=store, body=json.dumps({"phone": "+13125550147"}), state=DeliveryState.RECEIVED
+    )
+    unrelated = InboundDeliveryFactory(store=store, body=json.dumps({"email": "sam@example.com"}))
+
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+
+    assert InboundDelivery.objects.get(pk=applied.pk).body == ""
+    waiting.refresh_from_db()
+    assert (waiting.body, waiting.state) == ("", DeliveryState.IGNORED)
+    assert "personal data erased" in waiting.error
+    assert InboundDelivery.objects.get(pk=unrelated.pk).body == unrelated.body
+
+
+def test_the_scrubber_takes_whole_words_only_whatever_their_case():
+    scrub = Scrubber(["Al", "al@example.com", "94105", ""])
+
+    assert scrub.text("AL said: always at al@example.com, 94105-1234") == (
+        f"{ERASED} said: always at {ERASED}, {ERASED}-1234"
+    )
+    assert scrub.data({"to": ["al", 3, None]}) == {"to": [ERASED, 3, None]}
+
+
+def test_a_copy_holds_everything_the_hub_holds_about_the_customer(store, jane, order):
+    MessageFactory(store=store, customer=jane, order=order, to=jane.phone, body_text="Hi Jane")
+    TicketFactory(store=store, customer=jane, order=order, subject="Where is it?")
+    DeliveryFeedbackFactory(order=order, rating=5, comment="Great")
+    ExceptionCaseFactory(order=order, store=store, shipment=None, explanation="No scan for 3 days.")
+
+    copy = personal_data_copy(jane)
+
+    assert copy["customer"][0]["email"] == "jane.doe@example.com"
+    assert copy["orders"][0]["shipping_address"][:2] == ["Jane Doe", "1603 Orrington Ave"]
+    assert copy["orders"][0]["parcels"][0]["scans"][0]["message"] == "Delivered, signed for by J DOE"
+    assert [m["text"] for m in copy["messages"]] == ["Hi Jane"]
+    assert [t["subject"] for t in copy["tickets"]] == ["Where is it?"]
+    assert copy["delivery_feedback"] == [{"order_number": "1001", "rating": 5, "comment": "Great"}]
+    assert copy["exceptions"][0]["explanation"] == "No scan for 3 days."
+    json.dumps(copy)  # JSON-ready as it is
+
+
+def test_a_copy_request_is_answered_when_first_downloaded(store, jane):
+    request = DataRequest.objects.create(store=store, kind=DataRequestKind.COPY, customer=jane, source="shopify")
+
+    copy = data_request_copy(request)
+
+    assert copy["customer"][0]["email"] == "jane.doe@example.com"
+    assert request.completed_at is not None
+
+
+def test_a_whole_store_is_erased_customer_by_customer_then_what_no_one_ties_to_a_person(store, jane, order):
+    guest = OrderFactory(store=store, customer=None, ship_name="Guest Person", ship_line1="2 Elm St")
+    AuditEventFactory(store=store, order=guest, case=None, message="Guest Person's parcel is late")
+    delivery = InboundDeliveryFactory(store=store, body=json.dumps({"note": "anything"}))
+    elsewhere = CustomerFactory(email="keep@example.com")
+    request = DataRequest.objects.create(store=store, kind=DataRequestKind.ERASURE, source="shopify")
+
+    store_erasure_run(request.pk)
+
+    assert not Customer.objects.filter(store=store, erased_at__isnull=True).exists()
+    assert Order.objects.filter(store=store).exclude(ship_line1="").count() == 0
+    assert AuditEvent.objects.filter(order=guest).exclude(kind=AuditKind.ERASED).get().message == (
+        f"{ERASED}'s parcel is late"
+    )
+    assert InboundDelivery.objects.get(pk=delivery.pk).body == ""
+    assert Customer.objects.get(pk=elsewhere.pk).email == "keep@example.com"
+    request.refresh_from_db()
+    assert request.completed_at is not None and request.outcome["customers"] == 1
+    assert store_erasure_run(request.pk) is None  # done: a second run does nothing
+
+
+def test_a_store_erasure_whose_job_was_lost_is_queued_again(store, monkeypatch):
+    queued = []
+    monkeypatch.setattr("orders.privacy._store_erasure_queue", queued.append)
+    stale = DataRequest.objects.create(store=store, kind=DataRequestKind.ERASURE, source="shopify")
+    DataRequest.objects.filter(pk=stale.pk).update(requested_at=timezone.now() - timezone.timedelta(hours=1))
+    DataRequest.objects.create(store=store, kind=DataRequestKind.ERASURE, source="shopify")  # just queued
+
+    assert store_erasures_recover() == 1
+    assert queued == [stale.pk]
+
+
+# -- Shopify's compliance webhooks, signed, through the real URL ------------------------------------------------
+
+
+def post_shopify(client, topic: str, payload: dict, *, webhook_id: str = "b54557e4-8a5f-4fd7-9ce2-0d56c1f1e0a1"):
+    body = json.dumps(payload).encode()
+    headers = signing.shopify_headers(body, SECRET, topic=topic, webhook_id=webhook_id, shop=SHOP)
+    return client.post("/webhooks/shopify/", body, content_type="application/json", **headers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shopify_customers_redact_erases_the_customer_and_the_orders_it_names(client, run_jobs, store, jane, order):
+    guest = OrderFactory(store=store, customer=None, external_id="299938", ship_line1="9 Lake Shore Dr")
+    payload = {
+        "shop_id": 954889, "shop_domain": SHOP,
+        "customer": {"id": 207119551, "email": "jane.doe@example.com", "phone": "312-555-0147"},
+        "orders_to_redact": [299938, 820982911],
+    }  # fmt: skip
+
+    response = post_shopify(client, "customers/redact", payload)
+    run_jobs()
+
+    assert response.status_code == 200
+    jane.refresh_from_db()
+    guest.refresh_from_db()
+    assert (jane.email, guest.ship_line1) == ("", "")
+    request = DataRequest.objects.get()
+    assert (request.source, request.customer, request.orders_named) == ("shopify", jane, ["299938", "820982911"])
+    delivery = InboundDelivery.objects.get()
+    assert (delivery.state, delivery.body) == (DeliveryState.PROCESSED, "")  # the request itself named her too
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shopify_customers_data_request_waits_for_the_store_owner(client, run_jobs, store, jane):
+    payload = {
+        "shop_id": 954889, "shop_domain": SHOP, "orders_requested": [820982911],
+        "customer": {"id": 207119551, "email": "jane.doe@example.com", "phone": "312-555-0147"},
+        "data_request": {"id": 9999},
+    }  # fmt: skip
+
+    post_shopify(client, "customers/data_request", payload)
+    post_shopify(client, "customers/data_request", payload, webhook_id="5e2b8a7c-1111-4c3e-9d2a-7f1f0a9b2c3d")
+    run_jobs()
+
+    request = DataRequest.objects.get()  # sent twice, recorded once
+    assert (request.kind, request.customer, request.external_id, request.completed_at) == (
+        DataRequestKind.COPY, jane, "9999", None,
+    )  # fmt: skip
+    assert Customer.objects.get(pk=jane.pk).email == "jane.doe@example.com"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shopify_shop_redact_erases_every_customer_of_the_store(client, run_jobs, store, jane, order):
+    other = CustomerFactory(store=store)
+
+    response = post_shopify(client, "shop/redact", {"shop_id": 954889, "shop_domain": SHOP})
+    run_jobs()
+
+    assert response.status_code == 200
+    assert set(Customer.objects.filter(pk__in=[jane.pk, other.pk]).values_list("email", flat=True)) == {""}
+    assert DataRequest.objects.get().completed_at is not None
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"shop_domain": SHOP, "orders_to_redact": []}, "customer"),
+        ({"customer": "jane", "orders_to_redact": []}, "customer"),
+        ({"customer": {}, "orders_to_redact": []}, "customer"),
+        ({"customer": {"id": 1}, "orders_to_redact": 299938}, "orders_to_redact"),
+        ({"customer": {"id": 1}, "orders_to_redact": [299938, {"id": 1}]}, "orders_to_redact[1]"),
+        ({"customer": {"id": [1]}, "orders_to_redact": []}, "customer.id"),
+    ],
+)
+def test_a_malformed_redact_request_is_refused_naming_the_field_and_erases_nothing(client, store, jane, payload, field):
+    response = post_shopify(client, "customers/redact", payload)
+
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert Customer.objects.get(pk=jane.pk).email == "jane.doe@example.com"
+    assert not DataRequest.objects.exists()
+
+
+def test_a_data_request_without_its_id_is_refused(client, store, jane):
+    response = post_shopify(client, "customers/data_request", {"customer": {"id": 207119551}})
+
+    assert (response.status_code, response.json()["field"]) == (400, "data_request.id")
+
+
+def test_an_unsigned_redact_request_is_refused(client, store, jane):
+    body = json.dumps({"customer": {"id": 207119551}, "orders_to_redact": []}).encode()
+    headers = signing.shopify_headers(body, "wrong", topic="customers/redact", webhook_id="x", shop=SHOP)
+
+    response = client.post("/webhooks/shopify/", body, content_type="application/json", **headers)
+
+    assert response.status_code == 401
+    assert Customer.objects.get(pk=jane.pk).email == "jane.doe@example.com"
+
+
+def test_an_erasure_by_a_person_names_them_in_the_trail(store, jane, order):
+    manager = UserFactory()
+
+    request = personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN, user=manager)
+
+    assert request.requested_by == manager
+    assert AuditEvent.objects.get(order=order, kind=AuditKind.ERASED).actor_user == manager
+    assert Message.objects.count() == 0
+
+
+def test_a_copy_request_naming_only_a_guest_order_hands_over_that_order(store):
+    OrderFactory(store=store, customer=None, external_id="299938", ship_line1="9 Lake Shore Dr")
+    request = DataRequest.objects.create(
+        store=store, kind=DataRequestKind.COPY, source="shopify", orders_named=["299938"]
+    )
+
+    copy = data_request_copy(request)
+
+    assert copy["orders"][0]["shipping_address"][1] == "9 Lake Shore Dr"
+    assert "note" not in copy
+
+
+def test_the_admin_history_names_an_erased_customer_by_id_only(store, jane, admin_user):
+    LogEntry.objects.log_actions(user_id=admin_user.pk, queryset=[jane], action_flag=CHANGE, change_message="VIP flag")
+
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+
+    assert LogEntry.objects.get().object_repr == f"Customer {jane.pk}"
