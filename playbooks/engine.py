@@ -416,11 +416,7 @@ def _cases_withdraw(cases: list[ExceptionCase], *, why: str, user: Any = None, n
 
 def _remedies_withdraw(steps: QuerySet, *, why: str, user: Any = None, now: datetime) -> list[AuditEvent]:
     """Reject these steps of closed cases and withdraw their pending approvals; returns the audit events."""
-    pending = list(
-        steps.select_for_update(of=("self",))
-        .select_related("case")
-        .order_by("pk")
-    )
+    pending = list(steps.select_for_update(of=("self",)).select_related("case").order_by("pk"))
     if not pending:
         return []
     pks = [remedy.pk for remedy in pending]

@@ -45,6 +45,7 @@ TRANSIENT_CODES = frozenset({14107, 20429, 30022})
 # sendable again, so the dispatcher retries (and eventually gives up) instead of failing it for good.
 ACCOUNT_STATUSES = frozenset({401, 403, 404})
 
+
 def is_twilio_url(url: str) -> bool:
     host = (urlsplit(url).hostname or "").lower()
     return host == "twilio.com" or host.endswith(".twilio.com")

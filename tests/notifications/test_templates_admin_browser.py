@@ -63,9 +63,7 @@ def test_every_default_sms_shows_the_same_length_live_as_saved(live_server, sms_
         assert "1 segment (GSM-7)" in saved, kind
 
 
-def test_a_text_typed_with_line_breaks_and_an_emoji_shows_the_length_it_is_saved_with(
-    live_server, sms_templates, page
-):
+def test_a_text_typed_with_line_breaks_and_an_emoji_shows_the_length_it_is_saved_with(live_server, sms_templates, page):
     path = f"/admin/notifications/messagetemplate/{sms_templates['delay']}/change/"
     length = page.locator("#cx-sms-length output")
     log_in(page, live_server, path)

@@ -441,8 +441,14 @@ def test_an_order_a_person_closed_is_not_opened_again_until_the_order_changed(st
     PlaybookStepFactory(playbook=playbook, position=1, action="notify", params={"template": "late_to_ship"})
     unchanged, changed = (OrderFactory(store=store) for _ in range(2))
     for order in (unchanged, changed):
-        first = ExceptionCaseFactory(shipment=None, order=order, kind="late_to_ship", state=CaseState.DISMISSED,
-                                     detected_at=NOW - dt.timedelta(days=5), resolved_at=NOW - dt.timedelta(days=4))
+        first = ExceptionCaseFactory(
+            shipment=None,
+            order=order,
+            kind="late_to_ship",
+            state=CaseState.DISMISSED,
+            detected_at=NOW - dt.timedelta(days=5),
+            resolved_at=NOW - dt.timedelta(days=4),
+        )
         AuditEventFactory(case=first, kind=AuditKind.DISMISSED, actor_type=ActorType.USER, message="Dismissed.")
         ExceptionCaseFactory(shipment=None, order=order, kind="late_to_ship", detected_at=NOW - dt.timedelta(days=2))
     Order.objects.filter(pk=unchanged.pk).update(updated_at=NOW - dt.timedelta(days=6))
