@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.urls import reverse
 from django.utils import timezone
 
 from notifications.choices import MessageStatus
@@ -25,6 +26,7 @@ from orders.privacy import (
 )
 from playbooks.choices import AuditKind
 from playbooks.models import AuditEvent, Remedy
+from portal.links import tracking_token
 from portal.models import DeliveryFeedback
 from tests import signing
 from tests.factories import (
@@ -369,3 +371,25 @@ def test_the_admin_history_names_an_erased_customer_by_id_only(store, jane, admi
     personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
 
     assert LogEntry.objects.get().object_repr == f"Customer {jane.pk}"
+
+
+def test_after_erasure_the_tracking_link_still_opens_and_shows_nothing_of_the_customer(client, store, jane, order):
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+
+    page = client.get(reverse("portal:tracking", args=[tracking_token(order)]))
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "1001" in text
+    assert not any(word in text for word in ("Jane", "Doe", "Orrington", "60201", "jane.doe"))
+
+
+@pytest.mark.parametrize("contact", ["jane.doe@example.com", "60201"])
+def test_after_erasure_a_lookup_by_email_or_postal_code_finds_nothing(client, store, jane, order, contact):
+    form = {"order_number": "1001", "contact": contact}
+    assert client.post(reverse("portal:lookup"), form).status_code == 302  # before: found
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+
+    response = client.post(reverse("portal:lookup"), form)
+
+    assert response.status_code == 200  # the form again: no order matches
