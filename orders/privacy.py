@@ -294,14 +294,14 @@ def _erase(people: People, *, request: DataRequest) -> Counter:
 
 
 def data_request_apply(*, store: Store, data: PersonalDataRequest, source: str) -> DataRequest:
-    """Carry out a request the store platform relays: a copy is recorded for the store owner to download and
-    send on; an erasure is done now (a whole store's, by a job)."""
+    """Carry out a request the store platform or an integration relays: a copy is recorded, for the store owner
+    to download and send on; an erasure is done now (a whole store's, by a job)."""
     if data.kind == DataRequestKind.COPY:
         return data_request_record(
-            store=store, customer_data=data.customer or CustomerData(), order_external_ids=data.order_external_ids,
+            store=store, customer_data=data.customer, order_external_ids=data.order_external_ids,
             external_id=data.external_id, source=source,
         )  # fmt: skip
-    if data.customer is None:
+    if data.whole_store:
         return store_erasure_start(store=store, source=source, external_id=data.external_id)
     found = customer_find(store=store, data=data.customer)
     return personal_data_erase(

@@ -147,13 +147,15 @@ class TicketData:
 
 @dataclass(frozen=True)
 class PersonalDataRequest:
-    """A customer's request about their personal data, relayed by the store platform (orders.privacy):
-    `kind` is a DataRequestKind. With no `customer`, an erasure is of every customer of the store."""
+    """A customer's request about their personal data, relayed by the store platform or an integration
+    (orders.privacy): `kind` is a DataRequestKind. `whole_store`: an erasure of every customer of the store
+    (Shopify's shop/redact), which names no one."""
 
     kind: str
-    customer: CustomerData | None = None
+    customer: CustomerData = field(default_factory=CustomerData)
     order_external_ids: list[str] = field(default_factory=list)
     external_id: str = ""
+    whole_store: bool = False
 
 
 Update = OrderData | ShipmentData | PaymentData | TicketData | PersonalDataRequest

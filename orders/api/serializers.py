@@ -26,6 +26,7 @@ from rest_framework import serializers
 
 from orders.carriers import carrier_name, carrier_slug, carrier_tracking_url
 from orders.choices import (
+    DataRequestKind,
     EventSource,
     FinancialStatus,
     FulfillmentStatus,
@@ -33,7 +34,7 @@ from orders.choices import (
     TicketChannel,
     TicketReason,
 )
-from orders.models import Customer, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
+from orders.models import Customer, DataRequest, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
 from orders.services import order_find
 from orders.updates import (
     AddressData,
@@ -41,6 +42,7 @@ from orders.updates import (
     LineItemData,
     OrderData,
     OrderRef,
+    PersonalDataRequest,
     ShipmentData,
     TicketData,
     TrackingEventData,
@@ -478,6 +480,49 @@ class TicketInputSerializer(serializers.Serializer):
         )
 
 
+class DataRequestCustomerSerializer(serializers.Serializer):
+    """Who the request is about: found by the store platform's id, else email, else phone."""
+
+    external_id = text(64, help_text="The customer's id in the store platform.")
+    email = serializers.EmailField(required=False, allow_blank=True)
+    phone = text(32, help_text="E.164 (+14155550123), or national for the store's country.")
+
+
+class DataRequestInputSerializer(serializers.Serializer):
+    """A customer's request about their personal data, received by the store (orders.privacy)."""
+
+    kind = serializers.ChoiceField(choices=DataRequestKind.choices)
+    customer = DataRequestCustomerSerializer(required=False)
+    orders = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=1000,
+        help_text="The store platform's ids of orders the request names, such as a guest checkout's.",
+    )  # fmt: skip
+    reference = serializers.CharField(
+        max_length=64, required=False, help_text="Your id for the request: a copy asked again under it is the same one."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        customer = attrs.get("customer") or {}
+        if not (any(customer.get(key) for key in ("external_id", "email", "phone")) or attrs.get("orders")):
+            raise serializers.ValidationError(
+                {"customer": ["Name the customer (external_id, email or phone) or give orders."]}
+            )
+        return attrs
+
+    def to_data(self) -> PersonalDataRequest:
+        values = self.validated_data
+        customer = values.get("customer") or {}
+        return PersonalDataRequest(
+            kind=values["kind"],
+            customer=CustomerData(
+                external_id=customer.get("external_id", ""), email=customer.get("email", ""),
+                phone=customer.get("phone", ""),
+            ),
+            order_external_ids=values.get("orders", []),
+            external_id=values.get("reference", ""),
+        )  # fmt: skip
+
+
 # --- Output ------------------------------------------------------------------------------------------------
 
 
@@ -667,3 +712,19 @@ class OrderDetailSerializer(serializers.ModelSerializer):
             ShipmentSerializer.events_prefetch("shipments__events"),
             Prefetch("tickets", queryset=Ticket.objects.order_by("-created_at", "-id")),
         )
+
+
+class DataRequestResultSerializer(serializers.ModelSerializer):
+    """A request as POST /data-requests/ answers it: what was done, and for a copy, the copy itself."""
+
+    customer_found = serializers.SerializerMethodField(help_text="Whether the hub holds a customer it names.")
+    reference = serializers.CharField(source="external_id", read_only=True)
+    orders = serializers.ListField(source="orders_named", read_only=True)
+
+    class Meta:
+        model = DataRequest
+        fields = ["id", "kind", "reference", "orders", "customer_found", "requested_at", "completed_at", "outcome"]
+        read_only_fields = fields
+
+    def get_customer_found(self, request: DataRequest) -> bool:
+        return request.customer_id is not None

@@ -13,4 +13,5 @@ urlpatterns = [
     path("tracking-events/", views.TrackingEventView.as_view(), name="api-tracking-events"),
     path("tracking-events/bulk/", views.TrackingEventBulkView.as_view(), name="api-tracking-events-bulk"),
     path("tickets/", views.TicketView.as_view(), name="api-tickets"),
+    path("data-requests/", views.DataRequestView.as_view(), name="api-data-requests"),
 ]

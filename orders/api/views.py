@@ -22,9 +22,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.choices import EventSource
+from orders.choices import DataRequestKind, EventSource
 from orders.facts import facts_announce
 from orders.models import Order, Shipment, Store
+from orders.privacy import data_request_apply, data_request_copy
 from orders.services import (
     NotReady,
     ShipmentChange,
@@ -37,6 +38,8 @@ from orders.services import (
 from orders.updates import ShipmentData
 
 from .serializers import (
+    DataRequestInputSerializer,
+    DataRequestResultSerializer,
     EventBatch,
     EventCountsSerializer,
     OrderDetailSerializer,
@@ -337,3 +340,26 @@ class TicketView(StoreAPIView):
             TicketResultSerializer(ticket).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class DataRequestView(StoreAPIView):
+    @extend_schema(
+        summary="Answer a customer's request about their personal data",
+        description=(
+            "For a store platform without compliance webhooks, or a helpdesk: `erasure` erases the customer's "
+            "personal data (and that on the orders listed) at once and answers what it erased, in rows per kind; "
+            "`copy` answers everything the hub holds about them in `copy`, for you to send them. The person goes, "
+            "the sale stays: see the README's *Personal data*."
+        ),
+        request=DataRequestInputSerializer,
+        responses={201: DataRequestResultSerializer, 400: BAD_REQUEST},
+        tags=["personal data"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = DataRequestInputSerializer(data=request.data, context=self.context())
+        serializer.is_valid(raise_exception=True)
+        data_request = data_request_apply(store=self.store, data=serializer.to_data(), source=EventSource.API)
+        body = DataRequestResultSerializer(data_request).data
+        if data_request.kind == DataRequestKind.COPY:
+            body["copy"] = data_request_copy(data_request)  # handed over: the request is done
+        return Response(body, status=status.HTTP_201_CREATED)

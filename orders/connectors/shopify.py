@@ -216,7 +216,7 @@ class ShopifyConnector(Connector):
         if event_type == FULFILLMENT_EVENTS_CREATE:
             return [_fulfillment_event(payload)]
         if event_type == SHOP_REDACT:
-            return [PersonalDataRequest(kind=DataRequestKind.ERASURE)]
+            return [PersonalDataRequest(kind=DataRequestKind.ERASURE, whole_store=True)]
         if event_type in ORDERS_NAMED:
             return [_data_request(event_type, payload)]
         raise UnsupportedEvent(event_type)

@@ -14,6 +14,7 @@ OPERATIONS = {
     "/api/v1/tracking-events/": {"post"},
     "/api/v1/tracking-events/bulk/": {"post"},
     "/api/v1/tickets/": {"post"},
+    "/api/v1/data-requests/": {"post"},
     "/api/v1/carrier-pauses/": {"get"},
 }
 
