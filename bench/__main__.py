@@ -1,4 +1,4 @@
-"""`python -m bench [sweeps tracking ingestion notify]`: run the benchmarks (all by default, in that order).
+"""`python -m bench [sweeps tracking ingestion notify erasure]`: run the benchmarks (all by default, in that order).
 
 Starts a throwaway PostgreSQL and Redis (tests/services.py), migrates the database with the project's
 migrations, seeds it (bench/data.py) and runs each benchmark against real gunicorn and RQ worker
@@ -34,7 +34,8 @@ from .common import (
 )
 from .report import write_report
 
-BENCHMARKS = ["sweeps", "tracking", "ingestion", "notify"]
+# The erasure runs last: it erases customers the others read.
+BENCHMARKS = ["sweeps", "tracking", "ingestion", "notify", "erasure"]
 
 # PostgreSQL as a production server would be set up on a machine this size: the data set's working set
 # in shared buffers, and WAL room for the bulk load. Two planner settings differ from PostgreSQL's

@@ -232,6 +232,36 @@ def notify_chart(result: dict[str, Any]) -> str:
 MEMORY_MIN_SPAN_MB = 20
 
 
+def erasure_chart(result: dict[str, Any]) -> str:
+    """One customer's erasure (p50, p99) against its 1 s target, and the rate of a whole store's."""
+    one, store = result["figures"]["one_customer"], result["figures"]["whole_store"]
+    label_width, right, limit = 190, 80, 1000
+    scale = max(limit, one["p99_ms"] or 0) * 1.1
+    svg = Svg(170)
+    plot = WIDTH - label_width - right
+    svg.text(8, 18, f"Erasing one customer's personal data ({one['customers']} customers, ms)", css="head")
+    for index, (label, key, css) in enumerate((("p50", "p50_ms", "a"), ("p99", "p99_ms", "b"))):
+        y, value = 42 + index * 32, one[key] or 0
+        svg.text(label_width - 8, y + 16, label, anchor="end")
+        svg.rect(label_width, y, plot * value / scale, 22, css, f"{label}: {value:,.1f} ms")
+        svg.text(label_width + plot * value / scale + 6, y + 16, f"{_n(value)} ms", css="quiet")
+    at = label_width + plot * limit / scale
+    svg.line(at, 26, at, 110, "target")
+    svg.text(at + 4, 34, "1 s", css="target-label")
+    whole = (
+        f"A whole store: {store['customers']:,} customers and {store['orders']:,} orders in {store['seconds']} s, "
+        f"{_n(store['customers_per_s'] or 0)} customers a second."
+    )
+    searched = f"{one['store_deliveries']:,} raw webhooks in {_n(one['webhook_search_ms'])} ms"
+    svg.text(8, 135, f"{one['queries_p50']:.0f} queries each (median); then a job searches the store's {searched}.",
+             css="quiet")  # fmt: skip
+    svg.text(8, 155, whole, css="quiet")
+    return svg.render(
+        "Erasing personal data",
+        f"One customer: p50 {one['p50_ms']} ms, p99 {one['p99_ms']} ms. {whole}",
+    )
+
+
 def memory_chart(result: dict[str, Any]) -> str:
     """Each load's resident memory over its run, a row per kind of process: a leak is a line still rising
     at its right end, after the warm-up at its left."""
@@ -274,6 +304,7 @@ CHARTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "tracking": tracking_chart,
     "ingestion": ingestion_chart,
     "notify": notify_chart,
+    "erasure": erasure_chart,
     "memory": memory_chart,
 }
 

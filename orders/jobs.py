@@ -2,7 +2,7 @@
 
 from .imports import order_import_run, order_imports_recover
 from .ingest import inbound_drain, inbound_purge, inbound_reconcile
-from .privacy import store_erasure_run, store_erasures_recover
+from .privacy import deliveries_scrub, store_erasure_run, store_erasures_recover
 
 
 def inbound_drain_job() -> dict[int, str]:
@@ -34,3 +34,8 @@ def store_erasure_job(request_id: int) -> bool:
 
 def store_erasures_recover_job() -> int:
     return store_erasures_recover()
+
+
+def deliveries_scrub_job(store_id: int, traces: list[str]) -> int:
+    """Empty the raw webhooks naming an erased customer: how many."""
+    return deliveries_scrub(store_id, traces)

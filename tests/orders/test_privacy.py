@@ -161,7 +161,9 @@ def test_a_customer_given_details_again_after_erasure_is_erased_again(store, jan
     assert Customer.objects.get(pk=jane.pk).email == ""
 
 
-def test_raw_webhooks_naming_the_customer_are_emptied_and_those_not_applied_never_will_be(store, jane, order):
+def test_raw_webhooks_naming_the_customer_are_emptied_by_a_job_and_those_not_applied_never_will_be(
+    run_jobs, store, jane, order
+):
     applied = InboundDeliveryFactory(store=store, body=json.dumps({"email": "Jane.Doe@example.com"}))
     waiting = InboundDeliveryFactory(
         store=store, body=json.dumps({"phone": "+13125550147"}), state=DeliveryState.RECEIVED
@@ -169,6 +171,7 @@ def test_raw_webhooks_naming_the_customer_are_emptied_and_those_not_applied_neve
     unrelated = InboundDeliveryFactory(store=store, body=json.dumps({"email": "sam@example.com"}))
 
     personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+    run_jobs()
 
     assert InboundDelivery.objects.get(pk=applied.pk).body == ""
     waiting.refresh_from_db()
