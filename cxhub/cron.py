@@ -31,7 +31,7 @@ cron.register(remedies_recover_job, queue_name="default", interval=60)
 cron.register(messages_dispatch_job, queue_name="high", interval=60)
 # Every 5 minutes: CSV imports whose job Redis lost or whose worker died are queued again.
 cron.register(order_imports_recover_job, queue_name="low", interval=300)
-# Every 5 minutes: a whole store's erasure (Shopify's shop/redact) whose job was lost likewise.
+# Every 5 minutes: a whole store's erasure (Shopify's shop/redact) whose job was lost, once it cannot be running.
 cron.register(store_erasures_recover_job, queue_name="low", interval=300)
 # Every 5 minutes: sandbox runs likewise.
 cron.register(sandbox_runs_recover_job, queue_name="low", interval=300)

@@ -52,7 +52,8 @@ ERASED = "[erased]"
 # Customers erased per transaction when a whole store goes (shop/redact).
 STORE_BATCH = 500
 STORE_ERASURE_TIMEOUT = 2 * 3600  # seconds
-STORE_ERASURE_RETRY_AFTER = timedelta(minutes=15)
+# Queued again only once its job can no longer be running (RQ has timed it out), so two never run at once.
+STORE_ERASURE_RETRY_AFTER = timedelta(seconds=STORE_ERASURE_TIMEOUT, minutes=15)
 # Deliveries that have not been applied yet: erased, they are not applied (they would bring the data back).
 UNAPPLIED = (DeliveryState.RECEIVED, DeliveryState.WAITING)
 
@@ -244,7 +245,7 @@ def store_erasure_run(request_id: int) -> DataRequest | None:
     if request is None:
         return None
     store, outcome = request.store, Counter()
-    for customers, order_ids in _store_batches(store):
+    for customers, order_ids in _store_batches(store, since=request.requested_at):
         with transaction.atomic():
             # No batch searches the raw webhooks: the last step empties all of the store's.
             people = people_of(store, customers, order_ids=order_ids, search_webhooks=False)
@@ -277,10 +278,12 @@ def _store_erasure_queue(request_id: int) -> None:
     )
 
 
-def _store_batches(store: Store) -> Iterator[tuple[list[Customer], list[int]]]:
-    """The store's customers a batch at a time, then its guest orders (those with no customer)."""
+def _store_batches(store: Store, *, since: datetime) -> Iterator[tuple[list[Customer], list[int]]]:
+    """The store's customers a batch at a time (but those erased `since` the request, by an interrupted run of
+    it), then its guest orders (those with no customer)."""
+    left = Customer.objects.filter(store=store).exclude(erased_at__gte=since).order_by("pk")
     last = 0
-    while customers := list(Customer.objects.filter(store=store, pk__gt=last).order_by("pk")[:STORE_BATCH]):
+    while customers := list(left.filter(pk__gt=last)[:STORE_BATCH]):
         yield customers, []
         last = customers[-1].pk
     guests = Order.objects.filter(store=store, customer__isnull=True).order_by("pk").values_list("pk", flat=True)

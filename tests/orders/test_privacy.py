@@ -237,12 +237,13 @@ def test_a_whole_store_is_erased_customer_by_customer_then_what_no_one_ties_to_a
     assert store_erasure_run(request.pk) is None  # done: a second run does nothing
 
 
-def test_a_store_erasure_whose_job_was_lost_is_queued_again(store, monkeypatch):
+def test_a_store_erasure_whose_job_was_lost_is_queued_again_once_it_cannot_be_running(store, monkeypatch):
     queued = []
     monkeypatch.setattr("orders.privacy._store_erasure_queue", queued.append)
     stale = DataRequest.objects.create(store=store, kind=DataRequestKind.ERASURE, source="shopify")
-    DataRequest.objects.filter(pk=stale.pk).update(requested_at=timezone.now() - timezone.timedelta(hours=1))
-    DataRequest.objects.create(store=store, kind=DataRequestKind.ERASURE, source="shopify")  # just queued
+    DataRequest.objects.filter(pk=stale.pk).update(requested_at=timezone.now() - timezone.timedelta(hours=3))
+    running = DataRequest.objects.create(store=store, kind=DataRequestKind.ERASURE, source="shopify")
+    DataRequest.objects.filter(pk=running.pk).update(requested_at=timezone.now() - timezone.timedelta(hours=1))
 
     assert store_erasures_recover() == 1
     assert queued == [stale.pk]
@@ -396,3 +397,13 @@ def test_after_erasure_a_lookup_by_email_or_postal_code_finds_nothing(client, st
     response = client.post(reverse("portal:lookup"), form)
 
     assert response.status_code == 200  # the form again: no order matches
+
+
+def test_a_store_erasure_run_again_after_an_interruption_skips_the_customers_it_erased(store, jane, order):
+    request = DataRequest.objects.create(store=store, kind=DataRequestKind.ERASURE, source="shopify")
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)  # as the interrupted run did
+    trail = AuditEvent.objects.filter(kind=AuditKind.ERASED).count()
+
+    store_erasure_run(request.pk)
+
+    assert AuditEvent.objects.filter(kind=AuditKind.ERASED).count() == trail + 1  # the store's own event only
