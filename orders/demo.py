@@ -22,7 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .choices import EventSource, FinancialStatus, FulfillmentStatus, ShipmentStatus, TicketChannel, TicketReason
-from .models import Store
+from .models import Customer, Store
+from .privacy import data_request_record
 from .services import order_upsert, shipment_upsert, ticket_create
 from .updates import (
     AddressData,
@@ -189,7 +190,19 @@ def demo_seed(
         tickets += made_ticket
         if progress:
             progress(1)
+    _data_request_seed(stores[0])
     return SeedResult(stores=len(stores), orders=orders, shipments=shipments, tickets=tickets)
+
+
+def _data_request_seed(store: Store) -> None:
+    """A customer's request for a copy of their data, relayed by Shopify: it waits under Data requests for the
+    store owner to download and send on (once: the request's id dedupes it)."""
+    customer = Customer.objects.filter(store=store).order_by("pk").first()
+    if customer is not None:
+        data_request_record(
+            store=store, customer_data=CustomerData(external_id=customer.external_id, email=customer.email),
+            order_external_ids=[], external_id="demo-9999", source=EventSource.SHOPIFY,
+        )  # fmt: skip
 
 
 def demo_stores() -> list[Store]:

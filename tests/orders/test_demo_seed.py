@@ -9,7 +9,7 @@ from django.db.models import Count, F
 
 from orders.choices import FinancialStatus, ShipmentStatus, TicketReason
 from orders.demo import demo_seed
-from orders.models import Customer, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
+from orders.models import Customer, DataRequest, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
 
 pytestmark = pytest.mark.django_db
 ANCHOR = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -153,3 +153,12 @@ def test_the_demo_stores_take_signed_webhooks_with_their_demo_secrets_and_keep_o
     assert northwind.easypost_webhook_secret == "demo-northwind-easypost"
     assert lumen.aftership_webhook_secret == "demo-lumen-aftership"
     assert lumen.stripe_webhook_secret == "whsec_set_in_the_admin"
+
+
+def test_a_customers_request_for_a_copy_of_their_data_waits_for_the_store_owner_once():
+    demo_seed(orders=20, seed=42, anchor=ANCHOR)
+    demo_seed(orders=20, seed=42, anchor=ANCHOR)
+
+    request = DataRequest.objects.get()
+    assert (request.kind, request.source, request.completed_at) == ("copy", "shopify", None)
+    assert request.customer is not None
