@@ -247,7 +247,8 @@ def json_attachment(data: dict, file_name: str) -> HttpResponse:
 
 def outcome_summary(outcome: dict) -> str:
     """What an erasure changed, e.g. "customers: 1, orders: 3, messages: 12"."""
-    return ", ".join(f"{kind}: {count}" for kind, count in outcome.items()) or "nothing left to erase"
+    # Sorted: PostgreSQL's jsonb keeps keys in its own order, so the saved outcome reads back in another.
+    return ", ".join(f"{kind}: {count}" for kind, count in sorted(outcome.items())) or "nothing left to erase"
 
 
 @admin.register(Customer)
