@@ -45,8 +45,8 @@ from .models import (
     Ticket,
     TrackingEvent,
 )
+from .services import customer_find
 from .updates import CustomerData, PersonalDataRequest
-from .validators import normalize_phone
 
 ERASED = "[erased]"
 # Customers erased per transaction when a whole store goes (shop/redact).
@@ -139,17 +139,6 @@ def rows_scrub(queryset: QuerySet, people: People, fields: Sequence[str], *, ord
     if changed:
         queryset.model.objects.bulk_update(changed, fields, batch_size=500)
     return len(changed)
-
-
-def customer_find(*, store: Store, data: CustomerData) -> Customer | None:
-    """The customer a request names: by the store platform's id, else email, else phone."""
-    customers = Customer.objects.filter(store=store)
-    if data.external_id and (customer := customers.filter(external_id=data.external_id).first()):
-        return customer
-    if data.email and (customer := customers.filter(email=data.email.strip().lower()).first()):
-        return customer
-    phone = normalize_phone(data.phone, store.country)
-    return customers.filter(phone=phone).first() if phone else None
 
 
 def people_of(
@@ -322,10 +311,8 @@ def data_request_record(
 ) -> DataRequest:
     """Record a request for a copy of a customer's data (Shopify's customers/data_request): the store owner
     downloads it from the admin and sends it on. A request sent twice is recorded once."""
-    found = DataRequest.objects.filter(
-        store=store, kind=DataRequestKind.COPY, source=source, external_id=external_id
-    ).first()
-    if found and external_id:
+    asked = DataRequest.objects.filter(store=store, kind=DataRequestKind.COPY, source=source)
+    if external_id and (found := asked.filter(external_id=external_id).first()):
         return found
     return DataRequest.objects.create(
         store=store, kind=DataRequestKind.COPY, customer=customer_find(store=store, data=customer_data),

@@ -92,46 +92,72 @@ def _assign(obj: object, values: dict[str, object]) -> list[str]:
     return changed
 
 
-def customer_upsert(*, store: Store, data: CustomerData, country: str = "") -> Customer | None:
-    """Find the customer by external id or email (or, lacking both, phone) and update what the source said."""
+@dataclass(frozen=True)
+class CustomerKeys:
+    """What identifies a source's customer: its email and phone as stored, and the lookups, strongest first."""
+
+    email: str
+    phone: str
+    lookups: list[Q]
+
+
+def customer_keys(*, store: Store, data: CustomerData, country: str = "") -> CustomerKeys:
+    """By external id, then email, or (lacking both) phone."""
     email = data.email.strip().lower()
     # A national number is read as from the shipping country first, then the store's own.
     phone = normalize_phone(data.phone, country or store.country) or normalize_phone(data.phone, store.country)
     lookups = [Q(external_id=data.external_id)] if data.external_id else []
     lookups += [Q(email=email)] if email else []
-    # A phone number alone identifies a customer only when nothing stronger was given: households
-    # share numbers, and matching on it would merge two people.
+    # A phone number alone identifies a customer only when nothing stronger was given: households share
+    # numbers, and matching on it would merge two people.
     lookups += [Q(phone=phone)] if phone and not lookups else []
-    if not lookups:
+    return CustomerKeys(email=email, phone=phone, lookups=lookups)
+
+
+def customer_find(*, store: Store, data: CustomerData) -> Customer | None:
+    """The store's customer the source names, by the first of its lookups that finds one."""
+    return _customer_first(store, customer_keys(store=store, data=data).lookups)
+
+
+def _customer_first(store: Store, lookups: list[Q]) -> Customer | None:
+    for lookup in lookups:
+        if customer := Customer.objects.filter(lookup, store=store).first():
+            return customer
+    return None
+
+
+def customer_upsert(*, store: Store, data: CustomerData, country: str = "") -> Customer | None:
+    """Find the customer (customer_keys) and update what the source said."""
+    keys = customer_keys(store=store, data=data, country=country)
+    if not keys.lookups:
         return None
     values = {
         "external_id": data.external_id or None,
-        "email": email or None,
-        "phone": phone or None,
+        "email": keys.email or None,
+        "phone": keys.phone or None,
         "first_name": data.first_name,
         "last_name": data.last_name,
         "timezone": data.timezone,
         "lifetime_value": data.lifetime_value,
         "is_vip": data.is_vip,
     }
-    for lookup in lookups:
-        customer = Customer.objects.filter(lookup, store=store).first()
-        if customer:
-            changed = _assign(customer, values)
-            if changed:
-                try:
-                    with transaction.atomic():
-                        customer.save(update_fields=changed)
-                except IntegrityError:
-                    # Another customer row already holds that email or external id: keep ours as it was.
-                    customer.refresh_from_db()
-            return customer
+    customer = _customer_first(store, keys.lookups)
+    if customer:
+        changed = _assign(customer, values)
+        if changed:
+            try:
+                with transaction.atomic():
+                    customer.save(update_fields=changed)
+            except IntegrityError:
+                # Another customer row already holds that email or external id: keep ours as it was.
+                customer.refresh_from_db()
+        return customer
     try:
         with transaction.atomic():
             return Customer.objects.create(store=store, **{k: v for k, v in values.items() if v is not None})
     except IntegrityError:
         # A concurrent delivery created the same customer first: use theirs.
-        return Customer.objects.filter(lookups[0], store=store).first()
+        return Customer.objects.filter(keys.lookups[0], store=store).first()
 
 
 def order_find(*, store: Store, ref: OrderRef) -> Order | None:

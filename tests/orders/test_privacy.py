@@ -18,12 +18,14 @@ from orders.models import Customer, DataRequest, InboundDelivery, Order, ReturnI
 from orders.privacy import (
     ERASED,
     Scrubber,
+    data_request_apply,
     data_request_copy,
     personal_data_copy,
     personal_data_erase,
     store_erasure_run,
     store_erasures_recover,
 )
+from orders.updates import CustomerData, PersonalDataRequest
 from playbooks.choices import AuditKind
 from playbooks.models import AuditEvent, Remedy
 from portal.links import tracking_token
@@ -407,3 +409,14 @@ def test_a_store_erasure_run_again_after_an_interruption_skips_the_customers_it_
     store_erasure_run(request.pk)
 
     assert AuditEvent.objects.filter(kind=AuditKind.ERASED).count() == trail + 1  # the store's own event only
+
+
+def test_a_request_whose_id_and_email_match_no_one_does_not_erase_whoever_shares_the_phone(store, jane, order):
+    data = CustomerData(external_id="999", email="someone.else@example.com", phone="+13125550147")
+
+    request = data_request_apply(
+        store=store, data=PersonalDataRequest(kind=DataRequestKind.ERASURE, customer=data), source="shopify"
+    )
+
+    assert request.customer is None
+    assert Customer.objects.get(pk=jane.pk).email == "jane.doe@example.com"
