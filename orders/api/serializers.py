@@ -94,12 +94,20 @@ def _store(serializer: serializers.Field) -> Store:
 # --- Input: orders -----------------------------------------------------------------------------------------
 
 
-class CustomerInputSerializer(serializers.Serializer):
-    """The order's customer, found by external id, email or (lacking both) phone."""
+class CustomerRefSerializer(serializers.Serializer):
+    """A customer as a source names them: found by external id or email, or (lacking both) phone
+    (orders.services.customer_keys)."""
 
     external_id = text(64, help_text="The customer's id in the store platform.")
     email = serializers.EmailField(required=False, allow_blank=True)
-    phone = text(32, help_text="E.164 (+14155550123), or national for the shipping country.")
+    phone = text(
+        32, help_text="E.164 (+14155550123), or national (for the order's shipping country, else the store's)."
+    )
+
+
+class CustomerInputSerializer(CustomerRefSerializer):
+    """The order's customer, and what the source knows of them."""
+
     first_name = text(80)
     last_name = text(80)
     timezone = serializers.CharField(max_length=64, required=False, validators=[validate_timezone])
@@ -480,19 +488,11 @@ class TicketInputSerializer(serializers.Serializer):
         )
 
 
-class DataRequestCustomerSerializer(serializers.Serializer):
-    """Who the request is about: found by the store platform's id, else email, else phone."""
-
-    external_id = text(64, help_text="The customer's id in the store platform.")
-    email = serializers.EmailField(required=False, allow_blank=True)
-    phone = text(32, help_text="E.164 (+14155550123), or national for the store's country.")
-
-
 class DataRequestInputSerializer(serializers.Serializer):
     """A customer's request about their personal data, received by the store (orders.privacy)."""
 
     kind = serializers.ChoiceField(choices=DataRequestKind.choices)
-    customer = DataRequestCustomerSerializer(required=False)
+    customer = CustomerRefSerializer(required=False)
     orders = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, max_length=1000,
         help_text="The store platform's ids of orders the request names, such as a guest checkout's.",
