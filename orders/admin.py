@@ -549,6 +549,7 @@ class OrderAdmin(ReadOnlyAdmin):
                 "fields": (
                     "fulfillment_status",
                     "shipping_address",
+                    "erased_at",
                     "address_verification",
                     "is_international",
                     "promised_ship_by",

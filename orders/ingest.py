@@ -221,6 +221,11 @@ class ProcessResult:
     def order_ids(self) -> list[int]:
         return [a.pk for a in self.applied if isinstance(a, Order)]
 
+    @property
+    def names_erased(self) -> bool:
+        """Whether it updated an order whose personal data was erased (which the raw body still holds)."""
+        return any(isinstance(a, Order) and a.erased_at for a in self.applied)
+
 
 def inbound_drain(*, limit: int | None = None) -> dict[int, ProcessResult]:
     """Apply the oldest deliveries waiting to be processed, up to `limit`, as one batch.
@@ -304,6 +309,9 @@ def _process_batch(pks: list[int], unheld_at: datetime) -> dict[int, ProcessResu
         for state in (DeliveryState.PROCESSED, DeliveryState.DUPLICATE):
             if done := [pk for pk, result in results.items() if result.state == state]:
                 _mark(done, state)
+        # The order left the erased details out; the raw body, kept 30 days, would still have them.
+        if erased := [pk for pk, result in results.items() if result.names_erased]:
+            InboundDelivery.objects.filter(pk__in=erased).update(body="")
     return results
 
 

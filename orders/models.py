@@ -97,6 +97,8 @@ class Customer(models.Model):
         "personal data erased", null=True, blank=True, help_text="Name, contact and addresses erased on request."
     )
 
+    PERSONAL_FIELDS = ("first_name", "last_name", "email", "phone", "timezone")
+
     class Meta:
         ordering = ["last_name", "first_name"]
         permissions = [("handle_data_request", "Can hand over or erase a customer's personal data")]
@@ -159,6 +161,15 @@ class Order(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(
+        "personal data erased",
+        null=True,
+        blank=True,
+        help_text="Recipient, street and postal code erased on request; later updates do not bring them back.",
+    )
+
+    # What identifies the person on the order (city, region and country stay: they are not one person's).
+    PERSONAL_FIELDS = ("ship_name", "ship_line1", "ship_line2", "ship_postal_code")
 
     class Meta:
         ordering = ["-placed_at"]

@@ -153,7 +153,7 @@ def people_of(
     `search_webhooks`: look for the raw webhooks that name them (not when the store's are all emptied)."""
     named = Q(customer__in=customers) | Q(external_id__in=[i for i in order_external_ids if i]) | Q(pk__in=order_ids)
     orders = Order.objects.filter(named, store=store)
-    orders = list(orders.only("pk", "customer_id", *ADDRESS_FIELDS))
+    orders = list(orders.only("pk", "customer_id", *Order.PERSONAL_FIELDS))
     words: dict[int | None, list[str]] = {}
     traces = []
     for customer in customers:
@@ -333,9 +333,6 @@ def data_request_copy(request: DataRequest) -> dict[str, Any]:
 
 # -- what this app holds ---------------------------------------------------------------------------------------
 
-CUSTOMER_FIELDS = ("first_name", "last_name", "email", "phone", "timezone")
-ADDRESS_FIELDS = ("ship_name", "ship_line1", "ship_line2", "ship_postal_code")
-
 
 class OrdersData(PersonalDataHolder):
     """The customer, their orders' shipping addresses, tickets, return comments, carriers' scan texts and the
@@ -349,7 +346,7 @@ class OrdersData(PersonalDataHolder):
         return {
             "customer": [
                 {
-                    **{name: getattr(c, name) for name in CUSTOMER_FIELDS},
+                    **{name: getattr(c, name) for name in Customer.PERSONAL_FIELDS},
                     "preferred_channel": c.preferred_channel,
                     "sms_opted_out_at": _iso(c.sms_opted_out_at),
                     "email_opted_out_at": _iso(c.email_opted_out_at),
@@ -381,12 +378,14 @@ class OrdersData(PersonalDataHolder):
         if not people.whole_store:
             customers = customers.filter(pk__in=people.customer_ids)
         # Erased before and given details again since (an order updated later): erased again.
-        done = Q(**dict.fromkeys(CUSTOMER_FIELDS, ""), erased_at__isnull=False)
+        done = Q(**dict.fromkeys(Customer.PERSONAL_FIELDS, ""), erased_at__isnull=False)
         outcome["customers"] = customers.exclude(done).update(
-            **dict.fromkeys(CUSTOMER_FIELDS, ""), erased_at=timezone.now()
+            **dict.fromkeys(Customer.PERSONAL_FIELDS, ""), erased_at=timezone.now()
         )
-        orders = people.of(Order.objects.all(), order="").exclude(**dict.fromkeys(ADDRESS_FIELDS, ""))
-        outcome["orders"] = orders.update(**dict.fromkeys(ADDRESS_FIELDS, ""))
+        # Marked as well as emptied: the store platform's later updates of the order leave them out.
+        done = Q(**dict.fromkeys(Order.PERSONAL_FIELDS, ""), erased_at__isnull=False)
+        orders = people.of(Order.objects.all(), order="").exclude(done)
+        outcome["orders"] = orders.update(**dict.fromkeys(Order.PERSONAL_FIELDS, ""), erased_at=timezone.now())
         tickets = people.of(Ticket.objects.all(), customer="customer", store="store").exclude(subject="", body="")
         outcome["tickets"] = tickets.update(subject="", body="")
         outcome["return comments"] = (

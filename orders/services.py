@@ -126,8 +126,11 @@ def _customer_first(store: Store, lookups: list[Q]) -> Customer | None:
     return None
 
 
-def customer_upsert(*, store: Store, data: CustomerData, country: str = "") -> Customer | None:
-    """Find the customer (customer_keys) and update what the source said."""
+def customer_upsert(
+    *, store: Store, data: CustomerData, country: str = "", as_of: datetime | None = None
+) -> Customer | None:
+    """Find the customer (customer_keys) and update what the source said, unless it said it `as_of` before
+    the customer's personal data was erased (an order or ticket from then, arriving since)."""
     keys = customer_keys(store=store, data=data, country=country)
     if not keys.lookups:
         return None
@@ -142,6 +145,8 @@ def customer_upsert(*, store: Store, data: CustomerData, country: str = "") -> C
         "is_vip": data.is_vip,
     }
     customer = _customer_first(store, keys.lookups)
+    if customer and erased_since(customer, as_of):
+        return customer
     if customer:
         changed = _assign(customer, values)
         if changed:
@@ -158,6 +163,11 @@ def customer_upsert(*, store: Store, data: CustomerData, country: str = "") -> C
     except IntegrityError:
         # A concurrent delivery created the same customer first: use theirs.
         return Customer.objects.filter(keys.lookups[0], store=store).first()
+
+
+def erased_since(customer: Customer | None, when: datetime | None) -> bool:
+    """Whether the customer's personal data was erased after `when`: what they said then stays out."""
+    return bool(customer and customer.erased_at and when and when < customer.erased_at)
 
 
 def order_find(*, store: Store, ref: OrderRef) -> Order | None:
@@ -213,10 +223,19 @@ def order_upsert(*, store: Store, data: OrderData) -> Order:
             values["address_verification"] = (
                 AddressVerification.VERIFIED if address.verified else AddressVerification.FAILED
             )
-    if data.customer is not None:
-        values["customer"] = customer_upsert(
-            store=store, data=data.customer, country=address.country if address else ""
+    # An order whose personal data was erased keeps it out, and so does one placed before its customer's
+    # erasure and arriving since (a backfill): the store platform may still hold what the customer asked
+    # this store to erase.
+    erased = order is not None and order.erased_at is not None
+    if data.customer is not None and not erased:
+        placed_at = order.placed_at if order else data.placed_at
+        values["customer"] = customer = customer_upsert(
+            store=store, data=data.customer, country=address.country if address else "", as_of=placed_at
         )
+        if erased_since(customer, placed_at):
+            erased, values["erased_at"] = True, customer.erased_at
+    if erased:
+        values.update(dict.fromkeys(Order.PERSONAL_FIELDS, ""))
 
     new = order is None
     if new:
@@ -588,9 +607,11 @@ def ticket_create(*, store: Store, data: TicketData) -> tuple[Ticket, bool]:
         if existing:
             return existing, False
     order = order_find(store=store, ref=data.order) if data.order else None
-    customer = customer_upsert(store=store, data=data.customer) if data.customer else None
+    customer = customer_upsert(store=store, data=data.customer, as_of=data.created_at) if data.customer else None
     if order is not None and customer is None:
         customer = order.customer
+    # Written before its customer's personal data was erased (a helpdesk's backfill): the texts stay out.
+    erased = erased_since(customer, data.created_at)
     try:
         with transaction.atomic():
             ticket = Ticket.objects.create(
@@ -601,8 +622,8 @@ def ticket_create(*, store: Store, data: TicketData) -> tuple[Ticket, bool]:
                 source=data.source,
                 channel=data.channel,
                 reason=data.reason,
-                subject=data.subject[:255],
-                body=data.body,
+                subject="" if erased else data.subject[:255],
+                body="" if erased else data.body,
                 created_at=data.created_at,
             )
     except IntegrityError:

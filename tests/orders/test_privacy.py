@@ -4,9 +4,13 @@ through Shopify's signed compliance webhooks. The person goes, the sale stays.""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
+from importlib import import_module
+from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +29,8 @@ from orders.privacy import (
     store_erasure_run,
     store_erasures_recover,
 )
-from orders.updates import CustomerData, PersonalDataRequest
+from orders.services import order_upsert, ticket_create
+from orders.updates import AddressData, CustomerData, OrderData, PersonalDataRequest, TicketData
 from playbooks.choices import AuditKind
 from playbooks.models import AuditEvent, Remedy
 from portal.links import tracking_token
@@ -106,7 +111,7 @@ def test_erasure_takes_the_person_out_and_keeps_the_sale(store, jane, order):
     jane.refresh_from_db()
     order.refresh_from_db()
     assert (jane.first_name, jane.last_name, jane.email, jane.phone, jane.timezone) == ("", "", "", "", "")
-    assert jane.erased_at is not None
+    assert jane.erased_at is not None and order.erased_at is not None
     assert order.shipping_address_lines == ["Evanston IL", "US"]  # city, region and country stay, for the KPIs
     assert (order.order_number, order.total) == ("1001", Decimal("136.84"))
     sent.refresh_from_db()
@@ -420,3 +425,90 @@ def test_a_request_whose_id_and_email_match_no_one_does_not_erase_whoever_shares
 
     assert request.customer is None
     assert Customer.objects.get(pk=jane.pk).email == "jane.doe@example.com"
+
+
+# -- what arrives after an erasure -------------------------------------------------------------------------------
+# The store platform, a helpdesk or a CSV may still hold what the customer asked this store to erase.
+
+PAYLOADS = Path(__file__).parents[1] / "payloads" / "shopify"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_later_shopify_update_of_an_erased_order_applies_without_bringing_the_person_back(
+    client, run_jobs, store, jane, order
+):
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+    payload = json.loads((PAYLOADS / "orders_updated.json").read_text())
+    payload["id"], payload["customer"]["id"] = 820982911, 207119551  # the erased order and customer
+
+    response = post_shopify(client, "orders/updated", payload, webhook_id="0c7d5e1a-2222-4b7e-8f3a-6d9e1b2c3a4f")
+    run_jobs()
+
+    assert response.status_code == 200
+    order.refresh_from_db()
+    jane.refresh_from_db()
+    assert order.source_updated_at is not None  # applied: what is not the person's is updated
+    assert (order.ship_name, order.ship_line1, order.ship_line2, order.ship_postal_code) == ("", "", "", "")
+    assert (jane.first_name, jane.email, jane.phone) == ("", "", "")
+    delivery = InboundDelivery.objects.get(event_type="orders/updated")
+    assert (delivery.state, delivery.body) == (DeliveryState.PROCESSED, "")  # its raw copy is not kept
+
+
+def test_an_old_order_arriving_after_its_customers_erasure_comes_without_their_details(store, jane, order):
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+    backfilled = OrderData(
+        external_id="700001", order_number="0907", placed_at=timezone.now() - timedelta(days=200),
+        customer=CustomerData(external_id="207119551", email="jane.doe@example.com", first_name="Jane"),
+        shipping_address=AddressData(name="Jane Doe", line1="1603 Orrington Ave", city="Evanston", country="US"),
+    )  # fmt: skip
+
+    old = order_upsert(store=store, data=backfilled)
+
+    jane.refresh_from_db()
+    assert (old.customer, old.ship_name, old.ship_line1, old.ship_city) == (jane, "", "", "Evanston")
+    assert old.erased_at == jane.erased_at
+    assert (jane.first_name, jane.email) == ("", "")
+
+
+def test_a_new_order_after_erasure_gives_the_customer_their_details_again(store, jane, order):
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+    placed = OrderData(
+        external_id="700002", order_number="1201", placed_at=timezone.now() + timedelta(seconds=1),
+        customer=CustomerData(external_id="207119551", email="jane.doe@example.com", first_name="Jane"),
+        shipping_address=AddressData(name="Jane Doe", line1="1603 Orrington Ave", city="Evanston", country="US"),
+    )  # fmt: skip
+
+    new = order_upsert(store=store, data=placed)
+
+    jane.refresh_from_db()
+    assert (new.ship_name, new.erased_at) == ("Jane Doe", None)
+    assert (jane.first_name, jane.email) == ("Jane", "jane.doe@example.com")  # she bought again: a new relation
+
+
+@pytest.mark.parametrize(("written", "kept"), [(timedelta(days=-1), False), (timedelta(seconds=1), True)])
+def test_a_ticket_written_before_its_customers_erasure_comes_without_its_texts(store, jane, order, written, kept):
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+    data = TicketData(
+        reason="wismo", created_at=timezone.now() + written, external_id="zd-77", source="zendesk",
+        customer=CustomerData(external_id="207119551", first_name="Jane"), subject="Where is it?", body="Jane",
+    )  # fmt: skip
+
+    ticket, _ = ticket_create(store=store, data=data)
+
+    assert (ticket.customer, ticket.subject != "", ticket.body != "") == (jane, kept, kept)
+    assert (Customer.objects.get(pk=jane.pk).first_name == "Jane") is kept
+
+
+def test_orders_erased_before_orders_had_a_mark_of_their_own_are_marked_by_the_migration(store, jane, order):
+    mark_erased_orders = import_module("orders.migrations.0017_order_erased").mark_erased_orders
+    guest = OrderFactory(store=store, customer=None, external_id="299938", order_number="0907")
+    personal_data_erase(store=store, customers=[jane], order_external_ids=["299938"], source=EventSource.SHOPIFY)
+    later = OrderFactory(store=store, customer=jane, order_number="1201", placed_at=timezone.now() + timedelta(1))
+    Order.objects.update(erased_at=None)  # as the erasures before the mark left them
+
+    mark_erased_orders(apps, None)
+
+    erased_at = Customer.objects.get(pk=jane.pk).erased_at
+    marked = dict(Order.objects.values_list("pk", "erased_at"))
+    assert marked[order.pk] == erased_at and marked[guest.pk] is not None
+    assert marked[later.pk] is None  # placed after the erasure: her details came back with it
