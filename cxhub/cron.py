@@ -8,7 +8,7 @@ from django.conf import settings
 from rq import cron
 
 from notifications.jobs import messages_dispatch_job
-from orders.jobs import inbound_purge_job, inbound_reconcile_job, order_imports_recover_job, store_erasures_recover_job
+from orders.jobs import erasures_recover_job, inbound_purge_job, inbound_reconcile_job, order_imports_recover_job
 from playbooks.jobs import (
     approvals_escalate_job,
     incidents_watch_job,
@@ -31,8 +31,9 @@ cron.register(remedies_recover_job, queue_name="default", interval=60)
 cron.register(messages_dispatch_job, queue_name="high", interval=60)
 # Every 5 minutes: CSV imports whose job Redis lost or whose worker died are queued again.
 cron.register(order_imports_recover_job, queue_name="low", interval=300)
-# Every 5 minutes: a whole store's erasure (Shopify's shop/redact) whose job was lost, once it cannot be running.
-cron.register(store_erasures_recover_job, queue_name="low", interval=300)
+# Every 5 minutes: erasures whose job was lost: a whole store's (Shopify's shop/redact), once it cannot be
+# running, and the search for the raw webhooks naming an erased customer, 15 minutes after the erasure.
+cron.register(erasures_recover_job, queue_name="low", interval=300)
 # Every 5 minutes: sandbox runs likewise.
 cron.register(sandbox_runs_recover_job, queue_name="low", interval=300)
 # Every 15 minutes: the anomaly watch opens incidents for carriers spiking in a region.

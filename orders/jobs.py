@@ -2,7 +2,7 @@
 
 from .imports import order_import_run, order_imports_recover
 from .ingest import inbound_drain, inbound_purge, inbound_reconcile
-from .privacy import deliveries_scrub, store_erasure_run, store_erasures_recover
+from .privacy import erased_deliveries_scrub, erasures_recover, store_erasure_run
 
 
 def inbound_drain_job() -> dict[int, str]:
@@ -32,10 +32,10 @@ def store_erasure_job(request_id: int) -> bool:
     return store_erasure_run(request_id) is not None
 
 
-def store_erasures_recover_job() -> int:
-    return store_erasures_recover()
+def erasures_recover_job() -> int:
+    return erasures_recover()
 
 
-def deliveries_scrub_job(store_id: int, traces: list[str]) -> int:
-    """Empty the raw webhooks naming an erased customer: how many."""
-    return deliveries_scrub(store_id, traces)
+def erased_deliveries_scrub_job(request_id: int) -> int:
+    """Empty the raw webhooks naming the customer an erasure request erased: how many."""
+    return erased_deliveries_scrub(request_id)

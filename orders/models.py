@@ -440,7 +440,8 @@ class DataRequest(models.Model):
     """A customer's request about the personal data the hub holds on them, and what was done (orders.privacy).
 
     Kept as the store's record of having answered it, so it names no personal data itself: the customer
-    by their row (erased, for an erasure) and the store platform's ids."""
+    by their row (erased, for an erasure) and the store platform's ids. For the moment after an erasure it
+    holds what the raw webhooks still to be emptied say of the customer (`webhook_traces`)."""
 
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="data_requests")
     kind = models.CharField(max_length=10, choices=DataRequestKind.choices)
@@ -459,6 +460,12 @@ class DataRequest(models.Model):
         null=True, blank=True, help_text="Erased, or for a copy, first downloaded by someone in the admin."
     )
     outcome = models.JSONField(default=dict, blank=True, help_text="How many rows of each kind were erased.")
+    # Kept here rather than in the job's arguments, so Redis never holds them, and a lost job is queued
+    # again (erasures_recover); emptied with the webhooks.
+    webhook_traces = models.JSONField(
+        default=list, blank=True, editable=False,
+        help_text="The erased customer's email, phone and street, until the raw webhooks naming them are emptied.",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-requested_at", "-id"]

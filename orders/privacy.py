@@ -54,6 +54,8 @@ STORE_BATCH = 500
 STORE_ERASURE_TIMEOUT = 2 * 3600  # seconds
 # Queued again only once its job can no longer be running (RQ has timed it out), so two never run at once.
 STORE_ERASURE_RETRY_AFTER = timedelta(seconds=STORE_ERASURE_TIMEOUT, minutes=15)
+# The search for an erased customer's raw webhooks is queued again if it has not run by then: its job was lost.
+SCRUB_RETRY_AFTER = timedelta(minutes=15)
 # Deliveries that have not been applied yet: erased, they are not applied (they would bring the data back).
 UNAPPLIED = (DeliveryState.RECEIVED, DeliveryState.WAITING)
 
@@ -211,7 +213,7 @@ def personal_data_erase(
     )  # fmt: skip
     outcome = _erase(people_of(store, customers, order_external_ids=order_external_ids), request=request)
     request.completed_at, request.outcome = timezone.now(), dict(outcome)
-    request.save(update_fields=["completed_at", "outcome"])
+    request.save(update_fields=["completed_at", "outcome", "webhook_traces"])
     return request
 
 
@@ -229,7 +231,7 @@ def store_erasure_start(
 
 def store_erasure_run(request_id: int) -> DataRequest | None:
     """Erase the personal data of every customer of the request's store, a batch of customers per transaction.
-    Run again after an interruption (store_erasures_recover), it goes over the rest; erased rows are skipped."""
+    Run again after an interruption (erasures_recover), it goes over the rest; erased rows are skipped."""
     request = DataRequest.objects.select_related("store").filter(pk=request_id, completed_at__isnull=True).first()
     if request is None:
         return None
@@ -248,15 +250,21 @@ def store_erasure_run(request_id: int) -> DataRequest | None:
     return request
 
 
-def store_erasures_recover() -> int:
-    """Queue again the store erasures a lost job or a dead worker left unfinished (each is safe to run twice)."""
+def erasures_recover() -> int:
+    """Queue again what a lost job or a dead worker left unfinished of erasures: store erasures, and the search
+    for the raw webhooks naming an erased customer (each is safe to run twice). Returns how many."""
+    now = timezone.now()
     stale = DataRequest.objects.filter(
         kind=DataRequestKind.ERASURE, customer__isnull=True, completed_at__isnull=True,
-        requested_at__lt=timezone.now() - STORE_ERASURE_RETRY_AFTER,
+        requested_at__lt=now - STORE_ERASURE_RETRY_AFTER,
     ).values_list("pk", flat=True)  # fmt: skip
     for pk in stale:
         _store_erasure_queue(pk)
-    return len(stale)
+    unsearched = DataRequest.objects.exclude(webhook_traces=[]).filter(completed_at__lt=now - SCRUB_RETRY_AFTER)
+    unsearched = unsearched.values_list("pk", flat=True)
+    for pk in unsearched:
+        _deliveries_scrub_queue(pk)
+    return len(stale) + len(unsearched)
 
 
 def _store_erasure_queue(request_id: int) -> None:
@@ -394,24 +402,41 @@ class OrdersData(PersonalDataHolder):
         if not people.whole_store:  # a whole store is scrubbed batch by batch, by the words of each
             scans = TrackingEvent.objects.exclude(message="")
             outcome["carrier scans"] = rows_scrub(scans, people, ["message"], order="shipment__order")
-        outcome["webhook deliveries"] = _deliveries_erase(people)
+        outcome["webhook deliveries"] = _deliveries_erase(people, request)
         outcome["admin history"] = _history_erase(people)
         return +outcome
 
 
-def _deliveries_erase(people: People) -> int:
+def _deliveries_erase(people: People, request: DataRequest) -> int:
     """Empty a whole store's raw webhooks now. Those naming some people are found by a job once this commits
-    (deliveries_scrub): finding them reads every raw webhook the store keeps, 0.1 ms each (bench/README.md),
-    which no person or API call should wait on. Returns how many were emptied now."""
+    (erased_deliveries_scrub): finding them reads every raw webhook the store keeps, 0.1 ms each
+    (bench/README.md), which no person or API call should wait on. Returns how many were emptied now."""
     if people.whole_store:
         return deliveries_scrub(people.store.pk)
     if people.traces:
-        from .jobs import deliveries_scrub_job
-
-        # The job carries the strings to look for through Redis for the moment it waits; were it lost, the
-        # webhooks would still go after INBOUND_RETENTION_DAYS, as every applied one does.
-        enqueue("low", deliveries_scrub_job, people.store.pk, people.traces)
+        request.webhook_traces = people.traces  # saved with the request's outcome
+        _deliveries_scrub_queue(request.pk)
     return 0
+
+
+def _deliveries_scrub_queue(request_id: int) -> None:
+    from .jobs import erased_deliveries_scrub_job
+
+    enqueue("low", erased_deliveries_scrub_job, request_id, job_id=f"erased-deliveries-scrub-{request_id}")
+
+
+def erased_deliveries_scrub(request_id: int) -> int:
+    """Empty the raw webhooks naming the customer an erasure request erased (by the traces it kept of them till
+    now), count them in its outcome and forget the traces. Run twice, the second finds nothing to do."""
+    with transaction.atomic():
+        request = DataRequest.objects.select_for_update().filter(pk=request_id).exclude(webhook_traces=[]).first()
+        if request is None:
+            return 0
+        emptied = deliveries_scrub(request.store_id, request.webhook_traces)
+        outcome = Counter(request.outcome) + Counter({"webhook deliveries": emptied})
+        request.webhook_traces, request.outcome = [], dict(outcome)
+        request.save(update_fields=["webhook_traces", "outcome"])
+    return emptied
 
 
 def deliveries_scrub(store_id: int, traces: Sequence[str] = ()) -> int:

@@ -9,9 +9,12 @@ from decimal import Decimal
 from importlib import import_module
 from pathlib import Path
 
+import django_rq
 import pytest
+import time_machine
 from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,10 +27,10 @@ from orders.privacy import (
     Scrubber,
     data_request_apply,
     data_request_copy,
+    erasures_recover,
     personal_data_copy,
     personal_data_erase,
     store_erasure_run,
-    store_erasures_recover,
 )
 from orders.services import order_upsert, ticket_create
 from orders.updates import AddressData, CustomerData, OrderData, PersonalDataRequest, TicketData
@@ -177,7 +180,7 @@ def test_raw_webhooks_naming_the_customer_are_emptied_by_a_job_and_those_not_app
     )
     unrelated = InboundDeliveryFactory(store=store, body=json.dumps({"email": "sam@example.com"}))
 
-    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+    request = personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
     run_jobs()
 
     assert InboundDelivery.objects.get(pk=applied.pk).body == ""
@@ -185,6 +188,28 @@ def test_raw_webhooks_naming_the_customer_are_emptied_by_a_job_and_those_not_app
     assert (waiting.body, waiting.state) == ("", DeliveryState.IGNORED)
     assert "personal data erased" in waiting.error
     assert InboundDelivery.objects.get(pk=unrelated.pk).body == unrelated.body
+    request.refresh_from_db()
+    assert (request.webhook_traces, request.outcome["webhook deliveries"]) == ([], 2)
+    low = django_rq.get_queue("low")
+    jobs = [low.fetch_job(pk) for pk in low.finished_job_registry.get_job_ids()]
+    assert [job.args for job in jobs] == [(request.pk,)]  # Redis held the request's id, not what to look for
+
+
+def test_a_lost_search_for_an_erased_customers_raw_webhooks_is_queued_again(run_jobs, store, jane, order):
+    named = InboundDeliveryFactory(store=store, body=json.dumps({"email": "jane.doe@example.com"}))
+    request = personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+    connection.run_on_commit.clear()  # its job never reached Redis
+    assert erasures_recover() == 0  # not yet: it may only be waiting for a worker
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=16)):
+        assert erasures_recover() == 1
+    run_jobs()
+
+    request.refresh_from_db()
+    assert InboundDelivery.objects.get(pk=named.pk).body == ""
+    assert (request.webhook_traces, request.outcome["webhook deliveries"]) == ([], 1)
+    with time_machine.travel(timezone.now() + timedelta(minutes=16)):
+        assert erasures_recover() == 0  # done: nothing left to look for
 
 
 def test_the_scrubber_takes_whole_words_only_whatever_their_case():
@@ -252,7 +277,7 @@ def test_a_store_erasure_whose_job_was_lost_is_queued_again_once_it_cannot_be_ru
     running = DataRequest.objects.create(store=store, kind=DataRequestKind.ERASURE, source="shopify")
     DataRequest.objects.filter(pk=running.pk).update(requested_at=timezone.now() - timezone.timedelta(hours=1))
 
-    assert store_erasures_recover() == 1
+    assert erasures_recover() == 1
     assert queued == [stale.pk]
 
 
