@@ -10,9 +10,9 @@ milestone, and each problem that has passed (a late first scan, a missed deliver
 Each is detected when its fact arrived (what only time reveals, at the sweep after its threshold), with
 its detector's facts and explanation as of then, under the playbook the engine picks (`playbook_for`), in
 or out of its holdout by the engine's rule, with the plan the engine makes (`plan_case_under`, caps
-included). Its messages are rendered from the store's templates and held for quiet hours and the merge
-window as `message_compose` holds them (frequency caps, which rarely bind at the demo's volume, are not
-replayed), and sent once due; the case closes as it would have. Customers whose playbook held them out,
+included). Its messages are rendered from the store's templates, held for quiet hours and the merge window
+by the outbox's own rule (`message_hold`) and sent once due (frequency caps, which rarely bind at the demo's
+volume, are not replayed); the case closes as it would have. Customers whose playbook held them out,
 told nothing, write in more often; some answer the post-delivery survey.
 
 Everything is decided in memory, then written a statement per kind of row: replaying the engine row by row
@@ -38,10 +38,10 @@ from django.db.models import Prefetch
 from cxhub.bulk import rows_update
 from cxhub.memo import memo_scope, memoized
 from notifications.channels import get_channel
-from notifications.choices import TRANSACTIONAL_KINDS, URGENT_KINDS, MessageKind, MessageStatus
+from notifications.choices import URGENT_KINDS, MessageKind, MessageStatus
 from notifications.defaults import templates_seed
 from notifications.models import Message, MessageTemplate
-from notifications.policy import channel_order, quiet_hours_end
+from notifications.policy import channel_order, message_hold
 from notifications.rendering import message_context, render_message
 from notifications.services import store_settings
 from orders.choices import EventSource, FinancialStatus, ShipmentStatus, TicketChannel, TicketReason
@@ -110,7 +110,6 @@ REPLAYED = [
     "failed_attempt",
     "late_to_ship",
 ]
-NEWS_KINDS = {MessageKind.SHIPPED, MessageKind.DELIVERED}  # wait for the merge window, as message_compose has them
 
 
 @dataclass(frozen=True)
@@ -353,18 +352,13 @@ class _History:
         if key not in self.contexts:
             self.contexts[key] = message_context(order=order, shipment=shipment)
         rendered = render_message(template, self.contexts[key])
-        config = store_settings(order.store_id)
-        held_until = None
-        if kind not in URGENT_KINDS:
-            held_until = quiet_hours_end(at, tz=customer.timezone or order.store.timezone, start=config.quiet_start,
-                                         end=config.quiet_end)  # fmt: skip
-            if held_until is None and kind in NEWS_KINDS and kind not in TRANSACTIONAL_KINDS:
-                held_until = at + timedelta(minutes=config.merge_window_minutes)
-        sent_at = (held_until or at) + timedelta(seconds=self.rng.uniform(1, 15))  # the outbox's next drain
+        hold = message_hold(kind, now=at, tz=customer.timezone or order.store.timezone,
+                            config=store_settings(order.store_id))  # fmt: skip
+        sent_at = (hold.until or at) + timedelta(seconds=self.rng.uniform(1, 15))  # the outbox's next drain
         message = Message(
             store_id=order.store_id, order=order, customer=customer, kind=kind, channel=channel, to=address,
             subject=rendered.subject, body_text=rendered.text, body_html=rendered.html, detected_at=case.detected_at,
-            urgent=kind in URGENT_KINDS, scheduled_for=held_until, status=MessageStatus.QUEUED,
+            urgent=kind in URGENT_KINDS, scheduled_for=hold.until, status=MessageStatus.QUEUED,
         )  # fmt: skip
         if sent_at < self.anchor:
             message.status, message.attempts = MessageStatus.SENT, 1
@@ -372,7 +366,7 @@ class _History:
             self.sent.append(message)
             if kind == MessageKind.POST_DELIVERY_SURVEY:
                 self.surveys.append((case, message))
-        elif held_until:
+        elif hold.quiet:
             message.status = MessageStatus.SCHEDULED
         self.messages.append((message, remedy))
         return {"message": str(message.public_id), "status": message.status, "channel": channel, "to": address}

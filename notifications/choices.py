@@ -36,6 +36,9 @@ TIME_SENSITIVE_KINDS = frozenset(
 )
 # Kinds that may go out during quiet hours: waiting would make them useless.
 URGENT_KINDS = frozenset({MessageKind.OUT_FOR_DELIVERY, MessageKind.HELP_REPLY, MessageKind.TEST})
+# Informational news waits the merge window, so that news arriving right after it (shipped, then out for
+# delivery) replaces it instead of making the phone buzz twice.
+NEWS_KINDS = frozenset({MessageKind.SHIPPED, MessageKind.DELIVERED})
 # Transactional kinds carry no unsubscribe link and ignore frequency caps (the customer asked for them).
 TRANSACTIONAL_KINDS = frozenset(
     {MessageKind.ORDER_CONFIRMED, MessageKind.RETURN_UPDATE, MessageKind.HELP_REPLY, MessageKind.TEST}

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from .choices import TIME_SENSITIVE_KINDS
+from .choices import NEWS_KINDS, TIME_SENSITIVE_KINDS, URGENT_KINDS
+
+if TYPE_CHECKING:
+    from .models import NotificationSettings
 
 
 def channel_order(*, kind: str, requested: str = "auto", preferred: str = "") -> list[str]:
@@ -41,3 +46,23 @@ def quiet_hours_end(now: datetime, *, tz: str, start: time, end: time) -> dateti
     day = local.date() if local.time() < end else local.date() + timedelta(days=1)
     wake = datetime.combine(day, end, tzinfo=zone)
     return wake.astimezone(ZoneInfo("UTC"))
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Until when a message waits before it is sent (None: not at all), and whether for quiet hours."""
+
+    until: datetime | None = None
+    quiet: bool = False
+
+
+def message_hold(kind: str, *, now: datetime, tz: str, config: NotificationSettings) -> Hold:
+    """How long a message of `kind` composed `now` for someone in `tz` waits: urgent kinds not at all; others
+    until the store's quiet hours end; informational news (NEWS_KINDS) for the merge window."""
+    if kind in URGENT_KINDS:
+        return Hold()
+    if wake := quiet_hours_end(now, tz=tz, start=config.quiet_start, end=config.quiet_end):
+        return Hold(wake, quiet=True)
+    if kind in NEWS_KINDS:
+        return Hold(now + timedelta(minutes=config.merge_window_minutes))
+    return Hold()

@@ -25,7 +25,7 @@ from orders.models import Customer, Order, Shipment
 from .channels import ChannelError, get_channel
 from .choices import TRANSACTIONAL_KINDS, URGENT_KINDS, MessageStatus
 from .models import Message, MessageTemplate, NotificationSettings
-from .policy import channel_order, quiet_hours_end
+from .policy import channel_order, message_hold
 from .rendering import TemplateRenderError, message_context, render_message
 
 logger = logging.getLogger(__name__)
@@ -95,17 +95,11 @@ def message_compose(
     if recent and (reason := _frequency_cap_reason(recent, config)):
         return _create(fields, status=MessageStatus.SUPPRESSED, error=reason)[0]
 
-    status, scheduled_for = MessageStatus.QUEUED, None
-    if not fields["urgent"]:
-        tz = (customer.timezone if customer else "") or order.store.timezone
-        wake = quiet_hours_end(now, tz=tz, start=config.quiet_start, end=config.quiet_end)
-        if wake:
-            status, scheduled_for = MessageStatus.SCHEDULED, wake
-        elif kind not in TRANSACTIONAL_KINDS:
-            # Informational news waits a few minutes so that news arriving right after it (shipped,
-            # then out for delivery) replaces it instead of making the phone buzz twice.
-            scheduled_for = now + timedelta(minutes=config.merge_window_minutes) if _is_news(kind) else None
-    message, created = _create(fields, status=status, scheduled_for=scheduled_for)
+    hold = message_hold(
+        kind, now=now, tz=(customer.timezone if customer else "") or order.store.timezone, config=config
+    )
+    status = MessageStatus.SCHEDULED if hold.quiet else MessageStatus.QUEUED
+    message, created = _create(fields, status=status, scheduled_for=hold.until)
     if not created:
         return message
     _quiet_customers().discard(message.customer_id)
@@ -114,10 +108,6 @@ def message_compose(
     if message.status == MessageStatus.QUEUED and message.scheduled_for is None:
         messages_send_soon()
     return message
-
-
-def _is_news(kind: str) -> bool:
-    return kind in {"shipped", "delivered"}
 
 
 def _pick_channel(order: Order, kind: str, requested: str):

@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from notifications.policy import channel_order, in_quiet_hours, quiet_hours_end
+from notifications.models import NotificationSettings
+from notifications.policy import Hold, channel_order, in_quiet_hours, message_hold, quiet_hours_end
 
 NIGHT, MORNING = dt.time(21, 0), dt.time(8, 0)
 UTC = dt.UTC
@@ -66,3 +67,21 @@ def test_spring_forward_night():
 )
 def test_channel_order(kind, requested, preferred, expected):
     assert channel_order(kind=kind, requested=requested, preferred=preferred) == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "at", "held"),
+    [
+        ("out_for_delivery", "23:00", Hold()),  # urgent: the driver is on the way, whatever the hour
+        ("delay", "23:00", Hold(dt.datetime(2026, 6, 11, 8, 0, tzinfo=UTC), quiet=True)),
+        ("shipped", "23:00", Hold(dt.datetime(2026, 6, 11, 8, 0, tzinfo=UTC), quiet=True)),
+        ("shipped", "12:00", Hold(dt.datetime(2026, 6, 10, 12, 10, tzinfo=UTC))),  # news: the merge window
+        ("delay", "12:00", Hold()),
+        ("order_confirmed", "12:00", Hold()),
+    ],
+)
+def test_a_message_waits_for_the_morning_or_for_news_right_after_it(kind, at, held):
+    config = NotificationSettings(quiet_start=NIGHT, quiet_end=MORNING, merge_window_minutes=10)
+    now = dt.datetime.combine(dt.date(2026, 6, 10), dt.time.fromisoformat(at), tzinfo=UTC)
+
+    assert message_hold(kind, now=now, tz="UTC", config=config) == held
