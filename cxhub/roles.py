@@ -47,13 +47,15 @@ CONFIGURATION = [
 # When the detectors last swept and what they found: harmless, and part of why the hub acted.
 SWEEPS = ["playbooks.sweeprun"]
 # Plumbing: raw inbound deliveries, API tokens, CSV imports, agent profiles (limits are a manager's call),
-# customers' requests about their personal data (the store's record of answering them).
+# customers' requests about their personal data (the store's record of answering them) and the digests an
+# erasure keeps.
 OPERATIONS = [
     "orders.inbounddelivery",
     "playbooks.agentprofile",
     "orders.apitoken",
     "orders.orderimport",
     "orders.datarequest",
+    "orders.erasedcontact",
 ]
 
 

@@ -37,6 +37,7 @@ from .models import (
     ApiToken,
     Customer,
     DataRequest,
+    ErasedContact,
     InboundDelivery,
     LineItem,
     Order,
@@ -223,6 +224,15 @@ class CustomerOrderInline(ReadOnlyInline):
     ordering = ("-placed_at",)
 
 
+class ErasedContactInline(ReadOnlyInline):
+    """What the hub keeps of an erased customer's email and phone: digests, which no one can read back."""
+
+    model = ErasedContact
+    fields = readonly_fields = ("digest",)
+    verbose_name, verbose_name_plural = "erased email or phone, as a digest", "erased email and phone, as digests"
+    show_change_link = False
+
+
 HANDLE_DATA_REQUEST = "orders.handle_data_request"
 # What a copy lists, by the copy's keys (orders.privacy and the holders of the other apps): the erasure
 # confirmation counts them from the copy, so it counts exactly the rows the erasure goes through.
@@ -299,7 +309,7 @@ class CustomerAdmin(admin.ModelAdmin):
             {"fields": ("is_vip", "preferred_channel", "timezone", "sms_opted_out_at", "email_opted_out_at")},
         ),
     )
-    inlines = [CustomerOrderInline]
+    inlines = [CustomerOrderInline, ErasedContactInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -475,6 +475,22 @@ class DataRequest(models.Model):
         return f"{self.get_kind_display()} #{self.pk}"
 
 
+class ErasedContact(models.Model):
+    """A keyed one-way digest of an erased customer's email address or phone number (orders.privacy): what
+    tells an old order or ticket naming them by it alone, arriving after the erasure, to be theirs, without
+    the hub keeping the address itself."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="erased_contacts")
+    digest = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "digest"], name="erased_contact_unique")]
+
+    def __str__(self) -> str:
+        return f"Erased contact of customer {self.customer_id}"
+
+
 class ApiToken(models.Model):
     """A REST API credential scoped to one store. Only a hash is kept; the key is shown once."""
 

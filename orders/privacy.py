@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ from .choices import DataRequestKind, DeliveryState
 from .models import (
     Customer,
     DataRequest,
+    ErasedContact,
     InboundDelivery,
     Order,
     ReturnItem,
@@ -45,7 +46,7 @@ from .models import (
     Ticket,
     TrackingEvent,
 )
-from .services import customer_find
+from .services import contact_digest, customer_find
 from .updates import CustomerData, PersonalDataRequest
 
 ERASED = "[erased]"
@@ -95,6 +96,8 @@ class People:
     scrubbers: dict[int, Scrubber]
     # Strings a raw webhook naming these people contains (their email addresses, phones and street lines).
     traces: list[str]
+    # By customer: their email address and phone, remembered as digests (ErasedContact) once erased.
+    contacts: list[tuple[int, str]] = field(default_factory=list)
     whole_store: bool = False
 
     def of(self, queryset: QuerySet, *, order: str = "order", customer: str = "", store: str = "") -> QuerySet:
@@ -149,20 +152,22 @@ def people_of(
     *,
     order_external_ids: Iterable[str] = (),
     order_ids: Iterable[int] = (),
-    search_webhooks: bool = True,
+    store_batch: bool = False,
 ) -> People:
     """These customers, their orders, and the orders named by the store platform's ids or by their own.
-    `search_webhooks`: look for the raw webhooks that name them (not when the store's are all emptied)."""
+    `store_batch`: a batch of a whole store's erasure, which leaves nothing to look for later (its raw
+    webhooks are all emptied at the end, and a store that removed the app sends nothing more)."""
     named = Q(customer__in=customers) | Q(external_id__in=[i for i in order_external_ids if i]) | Q(pk__in=order_ids)
     orders = Order.objects.filter(named, store=store)
     orders = list(orders.only("pk", "customer_id", *Order.PERSONAL_FIELDS))
     words: dict[int | None, list[str]] = {}
-    traces = []
+    traces, contacts = [], []
     for customer in customers:
         phone_digits = customer.phone.lstrip("+")
         said = [customer.first_name, customer.last_name, customer.full_name, customer.email, customer.phone]
         words[customer.pk] = said + ([phone_digits, phone_digits[-10:]] if len(phone_digits) >= 10 else [])
         traces += [t for t in (customer.email, customer.phone) if t]
+        contacts += [(customer.pk, t) for t in (customer.email, customer.phone) if t]
     scrubbers = {}
     for order in orders:
         name = [order.ship_name, *order.ship_name.split()]
@@ -174,7 +179,8 @@ def people_of(
         customer_ids=[c.pk for c in customers],
         order_ids=[o.pk for o in orders],
         scrubbers=scrubbers,
-        traces=sorted(set(traces)) if search_webhooks else [],
+        traces=[] if store_batch else sorted(set(traces)),
+        contacts=[] if store_batch else contacts,
     )
 
 
@@ -238,8 +244,7 @@ def store_erasure_run(request_id: int) -> DataRequest | None:
     store, outcome = request.store, Counter()
     for customers, order_ids in _store_batches(store, since=request.requested_at):
         with transaction.atomic():
-            # No batch searches the raw webhooks: the last step empties all of the store's.
-            people = people_of(store, customers, order_ids=order_ids, search_webhooks=False)
+            people = people_of(store, customers, order_ids=order_ids, store_batch=True)
             outcome += _erase(people, request=request)
     with transaction.atomic():
         # What no customer or order ties to a person, such as the raw webhooks: emptied whole.
@@ -387,6 +392,11 @@ class OrdersData(PersonalDataHolder):
             customers = customers.filter(pk__in=people.customer_ids)
         # Erased before and given details again since (an order updated later): erased again.
         done = Q(**dict.fromkeys(Customer.PERSONAL_FIELDS, ""), erased_at__isnull=False)
+        # Known again by digest alone: an old order or ticket naming them by email or phone, arriving later.
+        ErasedContact.objects.bulk_create(
+            [ErasedContact(store=people.store, customer_id=pk, digest=contact_digest(c)) for pk, c in people.contacts],
+            ignore_conflicts=True,
+        )
         outcome["customers"] = customers.exclude(done).update(
             **dict.fromkeys(Customer.PERSONAL_FIELDS, ""), erased_at=timezone.now()
         )

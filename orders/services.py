@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from .choices import (
     NON_SCAN_STATUSES,
@@ -25,7 +26,7 @@ from .choices import (
     FulfillmentStatus,
     ShipmentStatus,
 )
-from .models import Customer, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
+from .models import Customer, ErasedContact, LineItem, Order, Shipment, Store, Ticket, TrackingEvent
 from .updates import (
     CustomerData,
     OrderData,
@@ -94,11 +95,13 @@ def _assign(obj: object, values: dict[str, object]) -> list[str]:
 
 @dataclass(frozen=True)
 class CustomerKeys:
-    """What identifies a source's customer: its email and phone as stored, and the lookups, strongest first."""
+    """What identifies a source's customer: its email and phone as stored, the lookups, strongest first, and
+    the digests of the contacts they look up (which find a customer whose personal data was erased)."""
 
     email: str
     phone: str
     lookups: list[Q]
+    digests: list[str]
 
 
 def customer_keys(*, store: Store, data: CustomerData, country: str = "") -> CustomerKeys:
@@ -107,23 +110,34 @@ def customer_keys(*, store: Store, data: CustomerData, country: str = "") -> Cus
     # A national number is read as from the shipping country first, then the store's own.
     phone = normalize_phone(data.phone, country or store.country) or normalize_phone(data.phone, store.country)
     lookups = [Q(external_id=data.external_id)] if data.external_id else []
-    lookups += [Q(email=email)] if email else []
+    contacts = {"email": email} if email else {}
     # A phone number alone identifies a customer only when nothing stronger was given: households share
     # numbers, and matching on it would merge two people.
-    lookups += [Q(phone=phone)] if phone and not lookups else []
-    return CustomerKeys(email=email, phone=phone, lookups=lookups)
+    if phone and not (lookups or contacts):
+        contacts = {"phone": phone}
+    lookups += [Q(**{name: value}) for name, value in contacts.items()]
+    return CustomerKeys(email, phone, lookups, digests=[contact_digest(value) for value in contacts.values()])
+
+
+def contact_digest(contact: str) -> str:
+    """A keyed one-way digest of an email address or phone number as stored (ErasedContact)."""
+    return salted_hmac("orders.erased-contact", contact.lower(), algorithm="sha256").hexdigest()
 
 
 def customer_find(*, store: Store, data: CustomerData) -> Customer | None:
     """The store's customer the source names, by the first of its lookups that finds one."""
-    return _customer_first(store, customer_keys(store=store, data=data).lookups)
+    return _customer_first(store, customer_keys(store=store, data=data))
 
 
-def _customer_first(store: Store, lookups: list[Q]) -> Customer | None:
-    for lookup in lookups:
+def _customer_first(store: Store, keys: CustomerKeys) -> Customer | None:
+    for lookup in keys.lookups:
         if customer := Customer.objects.filter(lookup, store=store).first():
             return customer
-    return None
+    if not keys.digests:
+        return None
+    # Erased, a customer no longer has the contacts that name them: only their digests.
+    erased = ErasedContact.objects.filter(store=store, digest__in=keys.digests).select_related("customer").first()
+    return erased.customer if erased else None
 
 
 def customer_upsert(
@@ -144,7 +158,7 @@ def customer_upsert(
         "lifetime_value": data.lifetime_value,
         "is_vip": data.is_vip,
     }
-    customer = _customer_first(store, keys.lookups)
+    customer = _customer_first(store, keys)
     if customer and erased_since(customer, as_of):
         return customer
     if customer:

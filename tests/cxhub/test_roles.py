@@ -135,7 +135,8 @@ def test_a_cx_manager_edits_a_customers_vip_flag_channel_time_zone_and_opt_outs(
         url,
         {"is_vip": "on", "preferred_channel": "sms", "timezone": "America/Chicago",
          "sms_opted_out_at_0": "", "sms_opted_out_at_1": "", "email_opted_out_at_0": "2026-03-01",
-         "email_opted_out_at_1": "10:00:00", "orders-TOTAL_FORMS": "0", "orders-INITIAL_FORMS": "0"},
+         "email_opted_out_at_1": "10:00:00", "orders-TOTAL_FORMS": "0", "orders-INITIAL_FORMS": "0",
+         "erased_contacts-TOTAL_FORMS": "0", "erased_contacts-INITIAL_FORMS": "0"},
     )  # fmt: skip
 
     assert 'name="is_vip"' in page

@@ -21,7 +21,16 @@ from django.utils import timezone
 from notifications.choices import MessageStatus
 from notifications.models import Message
 from orders.choices import DataRequestKind, DeliveryState, EventSource
-from orders.models import Customer, DataRequest, InboundDelivery, Order, ReturnItem, Ticket, TrackingEvent
+from orders.models import (
+    Customer,
+    DataRequest,
+    ErasedContact,
+    InboundDelivery,
+    Order,
+    ReturnItem,
+    Ticket,
+    TrackingEvent,
+)
 from orders.privacy import (
     ERASED,
     Scrubber,
@@ -479,11 +488,19 @@ def test_a_later_shopify_update_of_an_erased_order_applies_without_bringing_the_
     assert (delivery.state, delivery.body) == (DeliveryState.PROCESSED, "")  # its raw copy is not kept
 
 
-def test_an_old_order_arriving_after_its_customers_erasure_comes_without_their_details(store, jane, order):
+@pytest.mark.parametrize(
+    "named",
+    [
+        CustomerData(external_id="207119551", email="jane.doe@example.com", first_name="Jane"),
+        CustomerData(email="Jane.Doe@Example.com", first_name="Jane"),  # known by the digest of her email
+        CustomerData(phone="(312) 555-0147", first_name="Jane"),  # or of her phone, when nothing else names her
+    ],
+    ids=["store-platform-id", "email", "phone"],
+)
+def test_an_old_order_arriving_after_its_customers_erasure_comes_without_their_details(store, jane, order, named):
     personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
     backfilled = OrderData(
-        external_id="700001", order_number="0907", placed_at=timezone.now() - timedelta(days=200),
-        customer=CustomerData(external_id="207119551", email="jane.doe@example.com", first_name="Jane"),
+        external_id="700001", order_number="0907", placed_at=timezone.now() - timedelta(days=200), customer=named,
         shipping_address=AddressData(name="Jane Doe", line1="1603 Orrington Ave", city="Evanston", country="US"),
     )  # fmt: skip
 
@@ -515,13 +532,26 @@ def test_a_ticket_written_before_its_customers_erasure_comes_without_its_texts(s
     personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
     data = TicketData(
         reason="wismo", created_at=timezone.now() + written, external_id="zd-77", source="zendesk",
-        customer=CustomerData(external_id="207119551", first_name="Jane"), subject="Where is it?", body="Jane",
+        customer=CustomerData(email="jane.doe@example.com", first_name="Jane"), subject="Where is it?", body="Jane",
     )  # fmt: skip
 
     ticket, _ = ticket_create(store=store, data=data)
 
     assert (ticket.customer, ticket.subject != "", ticket.body != "") == (jane, kept, kept)
     assert (Customer.objects.get(pk=jane.pk).first_name == "Jane") is kept
+
+
+def test_an_erased_customers_contacts_are_kept_only_as_digests_and_not_for_a_whole_store(store, jane, order):
+    other = CustomerFactory(store=store, email="sam@example.com", phone="")
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+    request = DataRequest.objects.create(store=store, kind=DataRequestKind.ERASURE, source="shopify")
+
+    store_erasure_run(request.pk)
+
+    kept = ErasedContact.objects.values_list("customer", "digest")
+    assert [customer for customer, _ in kept] == [jane.pk, jane.pk]  # her email and phone; none of the store's
+    assert not any("jane" in digest or "3125550147" in digest for _, digest in kept)
+    assert Customer.objects.get(pk=other.pk).email == ""
 
 
 def test_orders_erased_before_orders_had_a_mark_of_their_own_are_marked_by_the_migration(store, jane, order):

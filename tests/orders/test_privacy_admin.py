@@ -151,6 +151,7 @@ def test_an_erased_customer_shows_when_and_erasing_again_is_allowed_and_says_so(
     again = client.post(erase_url(customer))
 
     assert "Personal data erased on" in page
+    assert "Erased email and phone, as digests" in page and "ada@example.com" not in page  # what is kept
     assert f'href="{erase_url(customer)}"' in page
     assert "already erased before (" in confirmation
     assert again.status_code == 302
@@ -186,7 +187,7 @@ def test_agents_and_analysts_may_neither_download_nor_erase_and_see_no_buttons(c
     assert client.post(erase_url(customer)).status_code == 403
     page = customer_page(client, customer)
     assert "ada@example.com" in page  # they see the customer, not the buttons
-    assert "Download personal data" not in page and "Erase personal data" not in page
+    assert "Download personal data" not in page and "Erase personal data" not in page and "as digests" not in page
     assert_not_erased(customer)
 
 
