@@ -161,13 +161,13 @@ def people_of(
     orders = Order.objects.filter(named, store=store)
     orders = list(orders.only("pk", "customer_id", *Order.PERSONAL_FIELDS))
     words: dict[int | None, list[str]] = {}
-    traces, contacts = [], []
+    contacts = []
     for customer in customers:
         phone_digits = customer.phone.lstrip("+")
         said = [customer.first_name, customer.last_name, customer.full_name, customer.email, customer.phone]
         words[customer.pk] = said + ([phone_digits, phone_digits[-10:]] if len(phone_digits) >= 10 else [])
-        traces += [t for t in (customer.email, customer.phone) if t]
-        contacts += [(customer.pk, t) for t in (customer.email, customer.phone) if t]
+        contacts += [(customer.pk, contact) for contact in (customer.email, customer.phone) if contact]
+    traces = [contact for _, contact in contacts]
     scrubbers = {}
     for order in orders:
         name = [order.ship_name, *order.ship_name.split()]
