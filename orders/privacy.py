@@ -46,7 +46,7 @@ from .models import (
     Ticket,
     TrackingEvent,
 )
-from .services import contact_digest, customer_find
+from .services import contact_digests, customer_find
 from .updates import CustomerData, PersonalDataRequest
 
 ERASED = "[erased]"
@@ -394,7 +394,10 @@ class OrdersData(PersonalDataHolder):
         done = Q(**dict.fromkeys(Customer.PERSONAL_FIELDS, ""), erased_at__isnull=False)
         # Known again by digest alone: an old order or ticket naming them by email or phone, arriving later.
         ErasedContact.objects.bulk_create(
-            [ErasedContact(store=people.store, customer_id=pk, digest=contact_digest(c)) for pk, c in people.contacts],
+            [
+                ErasedContact(store=people.store, customer_id=pk, digest=contact_digests(c)[0])
+                for pk, c in people.contacts
+            ],
             ignore_conflicts=True,
         )
         outcome["customers"] = customers.exclude(done).update(

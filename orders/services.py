@@ -116,12 +116,16 @@ def customer_keys(*, store: Store, data: CustomerData, country: str = "") -> Cus
     if phone and not (lookups or contacts):
         contacts = {"phone": phone}
     lookups += [Q(**{name: value}) for name, value in contacts.items()]
-    return CustomerKeys(email, phone, lookups, digests=[contact_digest(value) for value in contacts.values()])
+    digests = [digest for value in contacts.values() for digest in contact_digests(value)]
+    return CustomerKeys(email, phone, lookups, digests=digests)
 
 
-def contact_digest(contact: str) -> str:
-    """A keyed one-way digest of an email address or phone number as stored (ErasedContact)."""
-    return salted_hmac("orders.erased-contact", contact.lower(), algorithm="sha256").hexdigest()
+def contact_digests(contact: str) -> list[str]:
+    """Keyed one-way digests of an email address or phone number as stored (ErasedContact): under SECRET_KEY,
+    the one an erasure keeps, then under each of SECRET_KEY_FALLBACKS, so one kept before a new key took
+    over is still found."""
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return [salted_hmac("orders.erased-contact", contact.lower(), key, algorithm="sha256").hexdigest() for key in keys]
 
 
 def customer_find(*, store: Store, data: CustomerData) -> Customer | None:

@@ -567,3 +567,21 @@ def test_orders_erased_before_orders_had_a_mark_of_their_own_are_marked_by_the_m
     marked = dict(Order.objects.values_list("pk", "erased_at"))
     assert marked[order.pk] == erased_at and marked[guest.pk] is not None
     assert marked[later.pk] is None  # placed after the erasure: her details came back with it
+
+
+@pytest.mark.parametrize("old_key_kept", [True, False], ids=["old-key-a-fallback", "old-key-dropped"])
+def test_after_a_new_secret_key_an_erased_customer_is_known_by_digest_while_the_old_key_is_a_fallback(
+    settings, store, jane, order, old_key_kept
+):
+    personal_data_erase(store=store, customers=[jane], source=EventSource.ADMIN)
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-secret-key-for-this-test-0123456789abcdefghijklmnopqrstuv"
+    settings.SECRET_KEY_FALLBACKS = [old_key] if old_key_kept else []
+    backfilled = OrderData(
+        external_id="700003", order_number="0908", placed_at=timezone.now() - timedelta(days=200),
+        customer=CustomerData(email="jane.doe@example.com", first_name="Jane"),
+    )  # fmt: skip
+
+    old = order_upsert(store=store, data=backfilled)
+
+    assert (old.customer == jane) is old_key_kept  # dropped: read as a new customer's order
