@@ -15,6 +15,7 @@ from orders.models import (
     ApiToken,
     Customer,
     DataRequest,
+    ErasedContact,
     ExchangeVariant,
     InboundDelivery,
     LineItem,
@@ -29,6 +30,7 @@ from orders.models import (
     Ticket,
     TrackingEvent,
 )
+from orders.services import contact_digests
 from playbooks.choices import ActorType, AuditKind, PlaybookState, RemedyState
 from playbooks.models import (
     ActionRecord,
@@ -147,6 +149,15 @@ class DataRequestFactory(factory.django.DjangoModelFactory):
     kind = "copy"
     source = "shopify"
     external_id = factory.Sequence(lambda n: str(9000 + n))
+
+
+class ErasedContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ErasedContact
+
+    customer = factory.SubFactory(CustomerFactory, email="", phone="", erased_at=factory.LazyFunction(timezone.now))
+    store = factory.SelfAttribute("customer.store")
+    digest = factory.Sequence(lambda n: contact_digests(f"erased-{n}@example.com")[0])
 
 
 class TicketFactory(factory.django.DjangoModelFactory):
