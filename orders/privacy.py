@@ -46,7 +46,7 @@ from .models import (
     Ticket,
     TrackingEvent,
 )
-from .services import contact_digests, customer_find
+from .services import contact_digest, customer_find
 from .updates import CustomerData, PersonalDataRequest
 
 ERASED = "[erased]"
@@ -390,23 +390,13 @@ class OrdersData(PersonalDataHolder):
         customers = Customer.objects.filter(store=people.store)
         if not people.whole_store:
             customers = customers.filter(pk__in=people.customer_ids)
-        # Erased before and given details again since (an order updated later): erased again.
-        done = Q(**dict.fromkeys(Customer.PERSONAL_FIELDS, ""), erased_at__isnull=False)
         # Known again by digest alone: an old order or ticket naming them by email or phone, arriving later.
         ErasedContact.objects.bulk_create(
-            [
-                ErasedContact(store=people.store, customer_id=pk, digest=contact_digests(c)[0])
-                for pk, c in people.contacts
-            ],
+            [ErasedContact(store=people.store, customer_id=pk, digest=contact_digest(c)) for pk, c in people.contacts],
             ignore_conflicts=True,
         )
-        outcome["customers"] = customers.exclude(done).update(
-            **dict.fromkeys(Customer.PERSONAL_FIELDS, ""), erased_at=timezone.now()
-        )
-        # Marked as well as emptied: the store platform's later updates of the order leave them out.
-        done = Q(**dict.fromkeys(Order.PERSONAL_FIELDS, ""), erased_at__isnull=False)
-        orders = people.of(Order.objects.all(), order="").exclude(done)
-        outcome["orders"] = orders.update(**dict.fromkeys(Order.PERSONAL_FIELDS, ""), erased_at=timezone.now())
+        outcome["customers"] = _personal_fields_erase(customers)
+        outcome["orders"] = _personal_fields_erase(people.of(Order.objects.all(), order=""))
         tickets = people.of(Ticket.objects.all(), customer="customer", store="store").exclude(subject="", body="")
         outcome["tickets"] = tickets.update(subject="", body="")
         outcome["return comments"] = (
@@ -418,6 +408,13 @@ class OrdersData(PersonalDataHolder):
         outcome["webhook deliveries"] = _deliveries_erase(people, request)
         outcome["admin history"] = _history_erase(people)
         return +outcome
+
+
+def _personal_fields_erase(rows: QuerySet) -> int:
+    """Empty the PERSONAL_FIELDS of customers or orders and mark them erased (so that later updates of an order
+    leave them out); rows erased before and given details again since are erased again. Returns how many."""
+    empty = dict.fromkeys(rows.model.PERSONAL_FIELDS, "")
+    return rows.exclude(Q(**empty, erased_at__isnull=False)).update(**empty, erased_at=timezone.now())
 
 
 def _deliveries_erase(people: People, request: DataRequest) -> int:

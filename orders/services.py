@@ -116,16 +116,16 @@ def customer_keys(*, store: Store, data: CustomerData, country: str = "") -> Cus
     if phone and not (lookups or contacts):
         contacts = {"phone": phone}
     lookups += [Q(**{name: value}) for name, value in contacts.items()]
-    digests = [digest for value in contacts.values() for digest in contact_digests(value)]
+    # Under each of SECRET_KEY_FALLBACKS too: a digest kept before a new key took over is still found.
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    digests = [contact_digest(value, key) for value in contacts.values() for key in keys]
     return CustomerKeys(email, phone, lookups, digests=digests)
 
 
-def contact_digests(contact: str) -> list[str]:
-    """Keyed one-way digests of an email address or phone number as stored (ErasedContact): under SECRET_KEY,
-    the one an erasure keeps, then under each of SECRET_KEY_FALLBACKS, so one kept before a new key took
-    over is still found."""
-    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-    return [salted_hmac("orders.erased-contact", contact.lower(), key, algorithm="sha256").hexdigest() for key in keys]
+def contact_digest(contact: str, key: str | None = None) -> str:
+    """A keyed one-way digest of an email address or phone number as stored (ErasedContact), under `key`
+    (SECRET_KEY, the one an erasure keeps, unless given)."""
+    return salted_hmac("orders.erased-contact", contact.lower(), key, algorithm="sha256").hexdigest()
 
 
 def customer_find(*, store: Store, data: CustomerData) -> Customer | None:
@@ -163,7 +163,7 @@ def customer_upsert(
         "is_vip": data.is_vip,
     }
     customer = _customer_first(store, keys)
-    if customer and erased_since(customer, as_of):
+    if erased_since(customer, as_of):
         return customer
     if customer:
         changed = _assign(customer, values)

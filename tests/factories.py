@@ -30,7 +30,7 @@ from orders.models import (
     Ticket,
     TrackingEvent,
 )
-from orders.services import contact_digests
+from orders.services import contact_digest
 from playbooks.choices import ActorType, AuditKind, PlaybookState, RemedyState
 from playbooks.models import (
     ActionRecord,
@@ -157,7 +157,7 @@ class ErasedContactFactory(factory.django.DjangoModelFactory):
 
     customer = factory.SubFactory(CustomerFactory, email="", phone="", erased_at=factory.LazyFunction(timezone.now))
     store = factory.SelfAttribute("customer.store")
-    digest = factory.Sequence(lambda n: contact_digests(f"erased-{n}@example.com")[0])
+    digest = factory.Sequence(lambda n: contact_digest(f"erased-{n}@example.com"))
 
 
 class TicketFactory(factory.django.DjangoModelFactory):

@@ -511,16 +511,12 @@ class DataRequestInputSerializer(serializers.Serializer):
 
     def to_data(self) -> PersonalDataRequest:
         values = self.validated_data
-        customer = values.get("customer") or {}
         return PersonalDataRequest(
             kind=values["kind"],
-            customer=CustomerData(
-                external_id=customer.get("external_id", ""), email=customer.get("email", ""),
-                phone=customer.get("phone", ""),
-            ),
+            customer=CustomerData(**values.get("customer", {})),
             order_external_ids=values.get("orders", []),
             external_id=values.get("reference", ""),
-        )  # fmt: skip
+        )
 
 
 # --- Output ------------------------------------------------------------------------------------------------

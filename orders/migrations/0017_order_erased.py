@@ -3,9 +3,9 @@ from django.db.models import F, OuterRef, Subquery
 
 
 def mark_erased_orders(apps, schema_editor):
-    """Mark the orders erased before orders had a mark of their own: those of erased customers placed before their erasure, and those an
-    erasure request named (a guest checkout's). A whole store's, erased when it removed the app, get no
-    further updates to keep out."""
+    """Mark the orders erased before orders had a mark of their own: those of erased customers placed before
+    their erasure, and those an erasure request named (a guest checkout's). A whole store's, erased when it
+    removed the app, get no further updates to keep out."""
     Order = apps.get_model("orders", "Order")
     DataRequest = apps.get_model("orders", "DataRequest")
     erased = Order.objects.filter(customer__erased_at__gt=F("placed_at"), erased_at__isnull=True)
